@@ -1,0 +1,1 @@
+"""orderflow: the shared package every function imports (deployed as a Lambda layer)."""

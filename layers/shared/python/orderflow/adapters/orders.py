@@ -1,0 +1,64 @@
+"""The orders table (write model). An order is created together with its outbox event in one
+DynamoDB transaction: either both are stored or neither is (no dual write)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from orderflow.adapters.dynamodb import cancellation_codes, dynamodb_client, from_item, is_error, to_item
+from orderflow.adapters.errors import AlreadyExists
+from orderflow.adapters.outbox import outbox_put
+from orderflow.contracts import Key
+from orderflow.domain.orders import Order
+from orderflow.events import Envelope
+
+
+class OrderRepository(Protocol):
+    def create(self, order: Order, event: Envelope[Any]) -> None: ...
+
+    def get(self, order_id: str) -> Order | None: ...
+
+
+class DynamoDbOrders:
+    def __init__(
+        self,
+        *,
+        orders_table: str,
+        outbox_table: str,
+        outbox_retention: timedelta,
+        client: Any | None = None,
+    ) -> None:
+        self._orders = orders_table
+        self._outbox = outbox_table
+        self._retention = outbox_retention
+        self._client = dynamodb_client(client)
+
+    def create(self, order: Order, event: Envelope[Any]) -> None:
+        put_order = {
+            "Put": {
+                "TableName": self._orders,
+                "Item": to_item(order.model_dump(mode="json")),
+                "ConditionExpression": "attribute_not_exists(#id)",
+                "ExpressionAttributeNames": {"#id": Key.ORDER_ID},
+            }
+        }
+        try:
+            self._client.transact_write_items(
+                TransactItems=[put_order, outbox_put(self._outbox, event, retention=self._retention)]
+            )
+        except ClientError as error:
+            if is_error(error, "TransactionCanceledException") and "ConditionalCheckFailed" in cancellation_codes(
+                error
+            ):
+                raise AlreadyExists(order.order_id) from error
+            raise
+
+    def get(self, order_id: str) -> Order | None:
+        answer = self._client.get_item(
+            TableName=self._orders, Key=to_item({Key.ORDER_ID: order_id}), ConsistentRead=True
+        )
+        item = answer.get("Item")
+        return Order.model_validate(from_item(item)) if item else None

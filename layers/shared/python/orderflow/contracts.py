@@ -1,0 +1,111 @@
+"""Every name shared between the infrastructure (`infra/`) and the code (`orderflow`, `functions/`).
+
+A name that appears in a stack and in a handler lives here, once. Infra passes these to
+resources (attribute names, environment variable names, filter policies); code reads them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    """Every event type orderflow publishes; the value is the envelope `type` and the
+    EventBridge detail-type."""
+
+    ORDER_CREATED = "OrderCreated"
+    INVENTORY_UPDATED = "InventoryUpdated"
+    INVENTORY_RESERVED = "InventoryReserved"
+    INVENTORY_RELEASED = "InventoryReleased"
+    PAYMENT_RECEIVED = "PaymentReceived"
+    PAYMENT_DECLINED = "PaymentDeclined"
+    PAYMENT_REFUNDED = "PaymentRefunded"
+    ORDER_CONFIRMED = "OrderConfirmed"
+    ORDER_CANCELLED = "OrderCancelled"
+    ORDER_SHIPPED = "OrderShipped"
+    PROCESS_PAYMENT = "ProcessPayment"
+    CUSTOMER_NOTIFIED = "CustomerNotified"
+    LOW_STOCK = "LowStock"
+    SYSTEM_ALERT = "SystemAlert"
+
+
+class EventSource(StrEnum):
+    """Envelope `source` (and EventBridge `source`) of each producing service."""
+
+    ORDERS = "orderflow.orders"
+    INVENTORY = "orderflow.inventory"
+    PAYMENTS = "orderflow.payments"
+    SHIPPING = "orderflow.shipping"
+    NOTIFICATIONS = "orderflow.notifications"
+    SAGA = "orderflow.saga"
+    OPERATIONS = "orderflow.operations"
+
+
+# Events the order lifecycle publishes on the order-events topic (all of them reach the
+# order-history queue); the notifier subscribes to the customer-facing subset.
+ORDER_EVENTS: tuple[EventType, ...] = (
+    EventType.ORDER_CREATED,
+    EventType.INVENTORY_RESERVED,
+    EventType.INVENTORY_RELEASED,
+    EventType.PAYMENT_RECEIVED,
+    EventType.PAYMENT_DECLINED,
+    EventType.PAYMENT_REFUNDED,
+    EventType.ORDER_CONFIRMED,
+    EventType.ORDER_CANCELLED,
+    EventType.ORDER_SHIPPED,
+)
+CUSTOMER_FACING_EVENTS: tuple[EventType, ...] = (
+    EventType.ORDER_CONFIRMED,
+    EventType.ORDER_CANCELLED,
+    EventType.ORDER_SHIPPED,
+)
+
+
+class MessageAttribute(StrEnum):
+    """SNS/SQS message attributes set by the outbox relay; filter policies match on them."""
+
+    EVENT_TYPE = "event_type"
+    CORRELATION_ID = "correlation_id"
+
+
+class Env(StrEnum):
+    """Environment variable names set by `infra/` and read by `orderflow.settings`."""
+
+    ORDERS_TABLE = "ORDERS_TABLE"
+    OUTBOX_TABLE = "OUTBOX_TABLE"
+    CATALOGUE_TABLE = "CATALOGUE_TABLE"
+    ORDER_VIEWS_TABLE = "ORDER_VIEWS_TABLE"
+    NOTIFICATIONS_TABLE = "NOTIFICATIONS_TABLE"
+    IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
+    ORDER_EVENTS_TOPIC_ARN = "ORDER_EVENTS_TOPIC_ARN"
+    EVENT_BUS_NAME = "EVENT_BUS_NAME"
+    OUTBOX_RETENTION_DAYS = "OUTBOX_RETENTION_DAYS"
+    IDEMPOTENCY_TTL_SECONDS = "IDEMPOTENCY_TTL_SECONDS"
+    MAX_BODY_BYTES = "MAX_BODY_BYTES"
+
+
+class Key:
+    """Table key attribute names (partition / sort) and TTL attributes."""
+
+    ORDER_ID = "order_id"
+    EVENT_ID = "event_id"
+    SKU = "sku"
+    VIEW_SK = "sk"
+    NOTIFICATION_SK = "notification_id"
+    IDEMPOTENCY_ID = "id"
+    OUTBOX_TTL = "expires_at"
+    IDEMPOTENCY_TTL = "expiration"
+
+
+class Route:
+    """API paths, shared by the REST API definition and the resolver."""
+
+    PRODUCTS = "/products"
+    ORDERS = "/orders"
+    ORDER = "/orders/<order_id>"
+    ORDER_PATH_PARAMETER = "order_id"
+    IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+SERVICE_NAME = "orderflow"
+METRICS_NAMESPACE = "orderflow"

@@ -1,0 +1,1 @@
+"""Pure order-lifecycle logic: no I/O, no environment, no clock of its own."""

@@ -1,0 +1,126 @@
+"""Order intake and queries behind the orders API."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from orderflow.adapters.catalogue import Catalogue
+from orderflow.adapters.order_views import OrderViewStore
+from orderflow.adapters.orders import OrderRepository
+from orderflow.domain.orders import Order, PlaceOrder, Product, place_order
+from orderflow.events.models import OrderLine
+from orderflow.events.types import CancellationReason, Currency, Money, OrderStatus
+
+
+class OrderAccepted(BaseModel):
+    """Body of the 202 answer to `POST /orders`."""
+
+    order_id: str
+    status: OrderStatus
+    customer_id: str
+    items: list[OrderLine]
+    total: Money
+    currency: Currency
+    created_at: datetime
+
+
+class TimelineItem(BaseModel):
+    type: str
+    time: datetime
+
+
+class OrderDetails(BaseModel):
+    """Body of `GET /orders/{order_id}`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+    status: OrderStatus
+    reason: CancellationReason | None = None
+    customer_id: str | None
+    items: list[OrderLine] | None
+    total: Money | None
+    currency: Currency | None
+    timeline: list[TimelineItem]
+
+
+def _new_order_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OrderingService:
+    def __init__(
+        self,
+        *,
+        catalogue: Catalogue,
+        orders: OrderRepository,
+        views: OrderViewStore,
+        new_id: Callable[[], str] = _new_order_id,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._catalogue = catalogue
+        self._orders = orders
+        self._views = views
+        self._new_id = new_id
+        self._clock = clock
+
+    def products(self) -> list[Product]:
+        return self._catalogue.list_all()
+
+    def place(self, command: PlaceOrder, *, correlation_id: str) -> OrderAccepted:
+        """Price the order from the catalogue and store it with its `OrderCreated` outbox
+        record. Raises `InvalidOrder` (nothing written) when a line does not fit the catalogue."""
+        catalogue = self._catalogue.get_many(line.sku for line in command.items)
+        order, event = place_order(
+            command, catalogue, order_id=self._new_id(), correlation_id=correlation_id, now=self._clock()
+        )
+        self._orders.create(order, event)
+        return _accepted(order)
+
+    def details(self, order_id: str) -> OrderDetails | None:
+        """The read model; until the projection has caught up with a new order, the order as
+        stored at intake (PENDING, empty timeline), so a client following `Location` finds it."""
+        view, timeline = self._views.get(order_id)
+        if view is not None:
+            return OrderDetails(
+                order_id=view.order_id,
+                status=view.status,
+                reason=view.reason,
+                customer_id=view.customer_id,
+                items=view.items,
+                total=view.total,
+                currency=view.currency,
+                timeline=[TimelineItem(type=entry.type, time=entry.time) for entry in timeline],
+            )
+        order = self._orders.get(order_id)
+        if order is None:
+            return None
+        return OrderDetails(
+            order_id=order.order_id,
+            status=order.status,
+            customer_id=order.customer_id,
+            items=order.items,
+            total=order.total,
+            currency=order.currency,
+            timeline=[],
+        )
+
+
+def _accepted(order: Order) -> OrderAccepted:
+    return OrderAccepted(
+        order_id=order.order_id,
+        status=order.status,
+        customer_id=order.customer_id,
+        items=order.items,
+        total=order.total,
+        currency=order.currency,
+        created_at=order.created_at,
+    )

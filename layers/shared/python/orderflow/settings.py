@@ -1,0 +1,53 @@
+"""Typed settings, one model per function, read once from the environment.
+
+Names come from `orderflow.contracts.Env`, the same constants `infra/` uses to set them.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orderflow.contracts import Env
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+
+class OrdersApiSettings(_Settings):
+    orders_table: str = Field(alias=Env.ORDERS_TABLE)
+    outbox_table: str = Field(alias=Env.OUTBOX_TABLE)
+    catalogue_table: str = Field(alias=Env.CATALOGUE_TABLE)
+    order_views_table: str = Field(alias=Env.ORDER_VIEWS_TABLE)
+    idempotency_table: str = Field(alias=Env.IDEMPOTENCY_TABLE)
+    idempotency_ttl_seconds: int = Field(default=86_400, alias=Env.IDEMPOTENCY_TTL_SECONDS, ge=60)
+    outbox_retention_days: int = Field(default=7, alias=Env.OUTBOX_RETENTION_DAYS, ge=1)
+    max_body_bytes: int = Field(default=16_384, alias=Env.MAX_BODY_BYTES, ge=1024)
+
+
+class RelaySettings(_Settings):
+    order_events_topic_arn: str = Field(alias=Env.ORDER_EVENTS_TOPIC_ARN)
+    event_bus_name: str = Field(alias=Env.EVENT_BUS_NAME)
+
+
+class ProjectorSettings(_Settings):
+    order_views_table: str = Field(alias=Env.ORDER_VIEWS_TABLE)
+
+
+class NotifierSettings(_Settings):
+    notifications_table: str = Field(alias=Env.NOTIFICATIONS_TABLE)
+    idempotency_table: str = Field(alias=Env.IDEMPOTENCY_TABLE)
+    idempotency_ttl_seconds: int = Field(default=86_400, alias=Env.IDEMPOTENCY_TTL_SECONDS, ge=60)
+
+
+S = TypeVar("S", bound=_Settings)
+
+
+@cache
+def load(model: type[S]) -> S:
+    """Read `model` from the environment once per process (a cold start)."""
+    return model.model_validate(dict(os.environ))
