@@ -7,6 +7,7 @@ back to the package name for local runs and tests; all metrics share one namespa
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -17,3 +18,12 @@ _service = os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE_NAME)
 logger = Logger(service=_service)
 tracer = Tracer(service=_service)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=_service)
+
+
+def bind_event(event: Any) -> None:
+    """Put the event's correlation id and order id on every log line and on the trace, for the
+    record being processed now (batch handlers call it per record)."""
+    logger.set_correlation_id(event.correlation_id)
+    logger.append_keys(order_id=event.subject, event_type=str(event.type), event_id=event.id)
+    tracer.put_annotation(key="order_id", value=event.subject)
+    tracer.put_annotation(key="event_type", value=str(event.type))

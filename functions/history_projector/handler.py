@@ -1,0 +1,42 @@
+"""history-projector: order events (order-history.fifo) -> the order read model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orderflow.adapters.order_views import DynamoDbOrderViews
+from orderflow.events import parse_event
+from orderflow.observability import bind_event, logger, metrics, tracer
+from orderflow.services.projection import Applied, apply_event
+from orderflow.settings import ProjectorSettings, load
+
+settings = load(ProjectorSettings)
+store = DynamoDbOrderViews(settings.order_views_table)
+# A failing record holds back only the later records of its own order (message group).
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+_METRIC = {
+    Applied.DUPLICATE: "DuplicatesSkipped",
+    Applied.STALE: "StaleEventsRejected",
+}
+
+
+@tracer.capture_method
+def handle_record(record: SQSRecord) -> None:
+    event = parse_event(record.body)
+    bind_event(event)
+    applied = apply_event(store, event)
+    metrics.add_metric(name=_METRIC.get(applied, "EventsProjected"), unit="Count", value=1)
+    logger.info("event projected", extra={"outcome": str(applied)})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

@@ -1,0 +1,52 @@
+"""notifier: customer-facing order events (notifications.fifo) -> a customer notification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orderflow.adapters.notifications import RecordingChannel
+from orderflow.contracts import Key
+from orderflow.events import parse_event, parse_event_dict
+from orderflow.observability import bind_event, logger, metrics, tracer
+from orderflow.services.notifying import notify
+from orderflow.settings import NotifierSettings, load
+
+settings = load(NotifierSettings)
+channel = RecordingChannel(settings.notifications_table)
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, key_attr=Key.IDEMPOTENCY_ID)
+# One notification per event id, however often the event is delivered.
+idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=settings.idempotency_ttl_seconds)
+
+
+@idempotent_function(data_keyword_argument="envelope", config=idempotency, persistence_store=persistence)
+def send_once(envelope: dict[str, Any]) -> dict[str, Any]:
+    notification = notify(channel, parse_event_dict(envelope))
+    metrics.add_metric(name="CustomersNotified", unit="Count", value=1)
+    return notification.model_dump(mode="json")
+
+
+@tracer.capture_method
+def handle_record(record: SQSRecord) -> None:
+    event = parse_event(record.body)
+    bind_event(event)
+    send_once(envelope=event.to_dict())
+    logger.info("customer notified")
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    idempotency.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

@@ -1,0 +1,1 @@
+"""One concern per construct; the stack composes them and grants access between them."""

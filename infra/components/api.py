@@ -1,0 +1,118 @@
+"""The orders REST API: request validation, API key + usage plan, throttling, access logs,
+tracing, and JSON error bodies that name the problem."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import RemovalPolicy, aws_apigateway as apigateway, aws_lambda as lambda_, aws_logs as logs
+from constructs import Construct
+
+from infra.components.api_schema import request_schema
+from infra.settings import ApiSettings
+from orderflow.contracts import Route
+from orderflow.domain.orders import PlaceOrder
+
+
+def _gateway_path(resolver_path: str) -> list[str]:
+    """`/orders/<order_id>` (resolver syntax) -> `["orders", "{order_id}"]`."""
+    return [
+        f"{{{part[1:-1]}}}" if part.startswith("<") else part for part in resolver_path.strip("/").split("/")
+    ]
+
+
+class OrdersApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: lambda_.IFunction,
+        settings: ApiSettings,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.api = apigateway.RestApi(
+            self,
+            "Api",
+            description="orderflow orders API",
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            deploy_options=apigateway.StageOptions(
+                stage_name=settings.stage_name,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigateway.MethodLoggingLevel.INFO,
+                data_trace_enabled=False,
+                throttling_rate_limit=settings.throttling_rate_limit,
+                throttling_burst_limit=settings.throttling_burst_limit,
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+            ),
+            default_method_options=apigateway.MethodOptions(api_key_required=True),
+        )
+        # Validation failures answer like the function does: 422 and a JSON body saying what
+        # is wrong (API Gateway's validationErrorString names the field).
+        self.api.add_gateway_response(
+            "InvalidBody",
+            type=apigateway.ResponseType.BAD_REQUEST_BODY,
+            status_code="422",
+            templates={
+                "application/json": json.dumps(
+                    {"message": "Invalid request", "errors": [{"field": "body", "problem": "$context.error.validationErrorString"}]}
+                )
+            },
+        )
+        self.api.add_gateway_response(
+            "Default4xx",
+            type=apigateway.ResponseType.DEFAULT_4_XX,
+            templates={"application/json": '{"message": "$context.error.messageString"}'},
+        )
+        validator = self.api.add_request_validator(
+            "BodyValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        order_model = self.api.add_model(
+            "PlaceOrderModel", content_type="application/json", schema=request_schema(PlaceOrder)
+        )
+        integration = apigateway.LambdaIntegration(handler, proxy=True)
+
+        self.api.root.resource_for_path("/".join(_gateway_path(Route.PRODUCTS))).add_method("GET", integration)
+        orders = self.api.root.resource_for_path("/".join(_gateway_path(Route.ORDERS)))
+        self.create_order = orders.add_method(
+            "POST",
+            integration,
+            request_validator=validator,
+            request_models={"application/json": order_model},
+            request_parameters={f"method.request.header.{Route.IDEMPOTENCY_HEADER}": False},
+        )
+        self.api.root.resource_for_path("/".join(_gateway_path(Route.ORDER))).add_method(
+            "GET",
+            integration,
+            request_validator=validator,
+            request_parameters={f"method.request.path.{Route.ORDER_PATH_PARAMETER}": True},
+        )
+
+        self.api_key = self.api.add_api_key("ClientKey", description="orderflow client key")
+        plan = self.api.add_usage_plan(
+            "UsagePlan",
+            description="Per-client limits",
+            throttle=apigateway.ThrottleSettings(
+                rate_limit=settings.usage_plan_rate_limit, burst_limit=settings.usage_plan_burst_limit
+            ),
+            quota=apigateway.QuotaSettings(limit=settings.usage_plan_daily_quota, period=apigateway.Period.DAY),
+        )
+        plan.add_api_key(self.api_key)
+        plan.add_api_stage(stage=self.api.deployment_stage)

@@ -1,0 +1,76 @@
+"""The event backbone: the SNS FIFO topic, the EventBridge bus with its archive, and the outbox
+relay that is the only publisher to both."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack, aws_dynamodb as dynamodb, aws_events as events, aws_kms as kms
+from aws_cdk import aws_lambda as lambda_, aws_lambda_event_sources as sources, aws_sns as sns
+from constructs import Construct
+
+from infra.components.messaging import secure_queue
+from infra.components.runtime import Layers, OrderflowFunction
+from infra.settings import OrderflowSettings
+from orderflow.contracts import Env
+
+
+class EventBackbone(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        outbox: dynamodb.ITable,
+        key: kms.IKey,
+        layers: Layers,
+        settings: OrderflowSettings,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(
+            self,
+            "OrderEvents",
+            fifo=True,
+            # Deduplication and throughput per message group (order), not per topic.
+            fifo_throughput_scope=sns.FifoThroughputScope.MESSAGE_GROUP,
+            content_based_deduplication=False,
+            master_key=key,
+            enforce_ssl=True,
+            display_name="orderflow order events",
+        )
+        self.bus = events.EventBus(self, "Bus", event_bus_name=f"{settings.stack_name}-events")
+        self.archive = self.bus.archive(
+            "Archive",
+            description="Every orderflow event, for replay",
+            event_pattern=events.EventPattern(account=[Stack.of(self).account]),
+            retention=Duration.days(settings.archive_retention_days),
+        )
+        self.relay = OrderflowFunction(
+            self,
+            "Relay",
+            name="outbox_relay",
+            description="Publishes outbox records to the order-events topic and the event bus",
+            layers=layers,
+            settings=settings.function,
+            log_retention=settings.log_retention,
+            environment={Env.ORDER_EVENTS_TOPIC_ARN: self.topic.topic_arn, Env.EVENT_BUS_NAME: self.bus.event_bus_name},
+        )
+        # Stream batches that still fail after bisecting and retrying are recorded here
+        # (a stream failure destination must be a standard queue).
+        self.relay_failures = secure_queue(
+            self, "RelayFailures", key=key, fifo=False, retention=Duration.days(settings.dlq_retention_days)
+        )
+        self.relay.function.add_event_source(
+            sources.DynamoEventSource(
+                outbox,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=settings.relay.batch_size,
+                bisect_batch_on_error=True,
+                report_batch_item_failures=True,
+                retry_attempts=settings.relay.retry_attempts,
+                max_record_age=Duration.hours(settings.relay.max_record_age_hours),
+                on_failure=sources.SqsDlq(self.relay_failures),
+                # The relay publishes INSERTs only; TTL removals never invoke it.
+                filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.is_equal("INSERT")})],
+            )
+        )
+        self.topic.grant_publish(self.relay.function)
+        self.bus.grant_put_events_to(self.relay.function)

@@ -1,0 +1,111 @@
+"""Queues with secure, reliable defaults, and the FIFO consumer every subscriber is built with."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import Duration, aws_kms as kms, aws_lambda_event_sources as sources, aws_logs as logs, aws_sns as sns, aws_sqs as sqs
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from infra.components.runtime import Layers, OrderflowFunction
+from infra.settings import ConsumerSettings
+from orderflow.contracts import MessageAttribute
+
+
+def secure_queue(
+    scope: Construct,
+    construct_id: str,
+    *,
+    key: kms.IKey,
+    fifo: bool,
+    retention: Duration | None = None,
+    visibility_timeout: Duration | None = None,
+    dead_letter_queue: sqs.DeadLetterQueue | None = None,
+) -> sqs.Queue:
+    """KMS with the stack's key, TLS-only policy, and for FIFO per-message-group throughput."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        fifo=fifo or None,
+        # High-throughput FIFO: deduplication and throughput quota per order, not per queue.
+        deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP if fifo else None,
+        fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID if fifo else None,
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        data_key_reuse=Duration.minutes(15),
+        enforce_ssl=True,
+        retention_period=retention,
+        visibility_timeout=visibility_timeout,
+        dead_letter_queue=dead_letter_queue,
+    )
+
+
+class FifoConsumer(Construct):
+    """A FIFO queue subscribed to the topic for some event types, with its FIFO dead-letter
+    queue, and a function consuming it with partial batch responses.
+
+    Adding a consumer is this construct plus a handler in `functions/<name>/`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        description: str,
+        topic: sns.ITopic,
+        event_types: Sequence[str],
+        key: kms.IKey,
+        layers: Layers,
+        settings: ConsumerSettings,
+        log_retention: logs.RetentionDays,
+        dlq_retention: Duration,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.event_types = tuple(event_types)
+        self.consumer = OrderflowFunction(
+            self,
+            "Consumer",
+            name=name,
+            description=description,
+            layers=layers,
+            settings=settings.function,
+            log_retention=log_retention,
+            environment=environment,
+        )
+        self.function = self.consumer.function
+        self.dead_letter_queue = secure_queue(self, "DeadLetterQueue", key=key, fifo=True, retention=dlq_retention)
+        self.queue = secure_queue(
+            self,
+            "Queue",
+            key=key,
+            fifo=True,
+            # AWS: at least 6x the function timeout, so a batch being retried after throttling
+            # is not made visible again while a slow invocation still holds it.
+            visibility_timeout=Duration.seconds(6 * settings.function.timeout_seconds),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=settings.max_receive_count
+            ),
+        )
+        topic.add_subscription(
+            subscriptions.SqsSubscription(
+                self.queue,
+                raw_message_delivery=True,
+                filter_policy={
+                    MessageAttribute.EVENT_TYPE: sns.SubscriptionFilter.string_filter(allowlist=list(event_types))
+                },
+                # Deliveries SNS cannot make to the queue land beside the consumer's failures.
+                dead_letter_queue=self.dead_letter_queue,
+            )
+        )
+        self.function.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=settings.batch_size,
+                report_batch_item_failures=True,
+                max_concurrency=settings.maximum_concurrency,
+            )
+        )

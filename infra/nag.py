@@ -1,0 +1,71 @@
+"""cdk-nag AwsSolutions on every synth. Each acknowledged finding says why it is acceptable, at
+the narrowest scope that covers it; anything new fails the synth."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, App, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from infra.stack import OrderflowStack
+
+PACK = "AwsSolutions::AwsSolutions"
+
+
+def _ack(rule: str, reason: str) -> Acknowledgment:
+    return Acknowledgment(id=f"{PACK}-{rule}", reason=reason)
+
+
+def add_nag_checks(app: App, stack: OrderflowStack) -> None:
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    Validations.of(stack).acknowledge(
+        _ack(
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "Lets each function write its own CloudWatch logs (logs:CreateLogStream/PutLogEvents); "
+            "AWS maintains it and it grants nothing else.",
+        ),
+        _ack(
+            "IAM5[Action::kms:GenerateDataKey*]",
+            "CDK's KMS grants on the stack's single data key: the wildcard covers the GenerateDataKey "
+            "variants SQS, SNS and DynamoDB call, on that one key ARN only.",
+        ),
+        _ack(
+            "IAM5[Action::kms:ReEncrypt*]",
+            "CDK's encrypt/decrypt grant on the stack's single data key (ReEncryptFrom/To), on that "
+            "one key ARN only.",
+        ),
+        _ack(
+            "IAM5[Resource::*]",
+            "Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no "
+            "resource-level permissions (AWS X-Ray IAM reference).",
+        ),
+        _ack(
+            "L1",
+            "Python 3.13 is the runtime the dependency layer's wheels are built for; moving runtime is a "
+            "deliberate change of the layer and the functions together.",
+        ),
+    )
+    Validations.of(stack.api.api).acknowledge(
+        _ack(
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "The account-level role API Gateway needs to write execution and access logs; AWS-managed "
+            "and limited to CloudWatch Logs.",
+        ),
+        _ack(
+            "APIG4",
+            "Clients are identified by API key with a usage plan (throttle and quota); the identity "
+            "provider (Cognito, IAM, a Lambda authorizer) is the deploying team's choice.",
+        ),
+        _ack("COG4", "See APIG4: API keys and usage plans identify clients; no Cognito user pool is assumed."),
+        _ack(
+            "APIG3",
+            "A WAF web ACL is account-specific and billed separately; associate the organisation's ACL "
+            "with the stage in production.",
+        ),
+    )
+    Validations.of(stack.backbone.relay_failures).acknowledge(
+        _ack(
+            "SQS3",
+            "This queue is the outbox stream's on-failure destination (the relay's DLQ); cdk-nag only "
+            "recognises DLQs attached through a redrive policy.",
+        )
+    )

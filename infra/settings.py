@@ -1,0 +1,63 @@
+"""Names, sizes and limits of one deployment, in one object passed from `app.py`.
+
+Defaults are production values; `app.py` lets `cdk.json` context override the stage name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aws_cdk import aws_logs as logs
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionSettings:
+    memory_mb: int = 512
+    timeout_seconds: int = 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsumerSettings:
+    """A queue consumer: batch size, receives before dead-lettering, concurrency ceiling."""
+
+    batch_size: int = 10
+    max_receive_count: int = 5
+    # Lambda scales an SQS event source to at most this many concurrent invocations
+    # (back pressure on the table it writes); 2 is the minimum AWS accepts.
+    maximum_concurrency: int = 5
+    function: FunctionSettings = field(default_factory=FunctionSettings)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiSettings:
+    stage_name: str = "prod"
+    # Stage-wide and per-client (usage plan) limits: requests per second and burst.
+    throttling_rate_limit: float = 100
+    throttling_burst_limit: int = 200
+    usage_plan_rate_limit: float = 50
+    usage_plan_burst_limit: int = 100
+    usage_plan_daily_quota: int = 100_000
+    max_body_bytes: int = 16_384
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelaySettings:
+    batch_size: int = 25
+    retry_attempts: int = 5
+    max_record_age_hours: int = 24
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderflowSettings:
+    stack_name: str = "orderflow"
+    api: ApiSettings = field(default_factory=ApiSettings)
+    relay: RelaySettings = field(default_factory=RelaySettings)
+    consumer: ConsumerSettings = field(default_factory=ConsumerSettings)
+    function: FunctionSettings = field(default_factory=FunctionSettings)
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    outbox_retention_days: int = 7
+    idempotency_ttl_seconds: int = 86_400
+    dlq_retention_days: int = 14
+    archive_retention_days: int = 365
+    # Keep data on stack deletion in production; a development stack may destroy it.
+    retain_data: bool = True

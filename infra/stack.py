@@ -1,0 +1,99 @@
+"""The orderflow stack: composes the constructs and grants access between them."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, Stack
+from constructs import Construct
+
+from infra.components.api import OrdersApi
+from infra.components.backbone import EventBackbone
+from infra.components.messaging import FifoConsumer
+from infra.components.runtime import Layers, OrderflowFunction
+from infra.components.security import DataKey, grant_table
+from infra.components.tables import Tables
+from infra.settings import OrderflowSettings
+from orderflow.contracts import CUSTOMER_FACING_EVENTS, ORDER_EVENTS, Env
+
+IDEMPOTENCY_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
+
+
+class OrderflowStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: OrderflowSettings, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        key = DataKey(self, "DataKey", retain=settings.retain_data).key
+        tables = Tables(self, "Tables", key=key, retain=settings.retain_data)
+        layers = Layers(self, "Layers")
+        self.backbone = backbone = EventBackbone(self, "Backbone", outbox=tables.outbox, key=key, layers=layers, settings=settings)
+
+        api_function = OrderflowFunction(
+            self,
+            "OrdersApiFunction",
+            name="orders_api",
+            description="Orders API: catalogue, order intake, order status",
+            layers=layers,
+            settings=settings.function,
+            log_retention=settings.log_retention,
+            environment={
+                Env.ORDERS_TABLE: tables.orders.table_name,
+                Env.OUTBOX_TABLE: tables.outbox.table_name,
+                Env.CATALOGUE_TABLE: tables.catalogue.table_name,
+                Env.ORDER_VIEWS_TABLE: tables.order_views.table_name,
+                Env.IDEMPOTENCY_TABLE: tables.idempotency.table_name,
+                Env.IDEMPOTENCY_TTL_SECONDS: str(settings.idempotency_ttl_seconds),
+                Env.OUTBOX_RETENTION_DAYS: str(settings.outbox_retention_days),
+                Env.MAX_BODY_BYTES: str(settings.api.max_body_bytes),
+            },
+        ).function
+        grant_table(tables.catalogue, api_function, "BatchGetItem", "Scan")
+        grant_table(tables.orders, api_function, "PutItem", "GetItem")
+        grant_table(tables.outbox, api_function, "PutItem")
+        grant_table(tables.order_views, api_function, "Query")
+        grant_table(tables.idempotency, api_function, *IDEMPOTENCY_ACTIONS)
+        self.api = api = OrdersApi(
+            self,
+            "OrdersApi",
+            handler=api_function,
+            settings=settings.api,
+            log_retention=settings.log_retention,
+        )
+
+        consumer_options = {
+            "topic": backbone.topic,
+            "key": key,
+            "layers": layers,
+            "settings": settings.consumer,
+            "log_retention": settings.log_retention,
+            "dlq_retention": Duration.days(settings.dlq_retention_days),
+        }
+        history = FifoConsumer(
+            self,
+            "OrderHistory",
+            name="history_projector",
+            description="Projects order events into the order read model",
+            event_types=ORDER_EVENTS,
+            environment={Env.ORDER_VIEWS_TABLE: tables.order_views.table_name},
+            **consumer_options,  # type: ignore[arg-type]
+        )
+        grant_table(tables.order_views, history.function, "Query", "PutItem")
+
+        notifications = FifoConsumer(
+            self,
+            "Notifications",
+            name="notifier",
+            description="Notifies customers of confirmed, cancelled and shipped orders",
+            event_types=CUSTOMER_FACING_EVENTS,
+            environment={
+                Env.NOTIFICATIONS_TABLE: tables.notifications.table_name,
+                Env.IDEMPOTENCY_TABLE: tables.idempotency.table_name,
+                Env.IDEMPOTENCY_TTL_SECONDS: str(settings.idempotency_ttl_seconds),
+            },
+            **consumer_options,  # type: ignore[arg-type]
+        )
+        grant_table(tables.notifications, notifications.function, "PutItem")
+        grant_table(tables.idempotency, notifications.function, *IDEMPOTENCY_ACTIONS)
+
+        CfnOutput(self, "ApiUrl", value=api.api.url)
+        CfnOutput(self, "ApiKeyId", value=api.api_key.key_id)
+        CfnOutput(self, "CatalogueTable", value=tables.catalogue.table_name)
+        CfnOutput(self, "OrderEventsTopic", value=backbone.topic.topic_arn)
+        CfnOutput(self, "EventBus", value=backbone.bus.event_bus_name)
