@@ -30,8 +30,7 @@ def add_nag_checks(app: App, stack: OrderflowStack) -> None:
         ),
         _ack(
             "IAM5[Action::kms:ReEncrypt*]",
-            "CDK's encrypt/decrypt grant on the stack's single data key (ReEncryptFrom/To), on that "
-            "one key ARN only.",
+            "CDK's encrypt/decrypt grant on the stack's single data key (ReEncryptFrom/To), on that one key ARN only.",
         ),
         _ack(
             "IAM5[Resource::*]",

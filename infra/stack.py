@@ -23,7 +23,9 @@ class OrderflowStack(Stack):
         key = DataKey(self, "DataKey", retain=settings.retain_data).key
         tables = Tables(self, "Tables", key=key, retain=settings.retain_data)
         layers = Layers(self, "Layers")
-        self.backbone = backbone = EventBackbone(self, "Backbone", outbox=tables.outbox, key=key, layers=layers, settings=settings)
+        self.backbone = backbone = EventBackbone(
+            self, "Backbone", outbox=tables.outbox, key=key, layers=layers, settings=settings
+        )
 
         api_function = OrderflowFunction(
             self,

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import RemovalPolicy, aws_apigateway as apigateway, aws_lambda as lambda_, aws_logs as logs
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.components.api_schema import request_schema
@@ -16,9 +19,7 @@ from orderflow.domain.orders import PlaceOrder
 
 def _gateway_path(resolver_path: str) -> list[str]:
     """`/orders/<order_id>` (resolver syntax) -> `["orders", "{order_id}"]`."""
-    return [
-        f"{{{part[1:-1]}}}" if part.startswith("<") else part for part in resolver_path.strip("/").split("/")
-    ]
+    return [f"{{{part[1:-1]}}}" if part.startswith("<") else part for part in resolver_path.strip("/").split("/")]
 
 
 class OrdersApi(Construct):
@@ -72,7 +73,10 @@ class OrdersApi(Construct):
             status_code="422",
             templates={
                 "application/json": json.dumps(
-                    {"message": "Invalid request", "errors": [{"field": "body", "problem": "$context.error.validationErrorString"}]}
+                    {
+                        "message": "Invalid request",
+                        "errors": [{"field": "body", "problem": "$context.error.validationErrorString"}],
+                    }
                 )
             },
         )

@@ -3,8 +3,13 @@ relay that is the only publisher to both."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack, aws_dynamodb as dynamodb, aws_events as events, aws_kms as kms
-from aws_cdk import aws_lambda as lambda_, aws_lambda_event_sources as sources, aws_sns as sns
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.components.messaging import secure_queue

@@ -37,8 +37,18 @@ def download_wheels(requirements: Path, wheelhouse: Path) -> None:
     """Fill the wheelhouse with Lambda-platform wheels for `requirements` (needs the registry)."""
     wheelhouse.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "-r", str(requirements), "-d", str(wheelhouse)]
-        + pip_platform_args(),
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "-r",
+            str(requirements),
+            "-d",
+            str(wheelhouse),
+            *pip_platform_args(),
+        ],
         check=True,
     )
 
@@ -55,11 +65,21 @@ class PipLayerBundling:
         target = Path(output_dir) / "python"
         subprocess.run(
             [
-                sys.executable, "-m", "pip", "install", "--quiet", "--no-index",
-                "--find-links", str(self._wheelhouse), "-r", str(self._requirements),
-                "--target", str(target), "--no-compile",
-            ]
-            + pip_platform_args(),
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-index",
+                "--find-links",
+                str(self._wheelhouse),
+                "-r",
+                str(self._requirements),
+                "--target",
+                str(target),
+                "--no-compile",
+                *pip_platform_args(),
+            ],
             check=True,
         )
         for package in PROVIDED_BY_RUNTIME:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import BundlingOptions, Duration, RemovalPolicy, aws_lambda as lambda_, aws_logs as logs
+from aws_cdk import BundlingOptions, Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.components.bundling import PipLayerBundling
@@ -15,7 +17,7 @@ from orderflow.contracts import METRICS_NAMESPACE
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.X86_64
-ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc"]
+ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "openapi.json", "openapi.py"]
 
 
 class Layers(Construct):
@@ -98,4 +100,3 @@ class OrderflowFunction(Construct):
             },
         )
         self.timeout = Duration.seconds(settings.timeout_seconds)
-

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, aws_dynamodb as dynamodb, aws_kms as kms
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from orderflow.contracts import Key
@@ -17,9 +19,7 @@ class Tables(Construct):
         self.orders = self._table("Orders", Key.ORDER_ID)
         # Every state change writes its event here in the same transaction; the stream feeds
         # the relay. Records expire once long published.
-        self.outbox = self._table(
-            "Outbox", Key.EVENT_ID, stream=dynamodb.StreamViewType.NEW_IMAGE, ttl=Key.OUTBOX_TTL
-        )
+        self.outbox = self._table("Outbox", Key.EVENT_ID, stream=dynamodb.StreamViewType.NEW_IMAGE, ttl=Key.OUTBOX_TTL)
         self.catalogue = self._table("Catalogue", Key.SKU)
         self.order_views = self._table("OrderViews", Key.ORDER_ID, sort_key=Key.VIEW_SK)
         self.notifications = self._table("Notifications", Key.ORDER_ID, sort_key=Key.NOTIFICATION_SK)

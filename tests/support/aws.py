@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from orderflow.contracts import ORDER_EVENTS, CUSTOMER_FACING_EVENTS, Env, Key, MessageAttribute
+from orderflow.contracts import CUSTOMER_FACING_EVENTS, ORDER_EVENTS, Env, Key, MessageAttribute
 
 REGION = "eu-west-1"
 
@@ -105,7 +105,9 @@ def create_resources(session: Any) -> Resources:
     events.create_event_bus(Name=base.event_bus)
     bus_queue = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
     bus_queue_arn = sqs.get_queue_attributes(QueueUrl=bus_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all-events", EventBusName=base.event_bus, EventPattern=json.dumps({"source": [{"prefix": "orderflow."}]}))
+    events.put_rule(
+        Name="all-events", EventBusName=base.event_bus, EventPattern=json.dumps({"source": [{"prefix": "orderflow."}]})
+    )
     events.put_targets(Rule="all-events", EventBusName=base.event_bus, Targets=[{"Id": "tap", "Arn": bus_queue_arn}])
 
     return Resources(

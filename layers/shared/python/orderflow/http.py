@@ -65,7 +65,7 @@ def correlation_middleware(app: APIGatewayRestResolver, next_middleware: NextMid
     """Carry the correlation id into the logs, the route (`app.context`) and the answer."""
     correlation_id = correlation_id_of(app)
     logger.set_correlation_id(correlation_id)
-    app.append_context(correlation_id=correlation_id)
+    app.append_context(correlation_id=correlation_id)  # type: ignore[no-untyped-call]
     response = next_middleware(app)
     response.headers[CORRELATION_HEADER] = correlation_id
     return response

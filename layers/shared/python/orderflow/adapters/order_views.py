@@ -21,7 +21,9 @@ EVENT_PREFIX = "EVENT#"
 class OrderViewStore(Protocol):
     def get(self, order_id: str) -> tuple[OrderView | None, list[TimelineEntry]]: ...
 
-    def record(self, order_id: str, entry: TimelineEntry, view: OrderView | None, *, expected_sequence: int | None) -> None:
+    def record(
+        self, order_id: str, entry: TimelineEntry, view: OrderView | None, *, expected_sequence: int | None
+    ) -> None:
         """Store the timeline entry and, when given, the new summary, atomically.
 
         Raises `AlreadyExists` when the entry was recorded before (a duplicate event) and
@@ -67,7 +69,9 @@ class DynamoDbOrderViews:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": to_item({Key.ORDER_ID: order_id, Key.VIEW_SK: _timeline_key(entry), **entry.model_dump(mode="json")}),
+                    "Item": to_item(
+                        {Key.ORDER_ID: order_id, Key.VIEW_SK: _timeline_key(entry), **entry.model_dump(mode="json")}
+                    ),
                     "ConditionExpression": "attribute_not_exists(#sk)",
                     "ExpressionAttributeNames": {"#sk": Key.VIEW_SK},
                 }

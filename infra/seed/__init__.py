@@ -1,0 +1,1 @@
+"""Catalogue seeding (`make seed`)."""
