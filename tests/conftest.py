@@ -1,0 +1,45 @@
+"""Shared test set-up: a fake AWS environment (no credentials, no network) and Lambda contexts."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.support.aws import REGION
+
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        # botocore 1.44 sends DynamoDB Streams calls to an account-id endpoint moto does not serve.
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_DEV": "0",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:test-function"
+    log_group_name: str = "/aws/lambda/test-function"
+    log_stream_name: str = "test"
+    remaining_millis: int = 20_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_millis
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from orderflow.contracts import EventType
+from orderflow.events import EVENT_MODELS, parse_event
+from orderflow.events.models import OrderCreated
+from tests.support.factories import order_confirmed, order_created
+
+
+def test_every_design_event_type_has_a_model() -> None:
+    # Given the event types of DESIGN.md / When listing the models / Then each has exactly one
+    assert set(EVENT_MODELS) == set(EventType)
+
+
+def test_envelope_round_trips_through_json_into_its_own_class() -> None:
+    event = order_created("order-9", sequence=1)
+
+    parsed = parse_event(event.to_json())
+
+    assert isinstance(parsed, OrderCreated)
+    assert parsed == event
+    assert json.loads(event.to_json())["data"]["total"] == "178.00"  # money stays exact
+
+
+def test_unknown_event_type_is_rejected() -> None:
+    raw = json.loads(order_confirmed().to_json())
+    raw["type"] = "OrderTeleported"
+
+    with pytest.raises(ValidationError, match="OrderTeleported"):
+        parse_event(json.dumps(raw))
+
+
+def test_payload_breaking_its_schema_is_rejected() -> None:
+    raw = json.loads(order_created().to_json())
+    raw["data"]["items"] = []
+
+    with pytest.raises(ValidationError, match=r"data\.items"):
+        parse_event(json.dumps(raw))
+
+
+def test_consumer_tolerates_a_field_added_by_a_newer_producer() -> None:
+    raw = json.loads(order_confirmed().to_json())
+    raw["data"]["loyalty_points"] = 12
+
+    parsed = parse_event(json.dumps(raw))
+
+    assert parsed.type is EventType.ORDER_CONFIRMED
+
+
+def test_event_time_must_carry_a_timezone() -> None:
+    raw = json.loads(order_created().to_json())
+    raw["time"] = "2026-11-01T12:00:00"
+
+    with pytest.raises(ValidationError, match="time"):
+        parse_event(json.dumps(raw))
+
+
+def test_non_json_is_rejected() -> None:
+    with pytest.raises(ValidationError):
+        parse_event("not json")

@@ -1,0 +1,146 @@
+"""Use cases on in-memory fakes: assertions on stored state and on what was published."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from orderflow.adapters.errors import PublishFailed
+from orderflow.contracts import EventType
+from orderflow.domain.errors import InvalidOrder, UnsupportedEvent
+from orderflow.domain.orders import PlaceOrder
+from orderflow.events.types import OrderStatus
+from orderflow.services.notifying import notify
+from orderflow.services.ordering import OrderingService
+from orderflow.services.projection import Applied, apply_event
+from orderflow.services.relay import relay
+from tests.support.factories import (
+    order_confirmed,
+    order_created,
+    order_request,
+    order_shipped,
+    payment_received,
+    product,
+)
+from tests.support.fakes import FakeCatalogue, FakeChannel, FakeOrders, FakeOrderViews, FakePublisher
+
+
+@pytest.fixture
+def orders() -> FakeOrders:
+    return FakeOrders()
+
+
+@pytest.fixture
+def views() -> FakeOrderViews:
+    return FakeOrderViews()
+
+
+@pytest.fixture
+def service(orders: FakeOrders, views: FakeOrderViews) -> OrderingService:
+    catalogue = FakeCatalogue([product("KB-001", price="89.00"), product("MS-002", price="24.50")])
+    return OrderingService(catalogue=catalogue, orders=orders, views=views, new_id=lambda: "order-1")
+
+
+def test_placing_an_order_stores_it_with_exactly_one_outbox_event(service: OrderingService, orders: FakeOrders) -> None:
+    accepted = service.place(PlaceOrder.model_validate(order_request()), correlation_id="corr-1")
+
+    assert (accepted.order_id, accepted.status, accepted.total) == ("order-1", OrderStatus.PENDING, Decimal("202.50"))
+    assert list(orders.orders) == ["order-1"]
+    assert [(event.type, event.subject, event.correlation_id) for event in orders.outbox] == [
+        (EventType.ORDER_CREATED, "order-1", "corr-1")
+    ]
+
+
+def test_an_invalid_order_writes_nothing(service: OrderingService, orders: FakeOrders) -> None:
+    with pytest.raises(InvalidOrder):
+        service.place(
+            PlaceOrder.model_validate(order_request(items=[{"sku": "GONE-1", "quantity": 1}])), correlation_id="c"
+        )
+
+    assert (orders.orders, orders.outbox) == ({}, [])
+
+
+def test_details_come_from_the_read_model_once_projected(service: OrderingService, views: FakeOrderViews) -> None:
+    service.place(PlaceOrder.model_validate(order_request()), correlation_id="corr-1")
+    apply_event(views, order_created("order-1"))
+    apply_event(views, order_confirmed("order-1"))
+
+    details = service.details("order-1")
+
+    assert details is not None
+    assert details.status is OrderStatus.CONFIRMED
+    assert [item.type for item in details.timeline] == ["OrderCreated", "OrderConfirmed"]
+
+
+def test_details_fall_back_to_the_stored_order_before_projection(service: OrderingService) -> None:
+    service.place(PlaceOrder.model_validate(order_request()), correlation_id="corr-1")
+
+    details = service.details("order-1")
+
+    assert details is not None and (details.status, details.timeline) == (OrderStatus.PENDING, [])
+
+
+def test_unknown_order_has_no_details(service: OrderingService) -> None:
+    assert service.details("missing") is None
+
+
+def test_a_duplicate_event_changes_nothing(views: FakeOrderViews) -> None:
+    created = order_created()
+    assert apply_event(views, created) is Applied.APPLIED
+    before = views.get("order-1")
+
+    assert apply_event(views, created) is Applied.DUPLICATE
+    assert views.get("order-1") == before
+
+
+def test_a_stale_event_keeps_status_but_joins_the_timeline(views: FakeOrderViews) -> None:
+    apply_event(views, order_created())
+    apply_event(views, order_shipped(sequence=3))
+
+    assert apply_event(views, order_confirmed(sequence=2)) is Applied.STALE
+
+    view, timeline = views.get("order-1")
+    assert view is not None and view.status is OrderStatus.SHIPPED
+    assert [entry.type for entry in timeline] == ["OrderCreated", "OrderConfirmed", "OrderShipped"]
+
+
+def test_timeline_only_events_are_recorded_once(views: FakeOrderViews) -> None:
+    apply_event(views, order_created())
+    paid = payment_received()
+
+    assert apply_event(views, paid) is Applied.TIMELINE_ONLY
+    assert apply_event(views, paid) is Applied.DUPLICATE
+    assert [entry.type for entry in views.get("order-1")[1]] == ["OrderCreated", "PaymentReceived"]
+
+
+def test_relay_publishes_to_every_router() -> None:
+    sns, bus = FakePublisher(), FakePublisher()
+    event = order_created()
+
+    relay(event, [sns, bus])
+
+    assert sns.published == [event] and bus.published == [event]
+
+
+def test_relay_failure_propagates_so_the_record_is_retried() -> None:
+    with pytest.raises(PublishFailed):
+        relay(order_created(), [FakePublisher(), FakePublisher(fail_with=PublishFailed("bus down"))])
+
+
+def test_customer_is_notified_of_confirmation() -> None:
+    channel = FakeChannel()
+
+    notification = notify(channel, order_confirmed("order-7"))
+
+    assert channel.sent == [notification]
+    assert notification.customer_id == "customer-1"
+    assert "order-7 is confirmed: 178.00 EUR" in notification.message
+
+
+def test_notifier_refuses_events_it_does_not_handle() -> None:
+    channel = FakeChannel()
+
+    with pytest.raises(UnsupportedEvent, match="OrderCreated"):
+        notify(channel, order_created())
+    assert channel.sent == []
