@@ -117,3 +117,40 @@ def create_resources(session: Any) -> Resources:
         bus_queue_url=bus_queue,
         outbox_stream_arn=outbox["LatestStreamArn"],
     )
+
+
+def stream_records(session: Any, stream_arn: str) -> list[dict[str, Any]]:
+    """Every record on the table's stream so far (all shards, from the start)."""
+    streams = session.client("dynamodbstreams", region_name=REGION)
+    shards = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+    records: list[dict[str, Any]] = []
+    for shard in shards:
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        answer = streams.get_records(ShardIterator=iterator)
+        records.extend(answer["Records"])
+    return records
+
+
+def receive_all(session: Any, queue_url: str, *, delete: bool = True) -> list[dict[str, Any]]:
+    """Drain the queue: every visible message with its attributes, in delivery order."""
+    sqs = session.client("sqs", region_name=REGION)
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not batch:
+            return messages
+        messages.extend(batch)
+        if delete:
+            for message in batch:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def item_count(session: Any, table: str) -> int:
+    return int(session.client("dynamodb", region_name=REGION).scan(TableName=table, Select="COUNT")["Count"])

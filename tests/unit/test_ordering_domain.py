@@ -38,7 +38,8 @@ def test_prices_come_from_the_catalogue_and_the_total_is_exact() -> None:
     assert order.status is OrderStatus.PENDING
     assert event.type is EventType.ORDER_CREATED
     assert (event.subject, event.sequence, event.source) == ("order-1", 1, EventSource.ORDERS)
-    assert event.data.total == order.total and event.data.payment_token == "tok_ok"
+    assert event.data.total == order.total
+    assert event.data.payment_token == "tok_ok"
 
 
 def test_unknown_sku_names_the_line() -> None:

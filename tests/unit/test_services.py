@@ -78,7 +78,8 @@ def test_details_fall_back_to_the_stored_order_before_projection(service: Orderi
 
     details = service.details("order-1")
 
-    assert details is not None and (details.status, details.timeline) == (OrderStatus.PENDING, [])
+    assert details is not None
+    assert (details.status, details.timeline) == (OrderStatus.PENDING, [])
 
 
 def test_unknown_order_has_no_details(service: OrderingService) -> None:
@@ -101,7 +102,8 @@ def test_a_stale_event_keeps_status_but_joins_the_timeline(views: FakeOrderViews
     assert apply_event(views, order_confirmed(sequence=2)) is Applied.STALE
 
     view, timeline = views.get("order-1")
-    assert view is not None and view.status is OrderStatus.SHIPPED
+    assert view is not None
+    assert view.status is OrderStatus.SHIPPED
     assert [entry.type for entry in timeline] == ["OrderCreated", "OrderConfirmed", "OrderShipped"]
 
 
@@ -120,7 +122,8 @@ def test_relay_publishes_to_every_router() -> None:
 
     relay(event, [sns, bus])
 
-    assert sns.published == [event] and bus.published == [event]
+    assert sns.published == [event]
+    assert bus.published == [event]
 
 
 def test_relay_failure_propagates_so_the_record_is_retried() -> None:

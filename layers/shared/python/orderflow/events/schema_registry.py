@@ -35,6 +35,20 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+def _narrowed(path: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Values `before` accepted that `after` refuses: a dropped enum value or a tighter limit."""
+    problems = []
+    if "enum" in before and not set(before["enum"]) <= set(after.get("enum", before["enum"])):
+        problems.append(f"{path}: enum values removed {sorted(set(before['enum']) - set(after['enum']))}")
+    for key in _NOT_LOWER:
+        if key in after and (key not in before or after[key] < before[key]):
+            problems.append(f"{path}: {key} tightened {before.get(key)} -> {after[key]}")
+    for key in _NOT_HIGHER:
+        if key in after and (key not in before or after[key] > before[key]):
+            problems.append(f"{path}: {key} tightened {before.get(key)} -> {after[key]}")
+    return problems
+
+
 def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """What in `new` breaks readers or writers of `old` (empty when compatible)."""
     problems: list[str] = []
@@ -45,14 +59,7 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         if before.get("type") != after.get("type"):
             problems.append(f"{path}: type {before.get('type')} -> {after.get('type')}")
             return
-        if "enum" in before and not set(before["enum"]) <= set(after.get("enum", before["enum"])):
-            problems.append(f"{path}: enum values removed {sorted(set(before['enum']) - set(after['enum']))}")
-        for key in _NOT_LOWER:
-            if key in after and (key not in before or after[key] < before[key]):
-                problems.append(f"{path}: {key} tightened {before.get(key)} -> {after[key]}")
-        for key in _NOT_HIGHER:
-            if key in after and (key not in before or after[key] > before[key]):
-                problems.append(f"{path}: {key} tightened {before.get(key)} -> {after[key]}")
+        problems.extend(_narrowed(path, before, after))
         if "anyOf" in before or "anyOf" in after:
             if len(before.get("anyOf", [])) != len(after.get("anyOf", [])):
                 problems.append(f"{path}: alternatives changed")
