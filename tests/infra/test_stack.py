@@ -1,0 +1,254 @@
+"""Template assertions on intent: FIFO, redrive, filter policies, partial batch responses,
+encryption, TLS-only, tracing, validation. Never on hashed logical ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Match, Template
+
+from app import build
+from orderflow.contracts import CUSTOMER_FACING_EVENTS, ORDER_EVENTS
+from tests.infra.conftest import NO_BUNDLING, of_type
+
+Resources = dict[str, dict[str, Any]]
+
+
+def _ref_name(value: Any) -> str:
+    """The logical id a `Ref` or `Fn::GetAtt` points at."""
+    if "Ref" in value:
+        return str(value["Ref"])
+    return str(value["Fn::GetAtt"][0])
+
+
+def test_the_order_events_topic_is_fifo_encrypted_and_tls_only(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SNS::Topic",
+        {
+            "FifoTopic": True,
+            "ContentBasedDeduplication": False,
+            "FifoThroughputScope": "MessageGroup",
+            "KmsMasterKeyId": Match.any_value(),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
+    )
+
+
+def test_every_queue_is_kms_encrypted_and_tls_only(resources: Resources) -> None:
+    queues = of_type(resources, "AWS::SQS::Queue")
+    assert len(queues) == 5  # 2 consumers x (queue + DLQ) + the relay's failure queue
+    for queue in queues.values():
+        assert "KmsMasterKeyId" in queue["Properties"]
+    guarded = set()
+    for policy in of_type(resources, "AWS::SQS::QueuePolicy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} for s in statements):
+            guarded.update(_ref_name(queue) for queue in policy["Properties"]["Queues"])
+    assert guarded == set(queues)
+
+
+def test_each_consumer_queue_is_fifo_with_a_fifo_dlq_and_max_receive_count(resources: Resources) -> None:
+    queues = of_type(resources, "AWS::SQS::Queue")
+    sources = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
+    assert len(sources) == 2
+    for queue in sources:
+        props = queue["Properties"]
+        assert props["FifoQueue"] is True
+        assert (props["DeduplicationScope"], props["FifoThroughputLimit"]) == ("messageGroup", "perMessageGroupId")
+        assert props["RedrivePolicy"]["maxReceiveCount"] == 5
+        dlq = queues[_ref_name(props["RedrivePolicy"]["deadLetterTargetArn"])]
+        assert dlq["Properties"]["FifoQueue"] is True
+        assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_queue_visibility_is_at_least_six_times_the_consumer_timeout(resources: Resources) -> None:
+    functions = of_type(resources, "AWS::Lambda::Function")
+    queues = of_type(resources, "AWS::SQS::Queue")
+    mappings = of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+    sqs_mappings = [m["Properties"] for m in mappings if _ref_name(m["Properties"]["EventSourceArn"]) in queues]
+    assert len(sqs_mappings) == 2
+    for mapping in sqs_mappings:
+        queue = queues[_ref_name(mapping["EventSourceArn"])]
+        function = functions[_ref_name(mapping["FunctionName"])]
+        assert queue["Properties"]["VisibilityTimeout"] >= 6 * function["Properties"]["Timeout"]
+
+
+def test_sqs_event_sources_report_partial_failures_and_cap_concurrency(template: Template) -> None:
+    mappings = template.find_resources(
+        "AWS::Lambda::EventSourceMapping",
+        {"Properties": {"ScalingConfig": Match.any_value()}},
+    )
+    assert len(mappings) == 2
+    for mapping in mappings.values():
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 5}
+
+
+def _filter_policy(resources: Resources, queue_suffix: str) -> list[str]:
+    for subscription in of_type(resources, "AWS::SNS::Subscription").values():
+        props = subscription["Properties"]
+        if _ref_name(props["Endpoint"]).startswith(queue_suffix):
+            assert props["Protocol"] == "sqs"
+            assert props["RawMessageDelivery"] is True
+            assert "RedrivePolicy" in props
+            return list(props["FilterPolicy"]["event_type"])
+    raise AssertionError(f"no subscription for {queue_suffix}")
+
+
+def test_filter_policies_route_each_consumer_its_events(resources: Resources) -> None:
+    assert _filter_policy(resources, "OrderHistoryQueue") == list(ORDER_EVENTS)
+    assert _filter_policy(resources, "NotificationsQueue") == list(CUSTOMER_FACING_EVENTS)
+
+
+def test_outbox_stream_feeds_the_relay_with_bisect_retries_and_a_failure_destination(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+            "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"},
+        },  # noqa: E501
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "StartingPosition": "TRIM_HORIZON",
+            "BisectBatchOnFunctionError": True,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "MaximumRetryAttempts": 5,
+            "DestinationConfig": {"OnFailure": {"Destination": Match.any_value()}},
+            "FilterCriteria": {"Filters": [{"Pattern": Match.serialized_json({"eventName": ["INSERT"]})}]},
+        },
+    )
+
+
+def test_functions_run_python_313_with_active_tracing_and_both_layers(resources: Resources) -> None:
+    functions = of_type(resources, "AWS::Lambda::Function")
+    assert len(functions) == 4
+    for function in functions.values():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.13"
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert len(props["Layers"]) == 2
+        assert "LogGroup" in props["LoggingConfig"]
+
+
+def test_tables_use_the_customer_key_and_point_in_time_recovery(resources: Resources) -> None:
+    tables = of_type(resources, "AWS::DynamoDB::Table")
+    assert len(tables) == 6
+    for table in tables.values():
+        props = table["Properties"]
+        assert props["SSESpecification"]["SSEEnabled"] is True
+        assert props["SSESpecification"]["SSEType"] == "KMS"
+        assert "KMSMasterKeyId" in props["SSESpecification"]
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_the_data_key_rotates(template: Template) -> None:
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_post_orders_validates_the_body_against_the_order_model(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {
+            "HttpMethod": "POST",
+            "ApiKeyRequired": True,
+            "RequestValidatorId": Match.any_value(),
+            "RequestModels": {"application/json": Match.any_value()},
+        },
+    )
+    template.has_resource_properties("AWS::ApiGateway::RequestValidator", {"ValidateRequestBody": True})
+    model = template.find_resources("AWS::ApiGateway::Model")
+    (schema,) = [m["Properties"]["Schema"] for m in model.values()]
+    assert set(schema["required"]) == {"customer_id", "items", "currency", "payment_token"}
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["items"]["items"]["properties"]["quantity"]["minimum"] == 1
+
+
+def test_every_method_needs_an_api_key(resources: Resources) -> None:
+    methods = of_type(resources, "AWS::ApiGateway::Method")
+    assert len(methods) == 3
+    assert all(method["Properties"]["ApiKeyRequired"] for method in methods.values())
+
+
+def test_stage_traces_logs_and_throttles(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "TracingEnabled": True,
+            "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
+            "MethodSettings": Match.array_with(
+                [Match.object_like({"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200, "LoggingLevel": "INFO"})]
+            ),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {"Throttle": {"RateLimit": 50, "BurstLimit": 100}, "Quota": {"Limit": 100_000, "Period": "DAY"}},
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::GatewayResponse", {"ResponseType": "BAD_REQUEST_BODY", "StatusCode": "422"}
+    )  # noqa: E501
+
+
+def test_the_bus_archives_every_event(template: Template) -> None:
+    template.resource_count_is("AWS::Events::EventBus", 1)
+    template.has_resource_properties("AWS::Events::Archive", {"RetentionDays": 365, "EventPattern": Match.any_value()})
+
+
+def test_no_policy_grants_wildcard_actions(resources: Resources) -> None:
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            for action in actions:
+                assert action != "*"
+                assert not action.endswith(":*"), action
+
+
+def test_api_function_has_only_the_table_actions_it_uses(resources: Resources) -> None:
+    policies = [p for name, p in of_type(resources, "AWS::IAM::Policy").items() if name.startswith("OrdersApiFunction")]
+    actions = {
+        action
+        for policy in policies
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+        if action.startswith("dynamodb:")
+    }
+    assert actions == {
+        "dynamodb:BatchGetItem",
+        "dynamodb:Scan",
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+
+
+def test_synth_passes_cdk_nag_with_every_finding_acknowledged(app_and_stack: Any) -> None:
+    app, _ = app_and_stack
+
+    assembly = app.synth()  # raises when any AwsSolutions finding is unacknowledged
+
+    assert assembly.get_stack_by_name("orderflow").template["Resources"]
+
+
+def test_cdk_nag_fails_the_synth_on_a_new_finding(tmp_path: Any) -> None:
+    app = cdk.App(context=NO_BUNDLING, outdir=str(tmp_path))
+    stack = build(app)
+    sqs.Queue(stack, "Unencrypted", encryption=sqs.QueueEncryption.UNENCRYPTED)
+
+    with pytest.raises(RuntimeError, match="AwsSolutions-SQS2"):
+        app.synth()
