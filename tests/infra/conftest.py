@@ -19,7 +19,7 @@ NO_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 @pytest.fixture(scope="session")
 def app_and_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[cdk.App, OrderflowStack]]:
     app = cdk.App(context=NO_BUNDLING, outdir=str(tmp_path_factory.mktemp("cdk.out")))
-    yield app, build(app)
+    return app, build(app)
 
 
 @pytest.fixture(scope="session")

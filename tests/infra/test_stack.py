@@ -118,7 +118,7 @@ def test_outbox_stream_feeds_the_relay_with_bisect_retries_and_a_failure_destina
         {
             "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
             "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"},
-        },  # noqa: E501
+        },
     )
     template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
@@ -200,7 +200,7 @@ def test_stage_traces_logs_and_throttles(template: Template) -> None:
     )
     template.has_resource_properties(
         "AWS::ApiGateway::GatewayResponse", {"ResponseType": "BAD_REQUEST_BODY", "StatusCode": "422"}
-    )  # noqa: E501
+    )
 
 
 def test_the_bus_archives_every_event(template: Template) -> None:
