@@ -9,7 +9,7 @@ from infra.components.api import OrdersApi
 from infra.components.backbone import EventBackbone
 from infra.components.messaging import FifoConsumer
 from infra.components.runtime import Layers, OrderflowFunction
-from infra.components.security import DataKey, grant_table
+from infra.components.security import DataKeys, grant_table
 from infra.components.tables import Tables
 from infra.settings import OrderflowSettings
 from orderflow.contracts import CUSTOMER_FACING_EVENTS, ORDER_EVENTS, Env
@@ -20,11 +20,12 @@ IDEMPOTENCY_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
 class OrderflowStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: OrderflowSettings, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        key = DataKey(self, "DataKey", retain=settings.retain_data).key
+        keys = DataKeys(self, "Keys", retain=settings.retain_data)
+        key = keys.data
         tables = Tables(self, "Tables", key=key, retain=settings.retain_data)
         layers = Layers(self, "Layers")
         self.backbone = backbone = EventBackbone(
-            self, "Backbone", outbox=tables.outbox, key=key, layers=layers, settings=settings
+            self, "Backbone", outbox=tables.outbox, key=key, topic_key=keys.topic, layers=layers, settings=settings
         )
 
         api_function = OrderflowFunction(

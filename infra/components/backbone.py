@@ -26,6 +26,7 @@ class EventBackbone(Construct):
         *,
         outbox: dynamodb.ITable,
         key: kms.IKey,
+        topic_key: kms.IKey,
         layers: Layers,
         settings: OrderflowSettings,
     ) -> None:
@@ -37,7 +38,7 @@ class EventBackbone(Construct):
             # Deduplication and throughput per message group (order), not per topic.
             fifo_throughput_scope=sns.FifoThroughputScope.MESSAGE_GROUP,
             content_based_deduplication=False,
-            master_key=key,
+            master_key=topic_key,
             enforce_ssl=True,
             display_name="orderflow order events",
         )

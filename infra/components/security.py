@@ -9,17 +9,20 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 
-class DataKey(Construct):
-    """One rotating CMK encrypting the topic, queues and tables of the stack."""
+class DataKeys(Construct):
+    """Rotating customer-managed keys for data at rest: one for the tables and queues, one for
+    the topic. Two, because a queue subscribed to the topic gets a key-policy statement that
+    names the topic (SNS may decrypt only for that topic): with one key, the key would depend
+    on the topic and the topic on the key, a cycle CloudFormation refuses."""
 
     def __init__(self, scope: Construct, construct_id: str, *, retain: bool) -> None:
         super().__init__(scope, construct_id)
-        self.key = kms.Key(
-            self,
-            "Key",
-            description="orderflow data at rest: topic, queues, tables",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        self.data = kms.Key(
+            self, "Data", description="orderflow tables and queues", enable_key_rotation=True, removal_policy=removal
+        )
+        self.topic = kms.Key(
+            self, "Topic", description="orderflow order-events topic", enable_key_rotation=True, removal_policy=removal
         )
 
 

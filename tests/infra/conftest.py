@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -12,13 +13,16 @@ from aws_cdk.assertions import Template
 from app import build
 from infra.stack import OrderflowStack
 
-# Skip Docker-free layer bundling in tests: the asset is referenced, not built.
-NO_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
+# The app's own feature flags (cdk.json), and no layer bundling: the asset is referenced, not built.
+APP_CONTEXT: dict[str, Any] = {
+    **json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"],
+    "aws:cdk:bundling-stacks": [],
+}
 
 
 @pytest.fixture(scope="session")
-def app_and_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[cdk.App, OrderflowStack]]:
-    app = cdk.App(context=NO_BUNDLING, outdir=str(tmp_path_factory.mktemp("cdk.out")))
+def app_and_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[cdk.App, OrderflowStack]:
+    app = cdk.App(context=APP_CONTEXT, outdir=str(tmp_path_factory.mktemp("cdk.out")))
     return app, build(app)
 
 

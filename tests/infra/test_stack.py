@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match, Template
 
 from app import build
 from orderflow.contracts import CUSTOMER_FACING_EVENTS, ORDER_EVENTS
-from tests.infra.conftest import NO_BUNDLING, of_type
+from tests.infra.conftest import APP_CONTEXT, of_type
 
 Resources = dict[str, dict[str, Any]]
 
@@ -155,8 +155,10 @@ def test_tables_use_the_customer_key_and_point_in_time_recovery(resources: Resou
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
-def test_the_data_key_rotates(template: Template) -> None:
-    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+def test_every_customer_key_rotates(resources: Resources) -> None:
+    keys = of_type(resources, "AWS::KMS::Key")
+    assert len(keys) == 2  # tables + queues, and the topic's own (see DataKeys)
+    assert all(key["Properties"]["EnableKeyRotation"] for key in keys.values())
 
 
 def test_post_orders_validates_the_body_against_the_order_model(template: Template) -> None:
@@ -246,7 +248,7 @@ def test_synth_passes_cdk_nag_with_every_finding_acknowledged(app_and_stack: Any
 
 
 def test_cdk_nag_fails_the_synth_on_a_new_finding(tmp_path: Any) -> None:
-    app = cdk.App(context=NO_BUNDLING, outdir=str(tmp_path))
+    app = cdk.App(context=APP_CONTEXT, outdir=str(tmp_path))
     stack = build(app)
     sqs.Queue(stack, "Unencrypted", encryption=sqs.QueueEncryption.UNENCRYPTED)
 
