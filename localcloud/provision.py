@@ -1,0 +1,337 @@
+"""Provisioning from the synthesized template through the public service APIs.
+
+moto's CloudFormation cannot deploy a CDK template as is (FIFO names lose `.fifo`, several types
+are skipped, the EventBus `Ref` crashes), so each resource the app uses is created with the
+service's own API, in dependency order, with its intrinsics resolved. Types with no local
+meaning are listed as skipped; a type this module does not know is an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localcloud.intrinsics import resolve
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+
+# No local meaning: identity, keys, logs, API Gateway (served from the template by the local
+# API), alarms and dashboards. Listed, never silently dropped.
+SKIPPED_TYPES = frozenset(
+    {
+        "AWS::CDK::Metadata",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::KMS::Key",
+        "AWS::KMS::Alias",
+        "AWS::Logs::LogGroup",
+        "AWS::SNS::TopicPolicy",
+        "AWS::SQS::QueuePolicy",
+        "AWS::Lambda::Permission",
+        "AWS::ApiGateway::RestApi",
+        "AWS::ApiGateway::Account",
+        "AWS::ApiGateway::Deployment",
+        "AWS::ApiGateway::Stage",
+        "AWS::ApiGateway::Resource",
+        "AWS::ApiGateway::Method",
+        "AWS::ApiGateway::Model",
+        "AWS::ApiGateway::RequestValidator",
+        "AWS::ApiGateway::GatewayResponse",
+        "AWS::ApiGateway::ApiKey",
+        "AWS::ApiGateway::UsagePlan",
+        "AWS::ApiGateway::UsagePlanKey",
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
+    }
+)
+
+
+class ProvisioningError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    handler: str
+    code_dir: Path
+    layer_dirs: tuple[Path, ...]
+    environment: dict[str, str]
+    timeout_seconds: int
+    memory_mb: int
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
+
+
+@dataclass(frozen=True)
+class EventSourceSpec:
+    logical_id: str
+    function_name: str
+    source_arn: str
+    batch_size: int
+    report_batch_item_failures: bool
+    maximum_concurrency: int | None = None
+    bisect_on_error: bool = False
+    retry_attempts: int = -1
+    max_record_age_seconds: int = -1
+    on_failure_arn: str | None = None
+    filters: tuple[dict[str, Any], ...] = ()
+    starting_position: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "dynamodb" if ":dynamodb:" in self.source_arn else "sqs"
+
+
+@dataclass
+class Deployment:
+    """What was provisioned: physical values per logical id, and the parts the local runtime runs."""
+
+    template: dict[str, Any]
+    values: dict[str, dict[str | None, Any]] = field(default_factory=dict)
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    event_sources: list[EventSourceSpec] = field(default_factory=list)
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    queue_urls: dict[str, str] = field(default_factory=dict)  # queue ARN -> URL
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {lid: res for lid, res in self.template["Resources"].items() if res["Type"] == kind}
+
+    def value(self, logical_id: str, attribute: str | None = None) -> Any:
+        return self.values[logical_id][attribute]
+
+    def function_by_logical_id(self, logical_id: str) -> FunctionSpec:
+        return next(spec for spec in self.functions.values() if spec.logical_id == logical_id)
+
+
+class Provisioner:
+    def __init__(self, template_path: Path, clients: Callable[[str], Any], *, stack_name: str = "orderflow") -> None:
+        self._assembly_dir = template_path.parent
+        self._template = json.loads(template_path.read_text())
+        self._client = clients
+        self._stack = stack_name
+        self._deployment = Deployment(template=self._template)
+        self._in_progress: set[str] = set()
+        self._pseudo = {
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": stack_name,
+            "AWS::NoValue": "",
+        }
+
+    def provision(self) -> Deployment:
+        resources = self._template["Resources"]
+        unknown = sorted(
+            {res["Type"] for res in resources.values()} - SKIPPED_TYPES - set(self._creators())
+        )
+        if unknown:
+            raise ProvisioningError(
+                f"the local cloud does not know resource type(s) {', '.join(unknown)}: "
+                "add a creator in localcloud/provision.py or list the type as skipped"
+            )
+        for logical_id in resources:
+            self._ensure(logical_id)
+        return self._deployment
+
+    # --- resolution -------------------------------------------------------------------------
+
+    def _ensure(self, logical_id: str) -> None:
+        if logical_id in self._deployment.values:
+            return
+        if logical_id in self._in_progress:
+            raise ProvisioningError(f"circular reference through {logical_id}")
+        self._in_progress.add(logical_id)
+        resource = self._template["Resources"][logical_id]
+        kind = resource["Type"]
+        if kind in SKIPPED_TYPES:
+            self._deployment.skipped.setdefault(kind, []).append(logical_id)
+            self._deployment.values[logical_id] = {None: logical_id, "Arn": f"arn:aws:local:::{logical_id}"}
+        else:
+            self._deployment.values[logical_id] = self._creators()[kind](logical_id, resource)
+        self._in_progress.discard(logical_id)
+
+    def _lookup(self, logical_id: str, attribute: str | None) -> Any:
+        self._ensure(logical_id)
+        values = self._deployment.values[logical_id]
+        if attribute not in values:
+            raise ProvisioningError(f"{logical_id} has no attribute {attribute!r} locally")
+        return values[attribute]
+
+    def _props(self, resource: dict[str, Any]) -> dict[str, Any]:
+        return dict(resolve(resource.get("Properties", {}), self._lookup, self._pseudo))
+
+    def _name(self, logical_id: str, suffix: str = "", limit: int = 80) -> str:
+        base = f"{self._stack}-{logical_id}"
+        return base[: limit - len(suffix)] + suffix
+
+    def _arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"
+
+    def _asset_dir(self, resource: dict[str, Any]) -> Path:
+        return self._assembly_dir / resource["Metadata"]["aws:asset:path"]
+
+    def _creators(self) -> dict[str, Callable[[str, dict[str, Any]], dict[str | None, Any]]]:
+        return {
+            "AWS::DynamoDB::Table": self._table,
+            "AWS::SQS::Queue": self._queue,
+            "AWS::SNS::Topic": self._topic,
+            "AWS::SNS::Subscription": self._subscription,
+            "AWS::Events::EventBus": self._event_bus,
+            "AWS::Events::Archive": self._archive,
+            "AWS::Lambda::LayerVersion": self._layer,
+            "AWS::Lambda::Function": self._function,
+            "AWS::Lambda::EventSourceMapping": self._event_source_mapping,
+        }
+
+    # --- creators ---------------------------------------------------------------------------
+
+    def _table(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        name = props.get("TableName") or self._name(logical_id, limit=255)
+        request: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if "StreamSpecification" in props:
+            request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if index_kind in props:
+                request[index_kind] = props[index_kind]
+        client = self._client("dynamodb")
+        description = client.create_table(**request)["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        return {
+            None: name,
+            "Arn": description["TableArn"],
+            "StreamArn": description.get("LatestStreamArn"),
+        }
+
+    def _queue(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        fifo = bool(props.get("FifoQueue"))
+        name = props.get("QueueName") or self._name(logical_id, ".fifo" if fifo else "")
+        attributes: dict[str, str] = {}
+        for key in (
+            "FifoQueue",
+            "ContentBasedDeduplication",
+            "DeduplicationScope",
+            "FifoThroughputLimit",
+            "VisibilityTimeout",
+            "MessageRetentionPeriod",
+            "DelaySeconds",
+            "MaximumMessageSize",
+            "ReceiveMessageWaitTimeSeconds",
+        ):
+            if key in props:
+                attributes[key] = str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        url = self._client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = self._arn("sqs", name)
+        self._deployment.queue_urls[arn] = url
+        return {None: url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def _topic(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        fifo = bool(props.get("FifoTopic"))
+        name = props.get("TopicName") or self._name(logical_id, ".fifo" if fifo else "", limit=256)
+        attributes = {key: str(props[key]).lower() for key in ("FifoTopic", "ContentBasedDeduplication") if key in props}
+        if "DisplayName" in props:
+            attributes["DisplayName"] = props["DisplayName"]
+        arn = self._client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        return {None: arn, "TopicArn": arn, "TopicName": name}
+
+    def _subscription(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        attributes: dict[str, str] = {}
+        if props.get("RawMessageDelivery"):
+            attributes["RawMessageDelivery"] = "true"
+        for key in ("FilterPolicy", "RedrivePolicy"):
+            if key in props:
+                attributes[key] = json.dumps(props[key])
+        if "FilterPolicyScope" in props:
+            attributes["FilterPolicyScope"] = props["FilterPolicyScope"]
+        arn = self._client("sns").subscribe(
+            TopicArn=props["TopicArn"],
+            Protocol=props["Protocol"],
+            Endpoint=props["Endpoint"],
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        return {None: arn, "Arn": arn}
+
+    def _event_bus(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        name = props.get("Name") or self._name(logical_id, limit=256)
+        arn = self._client("events").create_event_bus(Name=name)["EventBusArn"]
+        return {None: name, "Name": name, "Arn": arn}
+
+    def _archive(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        name = props.get("ArchiveName") or self._name(logical_id, limit=48)
+        request: dict[str, Any] = {"ArchiveName": name, "EventSourceArn": props["SourceArn"]}
+        if "EventPattern" in props:
+            request["EventPattern"] = json.dumps(props["EventPattern"])
+        if "RetentionDays" in props:
+            request["RetentionDays"] = int(props["RetentionDays"])
+        arn = self._client("events").create_archive(**request)["ArchiveArn"]
+        return {None: name, "Arn": arn, "ArchiveName": name}
+
+    def _layer(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        arn = self._arn("lambda", f"layer:{self._name(logical_id, limit=140)}:1")
+        return {None: arn, "LayerVersionArn": arn, "Path": self._asset_dir(resource)}
+
+    def _function(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        name = props.get("FunctionName") or self._name(logical_id, limit=64)
+        layer_ids = [
+            lid for lid, res in self._template["Resources"].items() if res["Type"] == "AWS::Lambda::LayerVersion"
+        ]
+        layer_paths = {self._lookup(lid, None): self._lookup(lid, "Path") for lid in layer_ids}
+        spec = FunctionSpec(
+            logical_id=logical_id,
+            name=name,
+            handler=props["Handler"],
+            code_dir=self._asset_dir(resource),
+            layer_dirs=tuple(layer_paths[arn] for arn in props.get("Layers", [])),
+            environment={k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()},
+            timeout_seconds=int(props.get("Timeout", 3)),
+            memory_mb=int(props.get("MemorySize", 128)),
+        )
+        self._deployment.functions[name] = spec
+        return {None: name, "Arn": spec.arn}
+
+    def _event_source_mapping(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        filters = tuple(
+            json.loads(item["Pattern"]) for item in props.get("FilterCriteria", {}).get("Filters", [])
+        )
+        spec = EventSourceSpec(
+            logical_id=logical_id,
+            function_name=props["FunctionName"],
+            source_arn=props["EventSourceArn"],
+            batch_size=int(props.get("BatchSize", 10)),
+            report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+            maximum_concurrency=props.get("ScalingConfig", {}).get("MaximumConcurrency"),
+            bisect_on_error=bool(props.get("BisectBatchOnFunctionError")),
+            retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+            max_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
+            on_failure_arn=props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
+            filters=filters,
+            starting_position=props.get("StartingPosition"),
+        )
+        self._deployment.event_sources.append(spec)
+        return {None: logical_id}

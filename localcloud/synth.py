@@ -1,0 +1,51 @@
+"""Synthesize the app for local use: the same stack `cdk deploy` sends, with asset bundling
+skipped (functions and layers run from their source assets; third-party packages come from the
+local virtualenv, since the bundled layer holds Linux wheels for the Lambda runtime).
+
+Run as `python -m localcloud.synth OUTDIR` so jsii and aws_cdk stay out of the local cloud's
+own process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ("app.py", "cdk.json", "infra", "functions", "layers/shared")
+STACK = "orderflow"
+
+
+def _newest_source() -> float:
+    newest = 0.0
+    for source in SOURCES:
+        path = ROOT / source
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        newest = max([newest, *(file.stat().st_mtime for file in files)])
+    return newest
+
+
+def ensure_synthesized(outdir: Path) -> Path:
+    """The stack template in `outdir`, synthesized again when any source is newer."""
+    template = outdir / f"{STACK}.template.json"
+    if not template.exists() or template.stat().st_mtime < _newest_source():
+        subprocess.run([sys.executable, "-m", "localcloud.synth", str(outdir)], check=True, cwd=ROOT)
+    return template
+
+
+def _synthesize(outdir: Path) -> None:
+    sys.path.insert(0, str(ROOT / "layers" / "shared" / "python"))
+    import aws_cdk as cdk
+
+    from app import build
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    app = cdk.App(context={**context, "aws:cdk:bundling-stacks": []}, outdir=str(outdir))
+    build(app)
+    app.synth()
+
+
+if __name__ == "__main__":
+    _synthesize(Path(sys.argv[1]))
