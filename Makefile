@@ -30,7 +30,7 @@ test: setup  ## unit, integration (moto), infrastructure and end-to-end tests
 lint: setup  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy functions layers infra app.py
+	$(VENV)/bin/mypy functions layers infra localcloud app.py
 
 format: setup  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

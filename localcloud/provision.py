@@ -130,9 +130,7 @@ class Provisioner:
 
     def provision(self) -> Deployment:
         resources = self._template["Resources"]
-        unknown = sorted(
-            {res["Type"] for res in resources.values()} - SKIPPED_TYPES - set(self._creators())
-        )
+        unknown = sorted({res["Type"] for res in resources.values()} - SKIPPED_TYPES - set(self._creators()))
         if unknown:
             raise ProvisioningError(
                 f"the local cloud does not know resource type(s) {', '.join(unknown)}: "
@@ -177,7 +175,7 @@ class Provisioner:
         return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"
 
     def _asset_dir(self, resource: dict[str, Any]) -> Path:
-        return self._assembly_dir / resource["Metadata"]["aws:asset:path"]
+        return self._assembly_dir / str(resource["Metadata"]["aws:asset:path"])
 
     def _creators(self) -> dict[str, Callable[[str, dict[str, Any]], dict[str | None, Any]]]:
         return {
@@ -248,7 +246,9 @@ class Provisioner:
         props = self._props(resource)
         fifo = bool(props.get("FifoTopic"))
         name = props.get("TopicName") or self._name(logical_id, ".fifo" if fifo else "", limit=256)
-        attributes = {key: str(props[key]).lower() for key in ("FifoTopic", "ContentBasedDeduplication") if key in props}
+        attributes: dict[str, str] = {
+            key: str(props[key]).lower() for key in ("FifoTopic", "ContentBasedDeduplication") if key in props
+        }
         if "DisplayName" in props:
             attributes["DisplayName"] = props["DisplayName"]
         arn = self._client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
@@ -316,9 +316,7 @@ class Provisioner:
 
     def _event_source_mapping(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
         props = self._props(resource)
-        filters = tuple(
-            json.loads(item["Pattern"]) for item in props.get("FilterCriteria", {}).get("Filters", [])
-        )
+        filters = tuple(json.loads(item["Pattern"]) for item in props.get("FilterCriteria", {}).get("Filters", []))
         spec = EventSourceSpec(
             logical_id=logical_id,
             function_name=props["FunctionName"],

@@ -22,8 +22,10 @@ def _newest_source() -> float:
     newest = 0.0
     for source in SOURCES:
         path = ROOT / source
-        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-        newest = max([newest, *(file.stat().st_mtime for file in files)])
+        files = (
+            [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        )
+        newest = max([newest, *(file.stat().st_mtime for file in files if file.is_file())])
     return newest
 
 

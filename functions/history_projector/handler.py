@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.order_views import DynamoDbOrderViews
+from orderflow.batch import FifoQueueProcessor
 from orderflow.events import parse_event
 from orderflow.observability import bind_event, logger, metrics, tracer
 from orderflow.services.projection import Applied, apply_event
@@ -17,8 +18,7 @@ from orderflow.settings import ProjectorSettings, load
 
 settings = load(ProjectorSettings)
 store = DynamoDbOrderViews(settings.order_views_table)
-# A failing record holds back only the later records of its own order (message group).
-processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+processor = FifoQueueProcessor()
 
 _METRIC = {
     Applied.DUPLICATE: "DuplicatesSkipped",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.notifications import RecordingChannel
+from orderflow.batch import FifoQueueProcessor
 from orderflow.contracts import Key
 from orderflow.events import parse_event, parse_event_dict
 from orderflow.observability import bind_event, logger, metrics, tracer
@@ -23,7 +24,7 @@ from orderflow.settings import NotifierSettings, load
 
 settings = load(NotifierSettings)
 channel = RecordingChannel(settings.notifications_table)
-processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+processor = FifoQueueProcessor()
 persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, key_attr=Key.IDEMPOTENCY_ID)
 # One notification per event id, however often the event is delivered.
 idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=settings.idempotency_ttl_seconds)

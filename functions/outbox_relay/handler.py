@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord, DynamoDBRecordEventName
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.outbox import event_from_stream_image
 from orderflow.adapters.publishers import EventBridgePublisher, SnsFifoPublisher
+from orderflow.batch import StreamProcessor
 from orderflow.observability import bind_event, logger, metrics, tracer
 from orderflow.services.relay import relay
 from orderflow.settings import RelaySettings, load
 
 settings = load(RelaySettings)
 publishers = (SnsFifoPublisher(settings.order_events_topic_arn), EventBridgePublisher(settings.event_bus_name))
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+processor = StreamProcessor()
 
 
 @tracer.capture_method
