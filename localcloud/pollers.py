@@ -1,0 +1,285 @@
+"""Event source mappings with Lambda's semantics, instead of moto's (which invokes one record at
+a time and ignores partial batch responses).
+
+SQS: receive up to the batch size, invoke, delete what succeeded; what failed stays in the
+queue and comes back (the queue's own redrive policy moves it to the DLQ after
+`maxReceiveCount` receives). DynamoDB streams: read each shard in order, invoke, retry from
+the first failed record, bisect a failing batch, and after the retry budget send the batch's
+description to the on-failure destination.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from localcloud.provision import REGION, Deployment, EventSourceSpec
+from localcloud.runtime import Invocation, LambdaRuntime
+
+Client = Callable[[str], Any]
+Report = Callable[[str, dict[str, Any]], None]  # (kind, details): what the pollers did
+
+
+class Poller:
+    def __init__(self, spec: EventSourceSpec, runtime: LambdaRuntime, client: Client, report: Report) -> None:
+        self.spec = spec
+        self._runtime = runtime
+        self._client = client
+        self._report = report
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"poller-{spec.logical_id}", daemon=True)
+        self.idle = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.poll_once()
+            except Exception as error:  # keep polling, like the Lambda service does
+                self._report("poller_error", {"source": self.spec.logical_id, "error": repr(error)})
+                worked = False
+            if worked:
+                self.idle.clear()
+            else:
+                self.idle.set()
+                self._stop.wait(0.05)
+
+    def poll_once(self) -> bool:
+        raise NotImplementedError
+
+
+def _failed_ids(invocation: Invocation, spec: EventSourceSpec, all_ids: list[str]) -> list[str]:
+    """Ids Lambda treats as failed: all of them on an error; those reported, with
+    `ReportBatchItemFailures`; all of them when the report is malformed."""
+    if invocation.failed:
+        return all_ids
+    if not spec.report_batch_item_failures or not isinstance(invocation.result, dict):
+        return []
+    failures = invocation.result.get("batchItemFailures") or []
+    try:
+        reported = [str(failure["itemIdentifier"]) for failure in failures]
+    except (KeyError, TypeError):
+        return all_ids
+    if any(item not in all_ids for item in reported):
+        return all_ids
+    return reported
+
+
+class SqsPoller(Poller):
+    def __init__(self, *args: Any, queue_url: str, retry_delay_seconds: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._queue_url = queue_url
+        self._retry_delay = retry_delay_seconds
+        self._sqs = self._client("sqs")
+
+    def poll_once(self) -> bool:
+        messages = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=min(self.spec.batch_size, 10),
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return False
+        event = {"Records": [self._record(message) for message in messages]}
+        invocation = self._runtime.invoke(self.spec.function_name, event)
+        ids = [message["MessageId"] for message in messages]
+        failed = set(_failed_ids(invocation, self.spec, ids))
+        done = [message for message in messages if message["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                    for index, message in enumerate(done[start : start + 10])
+                ],
+            )
+        for message in messages:
+            if message["MessageId"] in failed:
+                # Locally a failed message is visible again after a short delay instead of the
+                # queue's visibility timeout (minutes), so retries and DLQ moves take seconds.
+                self._sqs.change_message_visibility(
+                    QueueUrl=self._queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self._retry_delay,
+                )
+        self._report(
+            "sqs_batch",
+            {
+                "source": self.spec.logical_id,
+                "function": self.spec.function_name,
+                "queue": self.spec.source_arn.rsplit(":", 1)[-1],
+                "received": len(messages),
+                "failed": sorted(failed),
+                "receive_counts": {m["MessageId"]: int(m["Attributes"]["ApproximateReceiveCount"]) for m in messages},
+                "error": invocation.error,
+            },
+        )
+        return True
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                    "dataType": value["DataType"],
+                }
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.spec.source_arn,
+            "awsRegion": REGION,
+        }
+
+
+def matches(pattern: dict[str, Any], record: dict[str, Any]) -> bool:
+    """Lambda event filtering for the pattern forms the stack uses: exact values (a list of
+    allowed values) and nested objects."""
+    for key, expected in pattern.items():
+        actual = record.get(key)
+        if isinstance(expected, dict):
+            if not isinstance(actual, dict) or not matches(expected, actual):
+                return False
+        elif actual not in expected:
+            return False
+    return True
+
+
+class StreamPoller(Poller):
+    def __init__(self, *args: Any, deployment: Deployment, retry_delay_seconds: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._streams = self._client("dynamodbstreams")
+        self._dynamodb = self._client("dynamodb")
+        self._deployment = deployment
+        self._retry_delay = retry_delay_seconds
+        self._iterators: dict[str, str | None] = {}
+        self._table = self._table_of(self.spec.source_arn)
+        self._keys = [
+            key["AttributeName"] for key in self._dynamodb.describe_table(TableName=self._table)["Table"]["KeySchema"]
+        ]
+
+    @staticmethod
+    def _table_of(stream_arn: str) -> str:
+        return stream_arn.split(":table/", 1)[1].split("/stream/", 1)[0]
+
+    def poll_once(self) -> bool:
+        shards = self._streams.describe_stream(StreamArn=self.spec.source_arn)["StreamDescription"]["Shards"]
+        worked = False
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = self._streams.get_shard_iterator(
+                    StreamArn=self.spec.source_arn,
+                    ShardId=shard_id,
+                    ShardIteratorType=self.spec.starting_position or "TRIM_HORIZON",
+                )["ShardIterator"]
+            iterator = self._iterators[shard_id]
+            if iterator is None:
+                continue
+            answer = self._streams.get_records(ShardIterator=iterator, Limit=self.spec.batch_size)
+            self._iterators[shard_id] = answer.get("NextShardIterator")
+            records = [self._lambda_record(r) for r in answer["Records"]]
+            records = [r for r in records if self._deliverable(r)]
+            if records:
+                worked = True
+                self._deliver(shard_id, records, attempt=0)
+        return worked
+
+    def _deliverable(self, record: dict[str, Any]) -> bool:
+        if self.spec.filters and not any(matches(pattern, record) for pattern in self.spec.filters):
+            return False
+        if record["eventName"] == "INSERT":
+            # moto writes a stream record for a Put inside a cancelled TransactWriteItems; AWS
+            # never does. The item being absent marks such a phantom: it is not delivered.
+            key = {name: record["dynamodb"]["NewImage"][name] for name in self._keys}
+            if "Item" not in self._dynamodb.get_item(TableName=self._table, Key=key, ConsistentRead=True):
+                self._report("phantom_stream_record", {"source": self.spec.logical_id, "keys": key})
+                return False
+        return True
+
+    def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        change = dict(record["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            change["ApproximateCreationDateTime"] = int(created.timestamp())
+        return {
+            "eventID": record["eventID"],
+            "eventName": record["eventName"],
+            "eventVersion": record.get("eventVersion", "1.1"),
+            "eventSource": "aws:dynamodb",
+            "awsRegion": REGION,
+            "dynamodb": change,
+            "eventSourceARN": self.spec.source_arn,
+        }
+
+    def _deliver(self, shard_id: str, records: list[dict[str, Any]], attempt: int) -> None:
+        while records:
+            invocation = self._runtime.invoke(self.spec.function_name, {"Records": records})
+            sequence = [r["dynamodb"]["SequenceNumber"] for r in records]
+            failed = _failed_ids(invocation, self.spec, sequence)
+            self._report(
+                "stream_batch",
+                {
+                    "source": self.spec.logical_id,
+                    "function": self.spec.function_name,
+                    "records": len(records),
+                    "failed": failed,
+                    "attempt": attempt,
+                    "error": invocation.error,
+                },
+            )
+            if not failed:
+                return
+            if invocation.failed and self.spec.bisect_on_error and len(records) > 1:
+                half = len(records) // 2
+                self._deliver(shard_id, records[:half], attempt + 1)
+                self._deliver(shard_id, records[half:], attempt + 1)
+                return
+            # Retry from the first failed record (the checkpoint), like Lambda does.
+            records = records[min(sequence.index(item) for item in failed) :]
+            attempt += 1
+            if 0 <= self.spec.retry_attempts < attempt:
+                self._send_to_on_failure(shard_id, records, invocation)
+                return
+            time.sleep(self._retry_delay)
+
+    def _send_to_on_failure(self, shard_id: str, records: list[dict[str, Any]], invocation: Invocation) -> None:
+        destination = self.spec.on_failure_arn
+        details = {
+            "requestContext": {
+                "functionArn": self._runtime.functions[self.spec.function_name].arn,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": self.spec.retry_attempts + 1,
+            },
+            "responseContext": {"functionError": (invocation.error or {}).get("errorType", "PartialBatchFailure")},
+            "timestamp": datetime.now(UTC).isoformat(),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                "batchSize": len(records),
+                "streamArn": self.spec.source_arn,
+            },
+        }
+        if destination:
+            self._client("sqs").send_message(
+                QueueUrl=self._deployment.queue_urls[destination], MessageBody=json.dumps(details)
+            )
+        self._report("stream_batch_discarded", {"source": self.spec.logical_id, "destination": destination, **details})
