@@ -9,9 +9,10 @@ CDK := $(CURDIR)/node_modules/.bin/cdk
 export JSII_NODE := $(NODE_BIN)/node
 export PATH := $(NODE_BIN):$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/shared/python
 STACK ?= orderflow
 
-.PHONY: setup test lint format synth nag deploy diff seed schemas openapi clean
+.PHONY: setup test lint format synth nag deploy diff seed schemas openapi local demo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,5 +59,11 @@ schemas: setup  ## regenerate the committed event JSON schemas (refuses incompat
 openapi: setup  ## regenerate functions/orders_api/openapi.json from the API code
 	$(PY) -m functions.orders_api.openapi --write
 
+local: setup  ## the whole system on the local cloud (moto on :4566, API on :3000) until Ctrl-C
+	$(PY) -m localcloud
+
+demo: setup  ## a scripted scenario through the local cloud; prints a summary, exits non-zero on a problem
+	$(PY) -m localcloud.demo
+
 clean:  ## remove build output (keeps the virtualenv and node_modules)
-	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .build .local .pytest_cache .mypy_cache .ruff_cache

@@ -27,7 +27,8 @@ def _record_id(record: Any) -> str:
 class _LogsFailures:
     def failure_handler(self, record: Any, exception: ExceptionInfo) -> Any:
         error_type, error, _ = exception
-        reason = f"{error_type.__name__ if error_type else 'Error'}: {error}"[:_MAX_REASON]
+        detail = " | ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        reason = f"{error_type.__name__ if error_type else 'Error'}: {detail}"[:_MAX_REASON]
         logger.error(FAILURE_LOG_MESSAGE, extra={"message_id": _record_id(record), "reason": reason})
         return super().failure_handler(record, exception)  # type: ignore[misc]
 
