@@ -132,6 +132,17 @@ class LocalCloud:
 
         return seed(str(self.deployment.outputs["CatalogueTable"]), self.client("dynamodb"))
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold every event source (to stage a scenario, e.g. several messages in one batch)."""
+        for poller in self._pollers:
+            poller.pause()
+        try:
+            yield
+        finally:
+            for poller in self._pollers:
+                poller.resume()
+
     def wait_until_idle(self, timeout: float = 30.0, settle: float = 0.3) -> bool:
         """True once every poller found nothing to do for `settle` seconds."""
         deadline = time.monotonic() + timeout

@@ -1,0 +1,27 @@
+"""End-to-end tests: the whole flow through one local cloud shared by the e2e package
+(moto server and API on free ports, functions in worker processes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from localcloud.api_client import Answer, call
+from localcloud.cloud import LocalCloud, LocalCloudConfig, running
+
+
+@pytest.fixture(scope="package")
+def cloud() -> Iterator[LocalCloud]:
+    with running(LocalCloudConfig(moto_port=0, api_port=0)) as local:
+        local.seed()
+        yield local
+
+
+@pytest.fixture
+def api(cloud: LocalCloud) -> Any:
+    def request(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
+        return call(cloud.api.url, method, path, body, headers)
+
+    return request

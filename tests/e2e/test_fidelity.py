@@ -1,0 +1,132 @@
+"""The local cloud behaves like AWS where it matters to orderflow: redrive after
+maxReceiveCount, FIFO partial batch redelivery, filter policies, transactional streams."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from localcloud.cloud import LocalCloud
+from localcloud.state import dead_letters
+from tests.e2e.test_order_flow import wait_for
+from tests.support.factories import order_confirmed, order_created
+
+
+def _send(cloud: LocalCloud, queue: str, group: str, body: str) -> str:
+    answer = cloud.client("sqs").send_message(
+        QueueUrl=cloud.queue_url(queue),
+        MessageBody=body,
+        MessageGroupId=group,
+        MessageDeduplicationId=str(uuid.uuid4()),
+    )
+    return str(answer["MessageId"])
+
+
+def _batches(cloud: LocalCloud, message_id: str) -> list[dict[str, Any]]:
+    return [d for kind, d in list(cloud.activity.reports) if kind == "sqs_batch" and message_id in d["message_ids"]]
+
+
+def test_a_poison_message_is_dead_lettered_after_max_receive_count_and_other_groups_flow(
+    cloud: LocalCloud, api: Any
+) -> None:
+    poison_group, other = f"poison-{uuid.uuid4()}", f"order-{uuid.uuid4()}"
+    poison = _send(cloud, "OrderHistoryQueue", poison_group, "not an event")
+    _send(cloud, "OrderHistoryQueue", other, order_created(other).to_json())
+
+    letter = wait_for(lambda: next((d for d in dead_letters(cloud) if d.message_id == poison), None), timeout=30)
+
+    assert letter.deliveries == 5  # the queue's maxReceiveCount
+    assert letter.reason.startswith("ValidationError")
+    assert api("GET", f"/orders/{other}").body["status"] == "PENDING"
+    assert all(d.group != other for d in dead_letters(cloud))
+
+
+def test_a_failure_mid_batch_redelivers_exactly_it_and_the_rest_of_its_group(cloud: LocalCloud, api: Any) -> None:
+    group = f"order-{uuid.uuid4()}"
+    with cloud.paused():  # the three arrive in one batch
+        first = _send(cloud, "OrderHistoryQueue", group, order_created(group).to_json())
+        poison = _send(cloud, "OrderHistoryQueue", group, "{broken")
+        last = _send(cloud, "OrderHistoryQueue", group, order_confirmed(group).to_json())
+
+    # As on AWS, the messages behind a failure in their group are failed with it on every
+    # receive, so they reach maxReceiveCount together: both are dead-lettered, in order, and
+    # the order never jumps to CONFIRMED past the event that failed.
+    letters = wait_for(
+        lambda: [d for d in dead_letters(cloud) if d.group == group and d.message_id == last], timeout=30
+    )
+
+    first_batch = _batches(cloud, first)
+    assert len(first_batch) == 1  # delivered once, succeeded, never again
+    assert first_batch[0]["failed"] == sorted([poison, last])
+    retries = [batch for batch in _batches(cloud, poison) if batch is not first_batch[0]]
+    assert len(retries) == 4  # 5 receives in all, then the redrive policy moves them
+    for batch in retries:
+        assert [mid for mid in batch["message_ids"] if batch["groups"][mid] == group] == [poison, last]
+    assert [d.message_id for d in dead_letters(cloud) if d.group == group] == [poison, last]
+    assert "previous record from this message group failed" in letters[0].reason
+    assert api("GET", f"/orders/{group}").body["status"] == "PENDING"
+
+
+def test_filter_policies_keep_unwanted_events_off_a_queue(cloud: LocalCloud, api: Any) -> None:
+    placed = api(
+        "POST",
+        "/orders",
+        {
+            "customer_id": "c-filter",
+            "items": [{"sku": "KB-001", "quantity": 1}],
+            "currency": "EUR",
+            "payment_token": "tok_ok",
+        },
+    )
+    order_id = placed.body["order_id"]
+    wait_for(lambda: api("GET", f"/orders/{order_id}").body["timeline"])
+    cloud.wait_until_idle()
+
+    notified = [d for kind, d in list(cloud.activity.reports) if kind == "sqs_batch" and "Notifications" in d["queue"]]
+    assert notified == []  # OrderCreated is not a customer-facing event
+
+    topic = cloud.deployment.outputs["OrderEventsTopic"]
+    event = order_confirmed(order_id)
+    cloud.client("sns").publish(
+        TopicArn=topic,
+        Message=event.to_json(),
+        MessageGroupId=order_id,
+        MessageDeduplicationId=event.id,
+        MessageAttributes={"event_type": {"DataType": "String", "StringValue": "OrderConfirmed"}},
+    )
+    wait_for(lambda: any("Notifications" in d["queue"] for k, d in list(cloud.activity.reports) if k == "sqs_batch"))
+
+
+def test_a_cancelled_transaction_publishes_nothing(cloud: LocalCloud) -> None:
+    tables = cloud.deployment.of_type("AWS::DynamoDB::Table")
+    outbox = next(str(cloud.deployment.value(lid)) for lid in tables if lid.startswith("TablesOutbox"))
+    event = order_created(f"order-{uuid.uuid4()}")
+    dynamodb = cloud.client("dynamodb")
+    cloud.wait_until_idle()
+    relayed_before = [d for kind, d in list(cloud.activity.reports) if kind == "stream_batch"]
+
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": outbox,
+                        "Item": {"event_id": {"S": event.id}, "envelope": {"S": event.to_json()}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": outbox,
+                        "Key": {"event_id": {"S": "absent"}},
+                        "ConditionExpression": "attribute_exists(event_id)",
+                    }
+                },
+            ]
+        )
+
+    time.sleep(1.0)
+    assert cloud.wait_until_idle()
+    assert [d for kind, d in list(cloud.activity.reports) if kind == "stream_batch"] == relayed_before
