@@ -9,10 +9,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from orderflow.contracts import EventSource
 from orderflow.domain.orders import Product
+from orderflow.events import Envelope
 from orderflow.events.models import (
     OrderCancelled,
     OrderCancelledData,
@@ -52,68 +53,43 @@ def _at(sequence: int) -> datetime:
     return T0 + timedelta(seconds=sequence)
 
 
+E = TypeVar("E", bound=Envelope[Any])
+
+
+def _event(model: type[E], order_id: str, sequence: int, source: EventSource, data: Any, *, offset_ms: int = 0) -> E:
+    """An event of `model` for `order_id`, timed by its sequence so timelines sort predictably."""
+    time = _at(sequence) + timedelta(milliseconds=offset_ms)
+    return model.new(source=source, subject=order_id, correlation_id="corr-1", sequence=sequence, time=time, data=data)
+
+
 def order_created(order_id: str = "order-1", *, sequence: int = 1, customer_id: str = "customer-1") -> OrderCreated:
     line = OrderLine(sku="KB-001", name="Mechanical keyboard", quantity=2, unit_price=Decimal("89.00"))
-    return OrderCreated.new(
-        source=EventSource.ORDERS,
-        subject=order_id,
-        correlation_id="corr-1",
-        sequence=sequence,
-        time=_at(sequence),
-        data=OrderCreatedData(
-            customer_id=customer_id,
-            items=[line],
-            total=Decimal("178.00"),
-            currency=Currency.EUR,
-            payment_token="tok_ok",
-        ),
+    data = OrderCreatedData(
+        customer_id=customer_id, items=[line], total=Decimal("178.00"), currency=Currency.EUR, payment_token="tok_ok"
     )
+    return _event(OrderCreated, order_id, sequence, EventSource.ORDERS, data)
 
 
 def order_confirmed(order_id: str = "order-1", *, sequence: int = 2) -> OrderConfirmed:
-    return OrderConfirmed.new(
-        source=EventSource.SAGA,
-        subject=order_id,
-        correlation_id="corr-1",
-        sequence=sequence,
-        time=_at(sequence),
-        data=OrderConfirmedData(customer_id="customer-1", total=Decimal("178.00"), currency=Currency.EUR),
-    )
+    data = OrderConfirmedData(customer_id="customer-1", total=Decimal("178.00"), currency=Currency.EUR)
+    return _event(OrderConfirmed, order_id, sequence, EventSource.SAGA, data)
 
 
 def order_cancelled(
     order_id: str = "order-1", *, sequence: int = 2, reason: CancellationReason = CancellationReason.OUT_OF_STOCK
 ) -> OrderCancelled:
-    return OrderCancelled.new(
-        source=EventSource.SAGA,
-        subject=order_id,
-        correlation_id="corr-1",
-        sequence=sequence,
-        time=_at(sequence),
-        data=OrderCancelledData(customer_id="customer-1", reason=reason),
-    )
+    data = OrderCancelledData(customer_id="customer-1", reason=reason)
+    return _event(OrderCancelled, order_id, sequence, EventSource.SAGA, data)
 
 
 def order_shipped(order_id: str = "order-1", *, sequence: int = 3) -> OrderShipped:
-    return OrderShipped.new(
-        source=EventSource.SHIPPING,
-        subject=order_id,
-        correlation_id="corr-1",
-        sequence=sequence,
-        time=_at(sequence),
-        data=OrderShippedData(customer_id="customer-1", shipment_id="ship-1", carrier="DHL"),
-    )
+    data = OrderShippedData(customer_id="customer-1", shipment_id="ship-1", carrier="DHL")
+    return _event(OrderShipped, order_id, sequence, EventSource.SHIPPING, data)
 
 
 def payment_received(order_id: str = "order-1", *, sequence: int = 1) -> PaymentReceived:
-    return PaymentReceived.new(
-        source=EventSource.PAYMENTS,
-        subject=order_id,
-        correlation_id="corr-1",
-        sequence=sequence,
-        time=_at(sequence) + timedelta(milliseconds=500),
-        data=PaymentReceivedData(payment_id="pay-1", amount=Decimal("178.00"), currency=Currency.EUR),
-    )
+    data = PaymentReceivedData(payment_id="pay-1", amount=Decimal("178.00"), currency=Currency.EUR)
+    return _event(PaymentReceived, order_id, sequence, EventSource.PAYMENTS, data, offset_ms=500)
 
 
 def api_request(
