@@ -11,6 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor
 from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
+from pydantic import ValidationError
 
 from orderflow.observability import logger
 
@@ -24,11 +25,20 @@ def _record_id(record: Any) -> str:
     return str(record.dynamodb.sequence_number)
 
 
+def _describe(error: BaseException | None) -> str:
+    """A one-line reason; for a message that breaks the event schema, each field and its problem."""
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'message'}: {problem['msg']}"
+            for problem in error.errors(include_url=False)[:5]
+        )
+    return " ".join(str(error).split())
+
+
 class _LogsFailures:
     def failure_handler(self, record: Any, exception: ExceptionInfo) -> Any:
         error_type, error, _ = exception
-        detail = " | ".join(line.strip() for line in str(error).splitlines() if line.strip())
-        reason = f"{error_type.__name__ if error_type else 'Error'}: {detail}"[:_MAX_REASON]
+        reason = f"{error_type.__name__ if error_type else 'Error'}: {_describe(error)}"[:_MAX_REASON]
         logger.error(FAILURE_LOG_MESSAGE, extra={"message_id": _record_id(record), "reason": reason})
         return super().failure_handler(record, exception)  # type: ignore[misc]
 
