@@ -45,6 +45,7 @@ class EventSource(StrEnum):
 # order-history queue); the notifier subscribes to the customer-facing subset.
 ORDER_EVENTS: tuple[EventType, ...] = (
     EventType.ORDER_CREATED,
+    EventType.SYSTEM_ALERT,
     EventType.INVENTORY_RESERVED,
     EventType.INVENTORY_RELEASED,
     EventType.PAYMENT_RECEIVED,
@@ -82,6 +83,24 @@ class Env(StrEnum):
     OUTBOX_RETENTION_DAYS = "OUTBOX_RETENTION_DAYS"
     IDEMPOTENCY_TTL_SECONDS = "IDEMPOTENCY_TTL_SECONDS"
     MAX_BODY_BYTES = "MAX_BODY_BYTES"
+    RESERVATIONS_TABLE = "RESERVATIONS_TABLE"
+    PAYMENTS_TABLE = "PAYMENTS_TABLE"
+    LEDGER_TABLE = "LEDGER_TABLE"
+    SHIPMENTS_TABLE = "SHIPMENTS_TABLE"
+    STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
+    CIRCUIT_FAILURE_THRESHOLD = "CIRCUIT_FAILURE_THRESHOLD"
+    CIRCUIT_RECOVERY_SECONDS = "CIRCUIT_RECOVERY_SECONDS"
+
+
+class SagaError(StrEnum):
+    """Error names the saga's Retry and Catch match on: the `errorType` of a task function's
+    exception (its class name) or the `error` a `SendTaskFailure` reports."""
+
+    OUT_OF_STOCK = "OutOfStock"
+    PAYMENT_DECLINED = "PaymentDeclined"
+    PAYMENT_GATEWAY = "PaymentGatewayError"  # transient: retried with backoff
+    PAYMENT_UNAVAILABLE = "PaymentUnavailable"  # circuit open or retries spent: fail fast
+    CONCURRENT_UPDATE = "ConcurrentUpdate"  # transient: retried
 
 
 class Key:

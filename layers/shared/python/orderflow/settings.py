@@ -44,6 +44,36 @@ class NotifierSettings(_Settings):
     idempotency_ttl_seconds: int = Field(default=86_400, alias=Env.IDEMPOTENCY_TTL_SECONDS, ge=60)
 
 
+class _WritesOutbox(_Settings):
+    outbox_table: str = Field(alias=Env.OUTBOX_TABLE)
+    outbox_retention_days: int = Field(default=7, alias=Env.OUTBOX_RETENTION_DAYS, ge=1)
+
+
+class InventorySettings(_WritesOutbox):
+    catalogue_table: str = Field(alias=Env.CATALOGUE_TABLE)
+    reservations_table: str = Field(alias=Env.RESERVATIONS_TABLE)
+
+
+class OrderStepsSettings(InventorySettings):
+    orders_table: str = Field(alias=Env.ORDERS_TABLE)
+
+
+class PaymentsSettings(_WritesOutbox):
+    payments_table: str = Field(alias=Env.PAYMENTS_TABLE)
+    ledger_table: str = Field(alias=Env.LEDGER_TABLE)
+    idempotency_table: str = Field(alias=Env.IDEMPOTENCY_TABLE)
+    circuit_failure_threshold: int = Field(default=3, alias=Env.CIRCUIT_FAILURE_THRESHOLD, ge=1)
+    circuit_recovery_seconds: int = Field(default=30, alias=Env.CIRCUIT_RECOVERY_SECONDS, ge=1)
+
+
+class ShippingSettings(_WritesOutbox):
+    shipments_table: str = Field(alias=Env.SHIPMENTS_TABLE)
+
+
+class SagaStarterSettings(_Settings):
+    state_machine_arn: str = Field(alias=Env.STATE_MACHINE_ARN)
+
+
 S = TypeVar("S", bound=_Settings)
 
 

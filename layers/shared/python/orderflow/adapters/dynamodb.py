@@ -33,3 +33,39 @@ def cancellation_codes(error: Any) -> list[str]:
 def is_error(error: Exception, code: str) -> bool:
     response = getattr(error, "response", None)
     return isinstance(response, dict) and response.get("Error", {}).get("Code") == code
+
+
+class TransactionCancelled(Exception):
+    """A `TransactWriteItems` whose conditions failed; `codes[i]` is item i's reason code."""
+
+    def __init__(self, codes: list[str]) -> None:
+        super().__init__(", ".join(codes))
+        self.codes = codes
+
+    def failed(self, index: int) -> bool:
+        return index < len(self.codes) and self.codes[index] == "ConditionalCheckFailed"
+
+
+def transact(client: Any, items: list[dict[str, Any]]) -> None:
+    """Write `items` atomically; raise `TransactionCancelled` naming which conditions failed."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client.transact_write_items(TransactItems=items)
+    except ClientError as error:
+        if is_error(error, "TransactionCanceledException"):
+            raise TransactionCancelled(cancellation_codes(error)) from error
+        raise
+
+
+def put(table: str, item: dict[str, Any], condition: str | None = None, **expression: Any) -> dict[str, Any]:
+    """A `Put` for `transact` (values are plain Python; names and values of the condition in
+    `expression` as `names=` / `values=`)."""
+    request: dict[str, Any] = {"TableName": table, "Item": to_item(item)}
+    if condition:
+        request["ConditionExpression"] = condition
+    if expression.get("names"):
+        request["ExpressionAttributeNames"] = expression["names"]
+    if expression.get("values"):
+        request["ExpressionAttributeValues"] = to_item(expression["values"])
+    return {"Put": request}

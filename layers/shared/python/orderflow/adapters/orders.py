@@ -8,10 +8,20 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from orderflow.adapters.dynamodb import cancellation_codes, dynamodb_client, from_item, is_error, to_item
+from orderflow.adapters.dynamodb import (
+    TransactionCancelled,
+    cancellation_codes,
+    dynamodb_client,
+    from_item,
+    is_error,
+    put,
+    to_item,
+    transact,
+)
 from orderflow.adapters.errors import AlreadyExists
 from orderflow.adapters.outbox import outbox_put
 from orderflow.contracts import Key
+from orderflow.domain.errors import ConcurrentUpdate
 from orderflow.domain.orders import Order
 from orderflow.events import Envelope
 
@@ -20,6 +30,11 @@ class OrderRepository(Protocol):
     def create(self, order: Order, event: Envelope[Any]) -> None: ...
 
     def get(self, order_id: str) -> Order | None: ...
+
+    def update(self, order: Order, event: Envelope[Any], *, expected_version: int) -> None:
+        """Store the changed order and its event; `ConcurrentUpdate` when the stored order is
+        no longer at `expected_version`."""
+        ...
 
 
 class DynamoDbOrders:
@@ -54,6 +69,17 @@ class DynamoDbOrders:
                 error
             ):
                 raise AlreadyExists(order.order_id) from error
+            raise
+
+    def update(self, order: Order, event: Envelope[Any], *, expected_version: int) -> None:
+        change = put(
+            self._orders, order.model_dump(mode="json"), "version = :expected", values={":expected": expected_version}
+        )
+        try:
+            transact(self._client, [change, outbox_put(self._outbox, event, retention=self._retention)])
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                raise ConcurrentUpdate(order.order_id) from cancelled
             raise
 
     def get(self, order_id: str) -> Order | None:

@@ -23,6 +23,7 @@ STATUS_AFTER: dict[EventType, OrderStatus] = {
     EventType.ORDER_CONFIRMED: OrderStatus.CONFIRMED,
     EventType.ORDER_CANCELLED: OrderStatus.CANCELLED,
     EventType.ORDER_SHIPPED: OrderStatus.SHIPPED,
+    EventType.SYSTEM_ALERT: OrderStatus.NEEDS_ATTENTION,  # an order-scoped alert (a failed compensation)
 }
 
 

@@ -13,9 +13,9 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderflow.contracts import EventSource
-from orderflow.domain.errors import InvalidOrder
+from orderflow.domain.errors import InvalidOrder, InvalidTransition
 from orderflow.events.models import OrderCreated, OrderCreatedData, OrderLine
-from orderflow.events.types import Currency, Identifier, Money, OrderStatus, Quantity, Sku
+from orderflow.events.types import CancellationReason, Currency, Identifier, Money, OrderStatus, Quantity, Sku
 
 MAX_LINES = 50
 
@@ -65,6 +65,7 @@ class Order(BaseModel):
     version: int
     created_at: datetime
     correlation_id: str
+    reason: CancellationReason | None = None
 
 
 def price_lines(command: PlaceOrder, catalogue: Mapping[str, Product]) -> list[OrderLine]:
@@ -124,3 +125,16 @@ def place_order(
         ),
     )
     return order, event
+
+
+TERMINAL = frozenset({OrderStatus.CONFIRMED, OrderStatus.SHIPPED, OrderStatus.CANCELLED, OrderStatus.NEEDS_ATTENTION})
+
+
+def move(order: Order, status: OrderStatus, reason: CancellationReason | None = None) -> Order | None:
+    """The order in its new status (the next version), or None when it is already there.
+    Only a PENDING order moves to CONFIRMED or CANCELLED; any order can need attention."""
+    if order.status is status:
+        return None
+    if status is not OrderStatus.NEEDS_ATTENTION and order.status is not OrderStatus.PENDING:
+        raise InvalidTransition(f"order {order.order_id} is {order.status}, cannot become {status}")
+    return order.model_copy(update={"status": status, "reason": reason, "version": order.version + 1})

@@ -1,0 +1,55 @@
+"""order-steps: the saga's order steps — `confirm`, `cancel` (with the reason) and `flag`
+(NEEDS_ATTENTION after a failed compensation) — chosen by the task's `step` field."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orderflow.adapters.inventory import DynamoDbInventory
+from orderflow.adapters.orders import DynamoDbOrders
+from orderflow.domain.saga import SagaContext
+from orderflow.events.types import CancellationReason
+from orderflow.observability import logger, metrics, tracer
+from orderflow.services.fulfilment import FulfilmentService
+from orderflow.services.inventory import InventoryService
+from orderflow.settings import OrderStepsSettings, load
+
+settings = load(OrderStepsSettings)
+retention = timedelta(days=settings.outbox_retention_days)
+service = FulfilmentService(
+    DynamoDbOrders(orders_table=settings.orders_table, outbox_table=settings.outbox_table, outbox_retention=retention),
+    InventoryService(
+        DynamoDbInventory(
+            catalogue_table=settings.catalogue_table,
+            reservations_table=settings.reservations_table,
+            outbox_table=settings.outbox_table,
+            outbox_retention=retention,
+        )
+    ),
+)
+
+
+@logger.inject_lambda_context(correlation_id_path="correlation_id")
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    saga = SagaContext.model_validate(event)
+    step = event["step"]
+    logger.append_keys(order_id=saga.order_id, step=step)
+    causes = {"correlation_id": saga.correlation_id, "causation_id": saga.event_id}
+    if step == "confirm":
+        order = service.confirm(saga.order_id, **causes)
+    elif step == "cancel":
+        reason = saga.reason or CancellationReason.FULFILMENT_FAILED
+        order = service.cancel(saga.order_id, reason=reason, detail=saga.error_detail, **causes)
+        metrics.add_metric(name=f"OrdersCancelled{reason.title().replace('_', '')}", unit="Count", value=1)
+    elif step == "flag":
+        order = service.flag(saga.order_id, problem=saga.error_detail or "compensation failed", **causes)
+        metrics.add_metric(name="OrdersNeedingAttention", unit="Count", value=1)
+    else:
+        raise ValueError(f"unknown step {step!r}")
+    logger.info("order moved", extra={"status": order.status})
+    return {"status": order.status, "version": order.version}

@@ -1,0 +1,96 @@
+"""payments: ProcessPayment commands (payment-commands.fifo) -> the gateway, behind a circuit
+breaker -> the saga's waiting task answered with SendTaskSuccess or SendTaskFailure."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.circuit_breaker import (
+    CircuitBreakerConfig,
+    CircuitBreakerOpenError,
+    CircuitTransition,
+    circuit_breaker,
+)
+from aws_lambda_powertools.utilities.circuit_breaker.persistence.dynamodb import CircuitBreakerDynamoDBPersistence
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orderflow.adapters.payment_gateway import Charge, SimulatedGateway
+from orderflow.adapters.payments import DynamoDbPayments, TaskResponder
+from orderflow.batch import FifoQueueProcessor
+from orderflow.contracts import SagaError
+from orderflow.domain.errors import PaymentDeclined, PaymentGatewayError, UnsupportedEvent
+from orderflow.events import parse_event
+from orderflow.events.models import ProcessPayment
+from orderflow.observability import bind_event, logger, metrics, tracer
+from orderflow.services.payments import PaymentService
+from orderflow.settings import PaymentsSettings, load
+
+settings = load(PaymentsSettings)
+gateway = SimulatedGateway(settings.ledger_table)
+responder = TaskResponder()
+processor = FifoQueueProcessor()
+
+
+def _on_transition(transition: CircuitTransition) -> None:
+    logger.warning("payment gateway circuit changed", extra={"transition": str(transition)})
+    metrics.add_metric(name="PaymentCircuitTransitions", unit="Count", value=1)
+
+
+# Only transient gateway failures count against the circuit; a declined card is an answer.
+@circuit_breaker(
+    name="payment-gateway",
+    persistence_store=CircuitBreakerDynamoDBPersistence(table_name=settings.idempotency_table),
+    config=CircuitBreakerConfig(
+        failure_threshold=settings.circuit_failure_threshold,
+        recovery_timeout=settings.circuit_recovery_seconds,
+        success_threshold=1,
+        handled_exceptions=(PaymentGatewayError,),
+    ),
+    on_transition=_on_transition,
+)
+def charge(**request: Any) -> Charge:
+    return gateway.charge(**request)
+
+
+service = PaymentService(
+    DynamoDbPayments(
+        payments_table=settings.payments_table,
+        outbox_table=settings.outbox_table,
+        outbox_retention=timedelta(days=settings.outbox_retention_days),
+    ),
+    gateway,
+    charge,
+)
+
+
+@tracer.capture_method
+def handle_record(record: SQSRecord) -> None:
+    command = parse_event(record.body)
+    if not isinstance(command, ProcessPayment):
+        raise UnsupportedEvent(f"payments handles ProcessPayment, not {command.type}")
+    bind_event(command)
+    token = command.data.task_token
+    try:
+        payment = service.process(command)
+    except PaymentDeclined as declined:
+        outcome, answered = "declined", responder.fail(token, SagaError.PAYMENT_DECLINED, str(declined))
+    except PaymentGatewayError as error:
+        outcome, answered = "gateway_error", responder.fail(token, SagaError.PAYMENT_GATEWAY, str(error))
+    except CircuitBreakerOpenError as error:
+        outcome, answered = "circuit_open", responder.fail(token, SagaError.PAYMENT_UNAVAILABLE, str(error))
+    else:
+        output = {"payment_id": payment.payment_id, "amount": str(payment.amount), "currency": payment.currency}
+        outcome, answered = "paid", responder.succeed(token, output)
+    metrics.add_metric(name=f"Payment_{outcome}", unit="Count", value=1)
+    logger.info("payment processed", extra={"outcome": outcome, "saga_answered": answered})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

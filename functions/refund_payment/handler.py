@@ -1,0 +1,35 @@
+"""refund-payment: compensation. Refunds a paid order in full; idempotent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orderflow.adapters.payment_gateway import SimulatedGateway
+from orderflow.adapters.payments import DynamoDbPayments
+from orderflow.domain.saga import SagaContext
+from orderflow.observability import logger, metrics, tracer
+from orderflow.services.payments import PaymentService
+from orderflow.settings import PaymentsSettings, load
+
+settings = load(PaymentsSettings)
+service = PaymentService(
+    DynamoDbPayments(
+        payments_table=settings.payments_table,
+        outbox_table=settings.outbox_table,
+        outbox_retention=timedelta(days=settings.outbox_retention_days),
+    ),
+    SimulatedGateway(settings.ledger_table),
+)
+
+
+@logger.inject_lambda_context(correlation_id_path="correlation_id")
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    saga = SagaContext.model_validate(event)
+    logger.append_keys(order_id=saga.order_id)
+    payment = service.refund(saga.order_id, correlation_id=saga.correlation_id, causation_id=saga.event_id)
+    return {"status": payment.status if payment else None}

@@ -1,0 +1,36 @@
+"""reserve-inventory: saga step 1. Raises `OutOfStock` (the saga cancels, no retry)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orderflow.adapters.inventory import DynamoDbInventory
+from orderflow.domain.saga import SagaContext
+from orderflow.observability import logger, metrics, tracer
+from orderflow.services.inventory import InventoryService
+from orderflow.settings import InventorySettings, load
+
+settings = load(InventorySettings)
+service = InventoryService(
+    DynamoDbInventory(
+        catalogue_table=settings.catalogue_table,
+        reservations_table=settings.reservations_table,
+        outbox_table=settings.outbox_table,
+        outbox_retention=timedelta(days=settings.outbox_retention_days),
+    )
+)
+
+
+@logger.inject_lambda_context(correlation_id_path="correlation_id")
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    saga = SagaContext.model_validate(event)
+    logger.append_keys(order_id=saga.order_id)
+    reservation = service.reserve(
+        saga.order_id, saga.stock_lines, correlation_id=saga.correlation_id, causation_id=saga.event_id
+    )
+    return reservation.model_dump(mode="json")

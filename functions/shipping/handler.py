@@ -1,0 +1,45 @@
+"""shipping: OrderConfirmed (shipping.fifo) -> a shipment and OrderShipped."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orderflow.batch import FifoQueueProcessor
+from orderflow.domain.errors import UnsupportedEvent
+from orderflow.events import parse_event
+from orderflow.events.models import OrderConfirmed
+from orderflow.observability import bind_event, logger, metrics, tracer
+from orderflow.services.shipping import Shipments
+from orderflow.settings import ShippingSettings, load
+
+settings = load(ShippingSettings)
+shipments = Shipments(
+    shipments_table=settings.shipments_table,
+    outbox_table=settings.outbox_table,
+    outbox_retention=timedelta(days=settings.outbox_retention_days),
+)
+processor = FifoQueueProcessor()
+
+
+@tracer.capture_method
+def handle_record(record: SQSRecord) -> None:
+    event = parse_event(record.body)
+    if not isinstance(event, OrderConfirmed):
+        raise UnsupportedEvent(f"shipping handles OrderConfirmed, not {event.type}")
+    bind_event(event)
+    shipped = shipments.ship(event)
+    metrics.add_metric(name="OrdersShipped" if shipped else "DuplicatesSkipped", unit="Count", value=1)
+    logger.info("order shipped" if shipped else "already shipped")
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

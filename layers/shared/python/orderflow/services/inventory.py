@@ -1,0 +1,136 @@
+"""The inventory side of the saga: reserve stock for an order, release it, commit it as sold.
+
+Each step is idempotent on (order id, step): the reservation's status is the record of which
+steps happened, and every write is conditional on it. Stock levels are read, decided on in
+`orderflow.domain.inventory`, and written back only if unchanged (retried on contention).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from orderflow.adapters.errors import AlreadyExists
+from orderflow.adapters.inventory import InventoryStore
+from orderflow.contracts import EventSource
+from orderflow.domain import inventory
+from orderflow.domain.errors import ConcurrentUpdate
+from orderflow.domain.inventory import Reservation, ReservationStatus, StockLevel
+from orderflow.events import Envelope
+from orderflow.events.models import (
+    InventoryReleased,
+    InventoryReleasedData,
+    InventoryReserved,
+    InventoryReservedData,
+    InventoryUpdated,
+    InventoryUpdatedData,
+    StockLine,
+)
+
+ATTEMPTS = 5
+# The reservation is the aggregate inventory events belong to: reserved is its version 1,
+# released or committed its version 2.
+RESERVED_VERSION, FINAL_VERSION = 1, 2
+
+
+class InventoryService:
+    def __init__(self, store: InventoryStore) -> None:
+        self._store = store
+
+    def reserve(
+        self, order_id: str, items: Sequence[StockLine], *, correlation_id: str, causation_id: str
+    ) -> Reservation:
+        """Move the order's lines from available to reserved; `OutOfStock` (nothing moved) when
+        a line does not fit. A second call for the same order changes nothing."""
+        existing = self._store.reservation(order_id)
+        if existing is not None:
+            return existing
+        reservation = Reservation(order_id=order_id, items=list(items), status=ReservationStatus.RESERVED)
+
+        def reserved(levels: Mapping[str, StockLevel]) -> tuple[dict[str, StockLevel], list[Envelope[Any]]]:
+            after = inventory.reserve(levels, items)
+            event = InventoryReserved.new(
+                source=EventSource.INVENTORY,
+                subject=order_id,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+                sequence=RESERVED_VERSION,
+                data=InventoryReservedData(items=list(items)),
+            )
+            return after, [event, *self._updates(order_id, after, correlation_id, event.id, RESERVED_VERSION)]
+
+        return self._change(reservation, None, reserved)
+
+    def release(self, order_id: str, *, reason: str, correlation_id: str, causation_id: str) -> Reservation | None:
+        """Reserved units back to available. No reservation, or one already released or
+        committed: nothing to do."""
+        current = self._store.reservation(order_id)
+        if current is None or current.status is not ReservationStatus.RESERVED:
+            return current
+        released = current.model_copy(update={"status": ReservationStatus.RELEASED})
+
+        def change(levels: Mapping[str, StockLevel]) -> tuple[dict[str, StockLevel], list[Envelope[Any]]]:
+            after = inventory.release(levels, current.items)
+            event = InventoryReleased.new(
+                source=EventSource.INVENTORY,
+                subject=order_id,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+                sequence=FINAL_VERSION,
+                data=InventoryReleasedData(items=current.items, reason=reason),
+            )
+            return after, [event, *self._updates(order_id, after, correlation_id, event.id, FINAL_VERSION)]
+
+        return self._change(released, ReservationStatus.RESERVED, change)
+
+    def commit(self, order_id: str, *, correlation_id: str, causation_id: str) -> Reservation | None:
+        """Reserved units become sold."""
+        current = self._store.reservation(order_id)
+        if current is None or current.status is not ReservationStatus.RESERVED:
+            return current
+        committed = current.model_copy(update={"status": ReservationStatus.COMMITTED})
+
+        def change(levels: Mapping[str, StockLevel]) -> tuple[dict[str, StockLevel], list[Envelope[Any]]]:
+            after = inventory.commit(levels, current.items)
+            return after, self._updates(order_id, after, correlation_id, causation_id, FINAL_VERSION)
+
+        return self._change(committed, ReservationStatus.RESERVED, change)
+
+    def _change(
+        self,
+        reservation: Reservation,
+        previous: ReservationStatus | None,
+        decide: Callable[[Mapping[str, StockLevel]], tuple[dict[str, StockLevel], list[Envelope[Any]]]],
+    ) -> Reservation:
+        skus = [line.sku for line in reservation.items]
+        for _ in range(ATTEMPTS):
+            before = self._store.levels(skus)
+            after, events = decide(before)
+            try:
+                self._store.save(
+                    before=before, after=after, reservation=reservation, previous_status=previous, events=events
+                )
+            except ConcurrentUpdate:
+                continue  # another order moved the same stock: read again
+            except AlreadyExists:
+                stored = self._store.reservation(reservation.order_id)
+                assert stored is not None
+                return stored
+            return reservation
+        raise ConcurrentUpdate(reservation.order_id)
+
+    @staticmethod
+    def _updates(
+        order_id: str, levels: Mapping[str, StockLevel], correlation_id: str, causation_id: str, sequence: int
+    ) -> list[Envelope[Any]]:
+        return [
+            InventoryUpdated.new(
+                source=EventSource.INVENTORY,
+                subject=order_id,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+                sequence=sequence,
+                data=InventoryUpdatedData(sku=level.sku, available=level.available, reserved=level.reserved),
+            )
+            for level in levels.values()
+        ]

@@ -1,0 +1,112 @@
+"""Payments: charge for an order once, answer the saga, refund as a compensation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from orderflow.adapters.errors import AlreadyExists
+from orderflow.adapters.payment_gateway import Charge, PaymentGateway
+from orderflow.adapters.payments import Payment, PaymentStatus, PaymentStore
+from orderflow.contracts import EventSource
+from orderflow.domain.errors import PaymentDeclined
+from orderflow.events import Envelope
+from orderflow.events.models import PaymentDeclined as PaymentDeclinedEvent
+from orderflow.events.models import (
+    PaymentDeclinedData,
+    PaymentReceived,
+    PaymentReceivedData,
+    PaymentRefunded,
+    PaymentRefundedData,
+    ProcessPayment,
+)
+from orderflow.events.types import Currency
+
+Charger = Callable[..., Charge]  # the gateway's charge, possibly behind a circuit breaker
+PAID_VERSION, FINAL_VERSION = 1, 2
+
+
+class PaymentService:
+    def __init__(self, store: PaymentStore, gateway: PaymentGateway, charge: Charger | None = None) -> None:
+        self._store = store
+        self._gateway = gateway
+        self._charge = charge or gateway.charge
+
+    def process(self, command: ProcessPayment) -> Payment:
+        """Charge once per order. A repeated command answers with the first outcome:
+        the same payment, or `PaymentDeclined` again. Transient gateway errors and an open
+        circuit propagate (nothing recorded) for the caller to report."""
+        order_id, data = command.subject, command.data
+        existing = self._store.get(order_id)
+        if existing is not None:
+            if existing.status is PaymentStatus.DECLINED:
+                raise PaymentDeclined(existing.reason or "declined")
+            return existing
+        try:
+            charge = self._charge(
+                idempotency_key=order_id, amount=data.amount, currency=str(data.currency), token=data.payment_token
+            )
+        except PaymentDeclined as declined:
+            payment = Payment(
+                order_id=order_id,
+                status=PaymentStatus.DECLINED,
+                amount=data.amount,
+                currency=data.currency,
+                reason=str(declined),
+            )
+            declined_event = PaymentDeclinedEvent.new(
+                source=EventSource.PAYMENTS,
+                subject=order_id,
+                correlation_id=command.correlation_id,
+                causation_id=command.id,
+                sequence=PAID_VERSION,
+                data=PaymentDeclinedData(amount=data.amount, currency=data.currency, reason=str(declined)),
+            )
+            self._save(payment, declined_event, previous=None)
+            raise
+        payment = Payment(
+            order_id=order_id,
+            status=PaymentStatus.PAID,
+            amount=charge.amount,
+            currency=charge.currency,
+            payment_id=charge.payment_id,
+        )
+        event = PaymentReceived.new(
+            source=EventSource.PAYMENTS,
+            subject=order_id,
+            correlation_id=command.correlation_id,
+            causation_id=command.id,
+            sequence=PAID_VERSION,
+            data=PaymentReceivedData(
+                payment_id=charge.payment_id, amount=charge.amount, currency=Currency(charge.currency)
+            ),
+        )
+        return self._save(payment, event, previous=None)
+
+    def refund(self, order_id: str, *, correlation_id: str, causation_id: str) -> Payment | None:
+        """Refund a paid order in full; nothing to do when it was never paid or is refunded."""
+        payment = self._store.get(order_id)
+        if payment is None or payment.status is not PaymentStatus.PAID or payment.payment_id is None:
+            return payment
+        self._gateway.refund(payment_id=payment.payment_id, idempotency_key=order_id)
+        refunded = payment.model_copy(update={"status": PaymentStatus.REFUNDED})
+        event = PaymentRefunded.new(
+            source=EventSource.PAYMENTS,
+            subject=order_id,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            sequence=FINAL_VERSION,
+            data=PaymentRefundedData(
+                payment_id=payment.payment_id, amount=payment.amount, currency=Currency(payment.currency)
+            ),
+        )
+        return self._save(refunded, event, previous=PaymentStatus.PAID)
+
+    def _save(self, payment: Payment, event: Envelope[Any], *, previous: PaymentStatus | None) -> Payment:
+        try:
+            self._store.save(payment, event, previous=previous)
+        except AlreadyExists:
+            stored = self._store.get(payment.order_id)
+            assert stored is not None
+            return stored
+        return payment
