@@ -18,7 +18,13 @@ from infra.stack import OrderflowStack  # noqa: E402
 
 def build(app: cdk.App) -> OrderflowStack:
     stack_name = app.node.try_get_context("stack_name") or "orderflow"
-    settings = OrderflowSettings(stack_name=stack_name, retain_data=app.node.try_get_context("retain_data") != "false")
+    # `-c profile=local`: the same stack with waits in seconds (the local cloud and tests).
+    if app.node.try_get_context("profile") == "local":
+        settings = OrderflowSettings.local(stack_name=stack_name)
+    else:
+        settings = OrderflowSettings(
+            stack_name=stack_name, retain_data=app.node.try_get_context("retain_data") != "false"
+        )
     stack = OrderflowStack(app, stack_name, settings=settings, description="orderflow: event-driven order processing")
     add_nag_checks(app, stack)
     return stack

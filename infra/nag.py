@@ -61,6 +61,19 @@ def add_nag_checks(app: App, stack: OrderflowStack) -> None:
             "with the stage in production.",
         ),
     )
+    Validations.of(stack.fulfilment.saga.state_machine).acknowledge(
+        *(
+            _ack(
+                f"IAM5[Resource::<{stack.get_logical_id(function.node.default_child)}.Arn>:*]",  # type: ignore[arg-type]
+                "CDK's LambdaInvoke grant: invoking the task function and its versions/aliases (`:*`), "
+                "that one function only.",
+            )
+            for function in stack.fulfilment.task_functions
+        )
+    )
+    Validations.of(stack.fulfilment.rule_failures).acknowledge(
+        _ack("SQS3", "The dead-letter queue of the EventBridge rule targets; cdk-nag only recognises redrive DLQs.")
+    )
     Validations.of(stack.backbone.relay_failures).acknowledge(
         _ack(
             "SQS3",

@@ -48,11 +48,33 @@ class RelaySettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SagaSettings:
+    """Retry timing and limits of the fulfilment saga and the payment gateway's circuit.
+
+    Production values by default; `OrderflowSettings.local()` shortens the waits so tests and
+    the local cloud run every path in seconds (same states, same retry counts)."""
+
+    retry_interval_seconds: int = 2
+    retry_max_attempts: int = 3
+    retry_backoff_rate: float = 2.0
+    payment_retry_interval_seconds: int = 5
+    payment_max_attempts: int = 2  # retries after the first attempt, for transient gateway errors
+    payment_heartbeat_seconds: int = 120
+    payment_timeout_seconds: int = 600
+    compensation_max_attempts: int = 3
+    execution_timeout_minutes: int = 60
+    circuit_failure_threshold: int = 3
+    circuit_recovery_seconds: int = 60
+    low_stock_threshold: int = 5
+
+
+@dataclass(frozen=True, kw_only=True)
 class OrderflowSettings:
     stack_name: str = "orderflow"
     api: ApiSettings = field(default_factory=ApiSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
     consumer: ConsumerSettings = field(default_factory=ConsumerSettings)
+    saga: SagaSettings = field(default_factory=SagaSettings)
     function: FunctionSettings = field(default_factory=FunctionSettings)
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     outbox_retention_days: int = 7
@@ -61,3 +83,15 @@ class OrderflowSettings:
     archive_retention_days: int = 365
     # Keep data on stack deletion in production; a development stack may destroy it.
     retain_data: bool = True
+
+    @classmethod
+    def local(cls, **overrides: object) -> OrderflowSettings:
+        """The same system with waits measured in seconds (tests, the local cloud)."""
+        saga = SagaSettings(
+            retry_interval_seconds=1,
+            payment_retry_interval_seconds=1,
+            payment_heartbeat_seconds=30,
+            payment_timeout_seconds=60,
+            circuit_recovery_seconds=3,
+        )
+        return cls(saga=saga, retain_data=False, **overrides)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.components.api import OrdersApi
 from infra.components.backbone import EventBackbone
+from infra.components.fulfilment import Fulfilment
 from infra.components.messaging import FifoConsumer
 from infra.components.runtime import Layers, OrderflowFunction
 from infra.components.security import DataKeys, grant_table
@@ -95,8 +96,22 @@ class OrderflowStack(Stack):
         grant_table(tables.notifications, notifications.function, "PutItem")
         grant_table(tables.idempotency, notifications.function, *IDEMPOTENCY_ACTIONS)
 
+        self.fulfilment = Fulfilment(
+            self,
+            "Fulfilment",
+            tables=tables,
+            key=key,
+            topic_key=keys.topic,
+            layers=layers,
+            topic=backbone.topic,
+            bus=backbone.bus,
+            settings=settings,
+        )
+
         CfnOutput(self, "ApiUrl", value=api.api.url)
         CfnOutput(self, "ApiKeyId", value=api.api_key.key_id)
         CfnOutput(self, "CatalogueTable", value=tables.catalogue.table_name)
         CfnOutput(self, "OrderEventsTopic", value=backbone.topic.topic_arn)
         CfnOutput(self, "EventBus", value=backbone.bus.event_bus_name)
+        CfnOutput(self, "StateMachine", value=self.fulfilment.saga.state_machine.state_machine_arn)
+        CfnOutput(self, "AlertTopic", value=self.fulfilment.alerts.topic_arn)

@@ -50,7 +50,7 @@ def _synthesize(outdir: Path) -> None:
 
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     # Asset metadata (as the CDK CLI asks for it) tells where each function's code is staged.
-    local = {"aws:cdk:bundling-stacks": [], "aws:cdk:enable-asset-metadata": True}
+    local = {"aws:cdk:bundling-stacks": [], "aws:cdk:enable-asset-metadata": True, "profile": "local"}
     app = cdk.App(context={**context, **local}, outdir=str(outdir))
     build(app)
     app.synth()

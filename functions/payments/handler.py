@@ -74,6 +74,7 @@ def handle_record(record: SQSRecord) -> None:
         raise UnsupportedEvent(f"payments handles ProcessPayment, not {command.type}")
     bind_event(command)
     token = command.data.task_token
+    responder.heartbeat(token)
     try:
         payment = service.process(command)
     except PaymentDeclined as declined:

@@ -24,11 +24,11 @@ service = InventoryService(
 )
 
 
-@logger.inject_lambda_context(correlation_id_path="correlation_id")
+@logger.inject_lambda_context(correlation_id_path="saga.correlation_id")
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    saga = SagaContext.model_validate(event)
+    saga = SagaContext.model_validate(event["saga"])
     logger.append_keys(order_id=saga.order_id)
     reservation = service.reserve(
         saga.order_id, saga.stock_lines, correlation_id=saga.correlation_id, causation_id=saga.event_id

@@ -48,7 +48,8 @@ def secure_queue(
 
 class FifoConsumer(Construct):
     """A FIFO queue subscribed to the topic for some event types, with its FIFO dead-letter
-    queue, and a function consuming it with partial batch responses.
+    queue, and a function consuming it with partial batch responses. Without a topic it is a
+    command queue (other components send to it).
 
     Adding a consumer is this construct plus a handler in `functions/<name>/`.
     """
@@ -60,14 +61,14 @@ class FifoConsumer(Construct):
         *,
         name: str,
         description: str,
-        topic: sns.ITopic,
-        event_types: Sequence[str],
         key: kms.IKey,
         layers: Layers,
         settings: ConsumerSettings,
         log_retention: logs.RetentionDays,
         dlq_retention: Duration,
         environment: Mapping[str, str] | None = None,
+        topic: sns.ITopic | None = None,
+        event_types: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.event_types = tuple(event_types)
@@ -95,22 +96,26 @@ class FifoConsumer(Construct):
                 queue=self.dead_letter_queue, max_receive_count=settings.max_receive_count
             ),
         )
-        topic.add_subscription(
-            subscriptions.SqsSubscription(
-                self.queue,
-                raw_message_delivery=True,
-                filter_policy={
-                    MessageAttribute.EVENT_TYPE: sns.SubscriptionFilter.string_filter(allowlist=list(event_types))
-                },
-                # Deliveries SNS cannot make to the queue land beside the consumer's failures.
-                dead_letter_queue=self.dead_letter_queue,
-            )
-        )
+        if topic is not None:
+            self._subscribe(topic)
         self.function.add_event_source(
             sources.SqsEventSource(
                 self.queue,
                 batch_size=settings.batch_size,
                 report_batch_item_failures=True,
                 max_concurrency=settings.maximum_concurrency,
+            )
+        )
+
+    def _subscribe(self, topic: sns.ITopic) -> None:
+        topic.add_subscription(
+            subscriptions.SqsSubscription(
+                self.queue,
+                raw_message_delivery=True,
+                filter_policy={
+                    MessageAttribute.EVENT_TYPE: sns.SubscriptionFilter.string_filter(allowlist=list(self.event_types))
+                },
+                # Deliveries SNS cannot make to the queue land beside the consumer's failures.
+                dead_letter_queue=self.dead_letter_queue,
             )
         )

@@ -23,7 +23,13 @@ class Tables(Construct):
         self.catalogue = self._table("Catalogue", Key.SKU)
         self.order_views = self._table("OrderViews", Key.ORDER_ID, sort_key=Key.VIEW_SK)
         self.notifications = self._table("Notifications", Key.ORDER_ID, sort_key=Key.NOTIFICATION_SK)
+        # Powertools idempotency records and the payment gateway's circuit state.
         self.idempotency = self._table("Idempotency", Key.IDEMPOTENCY_ID, ttl=Key.IDEMPOTENCY_TTL)
+        self.reservations = self._table("Reservations", Key.ORDER_ID)
+        self.payments = self._table("Payments", Key.ORDER_ID)
+        # The simulated payment provider's own ledger (a real provider keeps this on its side).
+        self.ledger = self._table("PaymentLedger", Key.LEDGER_KEY)
+        self.shipments = self._table("Shipments", Key.ORDER_ID)
 
     def _table(
         self,

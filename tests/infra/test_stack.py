@@ -48,7 +48,9 @@ def test_the_order_events_topic_is_fifo_encrypted_and_tls_only(template: Templat
 
 def test_every_queue_is_kms_encrypted_and_tls_only(resources: Resources) -> None:
     queues = of_type(resources, "AWS::SQS::Queue")
-    assert len(queues) == 5  # 2 consumers x (queue + DLQ) + the relay's failure queue
+    # 4 consumers (history, notifications, payments, shipping) x (queue + DLQ), and the
+    # failure queues of the outbox relay and of the EventBridge rule targets.
+    assert len(queues) == 10
     for queue in queues.values():
         assert "KmsMasterKeyId" in queue["Properties"]
     guarded = set()
@@ -62,7 +64,7 @@ def test_every_queue_is_kms_encrypted_and_tls_only(resources: Resources) -> None
 def test_each_consumer_queue_is_fifo_with_a_fifo_dlq_and_max_receive_count(resources: Resources) -> None:
     queues = of_type(resources, "AWS::SQS::Queue")
     sources = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
-    assert len(sources) == 2
+    assert len(sources) == 4
     for queue in sources:
         props = queue["Properties"]
         assert props["FifoQueue"] is True
@@ -78,7 +80,7 @@ def test_queue_visibility_is_at_least_six_times_the_consumer_timeout(resources: 
     queues = of_type(resources, "AWS::SQS::Queue")
     mappings = of_type(resources, "AWS::Lambda::EventSourceMapping").values()
     sqs_mappings = [m["Properties"] for m in mappings if _ref_name(m["Properties"]["EventSourceArn"]) in queues]
-    assert len(sqs_mappings) == 2
+    assert len(sqs_mappings) == 4
     for mapping in sqs_mappings:
         queue = queues[_ref_name(mapping["EventSourceArn"])]
         function = functions[_ref_name(mapping["FunctionName"])]
@@ -90,7 +92,7 @@ def test_sqs_event_sources_report_partial_failures_and_cap_concurrency(template:
         "AWS::Lambda::EventSourceMapping",
         {"Properties": {"ScalingConfig": Match.any_value()}},
     )
-    assert len(mappings) == 2
+    assert len(mappings) == 4
     for mapping in mappings.values():
         assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 5}
@@ -110,6 +112,7 @@ def _filter_policy(resources: Resources, queue_suffix: str) -> list[str]:
 def test_filter_policies_route_each_consumer_its_events(resources: Resources) -> None:
     assert _filter_policy(resources, "OrderHistoryQueue") == list(ORDER_EVENTS)
     assert _filter_policy(resources, "NotificationsQueue") == list(CUSTOMER_FACING_EVENTS)
+    assert _filter_policy(resources, "FulfilmentShippingQueue") == ["OrderConfirmed"]
 
 
 def test_outbox_stream_feeds_the_relay_with_bisect_retries_and_a_failure_destination(template: Template) -> None:
@@ -135,7 +138,7 @@ def test_outbox_stream_feeds_the_relay_with_bisect_retries_and_a_failure_destina
 
 def test_functions_run_python_313_with_active_tracing_and_both_layers(resources: Resources) -> None:
     functions = of_type(resources, "AWS::Lambda::Function")
-    assert len(functions) == 4
+    assert len(functions) == 11
     for function in functions.values():
         props = function["Properties"]
         assert props["Runtime"] == "python3.13"
@@ -146,7 +149,7 @@ def test_functions_run_python_313_with_active_tracing_and_both_layers(resources:
 
 def test_tables_use_the_customer_key_and_point_in_time_recovery(resources: Resources) -> None:
     tables = of_type(resources, "AWS::DynamoDB::Table")
-    assert len(tables) == 6
+    assert len(tables) == 10
     for table in tables.values():
         props = table["Properties"]
         assert props["SSESpecification"]["SSEEnabled"] is True

@@ -114,6 +114,7 @@ class Key:
     IDEMPOTENCY_ID = "id"
     OUTBOX_TTL = "expires_at"
     IDEMPOTENCY_TTL = "expiration"
+    LEDGER_KEY = "key"
 
 
 class Route:

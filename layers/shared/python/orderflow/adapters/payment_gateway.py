@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from orderflow.adapters.dynamodb import dynamodb_client, from_item, to_item
+from orderflow.contracts import Key
 from orderflow.domain.errors import PaymentDeclined, PaymentGatewayError
 
 FLAKY_FAILURES = 2
@@ -54,7 +55,7 @@ class SimulatedGateway:
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key=to_item({"key": f"charge#{idempotency_key}"}),
+                Key=to_item({Key.LEDGER_KEY: f"charge#{idempotency_key}"}),
                 UpdateExpression="SET payment_id = :id, amount = :amount, currency = :currency, #status = :charged",
                 ConditionExpression="attribute_not_exists(payment_id)",
                 ExpressionAttributeNames={"#status": "status"},
@@ -70,7 +71,7 @@ class SimulatedGateway:
         """Refund a charge in full; refunding it again changes nothing."""
         self._client.update_item(
             TableName=self._table,
-            Key=to_item({"key": f"charge#{idempotency_key}"}),
+            Key=to_item({Key.LEDGER_KEY: f"charge#{idempotency_key}"}),
             UpdateExpression="SET #status = :refunded",
             ConditionExpression="payment_id = :id",
             ExpressionAttributeNames={"#status": "status"},
@@ -80,12 +81,12 @@ class SimulatedGateway:
     def ledger(self) -> list[dict[str, Any]]:
         """Every charge the provider holds (for reconciliation and tests)."""
         items = self._client.scan(TableName=self._table)["Items"]
-        return [from_item(item) for item in items if from_item(item)["key"].startswith("charge#")]
+        return [from_item(item) for item in items if from_item(item)[Key.LEDGER_KEY].startswith("charge#")]
 
     def _count_attempt(self, idempotency_key: str) -> int:
         answer = self._client.update_item(
             TableName=self._table,
-            Key=to_item({"key": f"charge#{idempotency_key}"}),
+            Key=to_item({Key.LEDGER_KEY: f"charge#{idempotency_key}"}),
             UpdateExpression="ADD attempts :one",
             ExpressionAttributeValues=to_item({":one": 1}),
             ReturnValues="UPDATED_NEW",
@@ -95,7 +96,7 @@ class SimulatedGateway:
     def _existing(self, idempotency_key: str) -> Charge:
         item = from_item(
             self._client.get_item(
-                TableName=self._table, Key=to_item({"key": f"charge#{idempotency_key}"}), ConsistentRead=True
+                TableName=self._table, Key=to_item({Key.LEDGER_KEY: f"charge#{idempotency_key}"}), ConsistentRead=True
             )["Item"]
         )
         return Charge(payment_id=item["payment_id"], amount=item["amount"], currency=item["currency"])

@@ -81,6 +81,10 @@ class TaskResponder:
     def __init__(self, client: Any | None = None) -> None:
         self._client = client if client is not None else boto3.client("stepfunctions")
 
+    def heartbeat(self, token: str) -> bool:
+        """The command was picked up (the task's heartbeat timeout measures the time to this)."""
+        return self._answer(lambda: self._client.send_task_heartbeat(taskToken=token))
+
     def succeed(self, token: str, output: dict[str, Any]) -> bool:
         return self._answer(lambda: self._client.send_task_success(taskToken=token, output=json.dumps(output)))
 

@@ -1,5 +1,7 @@
 """What the fulfilment saga carries from step to step: the order as `OrderCreated` announced it,
-plus what the steps add (the payment, the reason for a cancellation, the error caught)."""
+plus what the steps add (the payment, the reason for a cancellation, the error caught).
+
+Every Lambda task of the state machine receives `{"step": <name>, "saga": <this state>}`."""
 
 from __future__ import annotations
 

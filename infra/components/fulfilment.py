@@ -1,0 +1,213 @@
+"""Fulfilment: the saga's task functions, the payments service and its command queue, the
+OrderFulfillment state machine, the EventBridge rules that start it and watch stock, and
+shipping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.components.messaging import FifoConsumer, secure_queue
+from infra.components.runtime import Layers, OrderflowFunction
+from infra.components.saga import FulfilmentSaga
+from infra.components.security import grant_table
+from infra.components.tables import Tables
+from infra.settings import OrderflowSettings
+from orderflow.contracts import Env, EventSource, EventType
+
+STOCK_ACTIONS = ("BatchGetItem", "UpdateItem")
+RECORD_ACTIONS = ("GetItem", "PutItem")
+CIRCUIT_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
+
+
+class Fulfilment(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        tables: Tables,
+        key: kms.IKey,
+        topic_key: kms.IKey,
+        layers: Layers,
+        topic: sns.ITopic,
+        bus: events.IEventBus,
+        settings: OrderflowSettings,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._layers = layers
+        self._settings = settings
+        outbox: dict[str, str] = {
+            Env.OUTBOX_TABLE: tables.outbox.table_name,
+            Env.OUTBOX_RETENTION_DAYS: str(settings.outbox_retention_days),
+        }
+        inventory_env: dict[str, str] = {
+            **outbox,
+            Env.CATALOGUE_TABLE: tables.catalogue.table_name,
+            Env.RESERVATIONS_TABLE: tables.reservations.table_name,
+        }
+        payments_env: dict[str, str] = {
+            **outbox,
+            Env.PAYMENTS_TABLE: tables.payments.table_name,
+            Env.LEDGER_TABLE: tables.ledger.table_name,
+            Env.IDEMPOTENCY_TABLE: tables.idempotency.table_name,
+            Env.CIRCUIT_FAILURE_THRESHOLD: str(settings.saga.circuit_failure_threshold),
+            Env.CIRCUIT_RECOVERY_SECONDS: str(settings.saga.circuit_recovery_seconds),
+        }
+
+        def grant_inventory(function: lambda_.IFunction) -> None:
+            grant_table(tables.catalogue, function, *STOCK_ACTIONS)
+            grant_table(tables.reservations, function, *RECORD_ACTIONS)
+            grant_table(tables.outbox, function, "PutItem")
+
+        def grant_payments(function: lambda_.IFunction) -> None:
+            grant_table(tables.payments, function, *RECORD_ACTIONS)
+            grant_table(tables.ledger, function, "GetItem", "UpdateItem", "Scan")
+            grant_table(tables.outbox, function, "PutItem")
+
+        reserve = self._function("reserve_inventory", "Saga: reserves stock for an order", inventory_env)
+        release = self._function("release_inventory", "Saga: releases an order's reserved stock", inventory_env)
+        refund = self._function("refund_payment", "Saga: refunds an order's payment", payments_env)
+        order_steps = self._function(
+            "order_steps",
+            "Saga: confirms, cancels or flags an order",
+            {**inventory_env, Env.ORDERS_TABLE: tables.orders.table_name},
+        )
+        for function in (reserve, release, order_steps):
+            grant_inventory(function)
+        grant_table(tables.orders, order_steps, *RECORD_ACTIONS)
+        grant_payments(refund)
+
+        self.payments = FifoConsumer(
+            self,
+            "Payments",
+            name="payments",
+            description="Charges orders through the payment gateway and answers the saga",
+            key=key,
+            layers=layers,
+            settings=settings.consumer,
+            log_retention=settings.log_retention,
+            dlq_retention=Duration.days(settings.dlq_retention_days),
+            environment=payments_env,
+        )
+        grant_payments(self.payments.function)
+        grant_table(tables.idempotency, self.payments.function, *CIRCUIT_ACTIONS)
+
+        self.task_functions = (reserve, release, refund, order_steps)
+        self.saga = FulfilmentSaga(
+            self,
+            "Saga",
+            reserve_inventory=reserve,
+            release_inventory=release,
+            refund_payment=refund,
+            order_steps=order_steps,
+            payment_commands=self.payments.queue,
+            settings=settings.saga,
+            log_retention=settings.log_retention,
+        )
+        self.saga.state_machine.grant_task_response(self.payments.function)
+
+        starter = self._function(
+            "saga_starter",
+            "Starts the fulfilment saga for each OrderCreated (execution name = order id)",
+            {Env.STATE_MACHINE_ARN: self.saga.state_machine.state_machine_arn},
+        )
+        self.saga.state_machine.grant_start_execution(starter)
+        # Events the rule targets could not take after retries are kept here.
+        self.rule_failures = secure_queue(
+            self, "RuleFailures", key=key, fifo=False, retention=Duration.days(settings.dlq_retention_days)
+        )
+        key.grant_encrypt_decrypt(iam.ServicePrincipal("events.amazonaws.com"))
+        self.order_created_rule = events.Rule(
+            self,
+            "StartSaga",
+            event_bus=bus,
+            description="OrderCreated starts the fulfilment saga",
+            event_pattern=events.EventPattern(source=[EventSource.ORDERS], detail_type=[EventType.ORDER_CREATED]),
+            targets=[
+                targets.LambdaFunction(
+                    starter,
+                    retry_attempts=8,
+                    max_event_age=Duration.hours(6),
+                    dead_letter_queue=self.rule_failures,
+                )
+            ],
+        )
+
+        self.alerts = sns.Topic(self, "Alerts", display_name="orderflow alerts", master_key=topic_key, enforce_ssl=True)
+        topic_key.grant_encrypt_decrypt(iam.ServicePrincipal("events.amazonaws.com"))
+        threshold = settings.saga.low_stock_threshold
+        self.low_stock_rule = events.Rule(
+            self,
+            "LowStock",
+            event_bus=bus,
+            description=f"InventoryUpdated with fewer than {threshold} available -> LowStock alert",
+            event_pattern=events.EventPattern(
+                source=[EventSource.INVENTORY],
+                detail_type=[EventType.INVENTORY_UPDATED],
+                detail={"data": {"available": events.Match.less_than(threshold)}},
+            ),
+            targets=[
+                targets.SnsTopic(
+                    self.alerts,
+                    message=events.RuleTargetInput.from_object(
+                        {
+                            "id": events.EventField.event_id,
+                            "type": str(EventType.LOW_STOCK),
+                            "version": 1,
+                            "source": str(EventSource.INVENTORY),
+                            "subject": events.EventField.from_path("$.detail.subject"),
+                            "time": events.EventField.time,
+                            "correlation_id": events.EventField.from_path("$.detail.correlation_id"),
+                            "causation_id": events.EventField.from_path("$.detail.id"),
+                            "sequence": 0,
+                            "data": {
+                                "sku": events.EventField.from_path("$.detail.data.sku"),
+                                "available": events.EventField.from_path("$.detail.data.available"),
+                                "threshold": threshold,
+                            },
+                        }
+                    ),
+                    retry_attempts=8,
+                    dead_letter_queue=self.rule_failures,
+                )
+            ],
+        )
+
+        self.shipping = FifoConsumer(
+            self,
+            "Shipping",
+            name="shipping",
+            description="Ships confirmed orders",
+            topic=topic,
+            event_types=[EventType.ORDER_CONFIRMED],
+            key=key,
+            layers=layers,
+            settings=settings.consumer,
+            log_retention=settings.log_retention,
+            dlq_retention=Duration.days(settings.dlq_retention_days),
+            environment={**outbox, Env.SHIPMENTS_TABLE: tables.shipments.table_name},
+        )
+        grant_table(tables.shipments, self.shipping.function, "PutItem")
+        grant_table(tables.outbox, self.shipping.function, "PutItem")
+
+    def _function(self, name: str, description: str, environment: Mapping[str, str]) -> lambda_.IFunction:
+        construct_id = "".join(part.title() for part in name.split("_"))
+        return OrderflowFunction(
+            self,
+            construct_id,
+            name=name,
+            description=description,
+            layers=self._layers,
+            settings=self._settings.function,
+            log_retention=self._settings.log_retention,
+            environment=environment,
+        ).function

@@ -1,0 +1,186 @@
+"""The OrderFulfillment saga: a Step Functions Standard workflow that reserves stock, takes
+payment and confirms the order, or undoes what was done, in reverse, and cancels it.
+
+    ReserveInventory ──> ProcessPayment ──> ConfirmOrder ──> Confirmed
+          │ OutOfStock       │ declined, unavailable  │ any error
+          ▼                  ▼                        ▼
+    CancelOrder <── ReleaseInventory <── RefundPayment      (each compensation: retries, then
+          ▼                                                  FlagNeedsAttention -> Failed)
+       Cancelled
+
+Every compensation is idempotent and a no-op where there is nothing to undo, so each failure
+enters the chain at the step that covers everything done before it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.settings import SagaSettings
+from orderflow.contracts import EventSource, EventType, SagaError
+from orderflow.events.types import CancellationReason
+
+# Errors worth retrying: Lambda's own transient failures and optimistic-lock contention.
+TRANSIENT = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    SagaError.CONCURRENT_UPDATE,
+]
+
+
+class FulfilmentSaga(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        reserve_inventory: lambda_.IFunction,
+        release_inventory: lambda_.IFunction,
+        refund_payment: lambda_.IFunction,
+        order_steps: lambda_.IFunction,
+        payment_commands: sqs.IQueue,
+        settings: SagaSettings,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._settings = settings
+
+        failed = sfn.Fail(self, "Failed", error="CompensationFailed", cause="a compensation failed after its retries")
+        flag = self._step("FlagNeedsAttention", order_steps, "flag").next(failed)
+        cancel = self._step("CancelOrder", order_steps, "cancel", compensation=flag).next(
+            sfn.Succeed(self, "Cancelled")
+        )
+        release = self._step("ReleaseInventory", release_inventory, "release", compensation=flag).next(cancel)
+        refund = self._step("RefundPayment", refund_payment, "refund", compensation=flag).next(release)
+
+        reserve = self._step("ReserveInventory", reserve_inventory, "reserve", result_path="$.reservation")
+        reserve.add_catch(
+            self._reason("OutOfStockReason", CancellationReason.OUT_OF_STOCK).next(cancel),
+            errors=[SagaError.OUT_OF_STOCK],
+            result_path="$.error",
+        )
+        reserve.add_catch(
+            self._reason("ReservationFailedReason", CancellationReason.FULFILMENT_FAILED).next(cancel),
+            errors=["States.ALL"],
+            result_path="$.error",
+        )
+
+        payment = self._payment(payment_commands)
+        payment.add_catch(
+            self._reason("DeclinedReason", CancellationReason.PAYMENT_DECLINED).next(refund),
+            errors=[SagaError.PAYMENT_DECLINED],
+            result_path="$.error",
+        )
+        payment.add_catch(
+            self._reason("UnavailableReason", CancellationReason.PAYMENT_UNAVAILABLE).next(refund),
+            errors=["States.ALL"],
+            result_path="$.error",
+        )
+
+        confirm = self._step("ConfirmOrder", order_steps, "confirm", result_path="$.confirmation")
+        confirm.add_catch(
+            self._reason("ConfirmationFailedReason", CancellationReason.FULFILMENT_FAILED).next(refund),
+            errors=["States.ALL"],
+            result_path="$.error",
+        )
+
+        definition = reserve.next(payment).next(confirm).next(sfn.Succeed(self, "Confirmed"))
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "OrderFulfillment",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=Duration.minutes(settings.execution_timeout_minutes),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+
+    def _retry(self, task: sfn.TaskStateBase, errors: list[str], *, interval: int, attempts: int) -> None:
+        """Exponential backoff with full jitter, so retries of many orders do not arrive together."""
+        task.add_retry(
+            errors=errors,
+            interval=Duration.seconds(interval),
+            max_attempts=attempts,
+            backoff_rate=self._settings.retry_backoff_rate,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+
+    def _step(
+        self,
+        state_id: str,
+        function: lambda_.IFunction,
+        step: str,
+        *,
+        result_path: str = sfn.JsonPath.DISCARD,
+        compensation: sfn.IChainable | None = None,
+    ) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            self,
+            state_id,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object({"step": step, "saga": sfn.JsonPath.entire_payload}),
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            result_path=result_path,
+        )
+        attempts = self._settings.compensation_max_attempts if compensation else self._settings.retry_max_attempts
+        self._retry(task, TRANSIENT, interval=self._settings.retry_interval_seconds, attempts=attempts)
+        if compensation is not None:
+            task.add_catch(compensation, errors=["States.ALL"], result_path="$.error")
+        return task
+
+    def _reason(self, state_id: str, reason: CancellationReason) -> sfn.Pass:
+        return sfn.Pass(self, state_id, result=sfn.Result.from_string(str(reason)), result_path="$.reason")
+
+    def _payment(self, queue: sqs.IQueue) -> tasks.SqsSendMessage:
+        """The ProcessPayment command (an event envelope) with the task token; the saga waits
+        until the payments service answers or the heartbeat or timeout runs out."""
+        command: dict[str, Any] = {
+            "id": sfn.JsonPath.uuid(),
+            "type": str(EventType.PROCESS_PAYMENT),
+            "version": 1,
+            "source": str(EventSource.SAGA),
+            "subject": sfn.JsonPath.string_at("$.order_id"),
+            "time": sfn.JsonPath.string_at("$$.State.EnteredTime"),
+            "correlation_id": sfn.JsonPath.string_at("$.correlation_id"),
+            "causation_id": sfn.JsonPath.string_at("$.event_id"),
+            "sequence": 1,
+            "data": {
+                "amount": sfn.JsonPath.string_at("$.total"),
+                "currency": sfn.JsonPath.string_at("$.currency"),
+                "payment_token": sfn.JsonPath.string_at("$.payment_token"),
+                "task_token": sfn.JsonPath.task_token,
+            },
+        }
+        task = tasks.SqsSendMessage(
+            self,
+            "ProcessPayment",
+            queue=queue,
+            message_body=sfn.TaskInput.from_object(command),
+            message_group_id=sfn.JsonPath.string_at("$.order_id"),
+            # Each attempt is a new command: a retry must not be deduplicated away.
+            message_deduplication_id=sfn.JsonPath.uuid(),
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            heartbeat_timeout=sfn.Timeout.duration(Duration.seconds(self._settings.payment_heartbeat_seconds)),
+            task_timeout=sfn.Timeout.duration(Duration.seconds(self._settings.payment_timeout_seconds)),
+            result_path="$.payment",
+        )
+        # Only transient gateway errors are retried; a decline or an open circuit is final.
+        self._retry(
+            task,
+            [SagaError.PAYMENT_GATEWAY],
+            interval=self._settings.payment_retry_interval_seconds,
+            attempts=self._settings.payment_max_attempts,
+        )
+        return task
