@@ -19,6 +19,7 @@ import boto3
 from botocore.config import Config
 
 from localcloud.apigateway import LocalApi
+from localcloud.bridges import RulePoller
 from localcloud.pollers import Poller, SqsPoller, StreamPoller
 from localcloud.provision import REGION, Deployment, Provisioner
 from localcloud.runtime import LambdaRuntime
@@ -70,9 +71,21 @@ class LocalCloud:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        self._enable_step_functions(port)
         self.deployment = Provisioner(template, self.client).provision()
         self.runtime = LambdaRuntime(self.deployment.functions, self._function_env(), self._on_log)
         self.runtime.warm_up()
+        for rule in self.deployment.rules:
+            rule_poller = RulePoller(
+                rule,
+                runtime=self.runtime,
+                client=self.client,
+                report=self._on_report,
+                deployment=self.deployment,
+                retry_delay_seconds=self.config.retry_delay_seconds,
+            )
+            self._pollers.append(rule_poller)
+            rule_poller.start()
         for spec in self.deployment.event_sources:
             options: dict[str, Any] = {"runtime": self.runtime, "client": self.client, "report": self._on_report}
             if spec.kind == "sqs":
@@ -92,7 +105,31 @@ class LocalCloud:
         self.api.start()
         return self
 
+    def _enable_step_functions(self, port: int) -> None:
+        """moto's ASL interpreter runs executions; its Lambda invocations (which would need
+        Docker) go to the local runtime instead. The interpreter calls services on MOTO_PORT."""
+        from moto.awslambda.models import LambdaFunction
+        from moto.core.config import default_user_config
+
+        os.environ["MOTO_PORT"] = str(port)
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        cloud = self
+
+        def invoke(function: Any, event: Any = None) -> tuple[str, bool, str]:
+            payload = json.loads(event) if isinstance(event, str | bytes) and event else (event or {})
+            answer = cloud.runtime.invoke(function.function_name, payload)
+            if answer.failed:
+                return json.dumps(answer.error), True, ""
+            return json.dumps(answer.result), False, ""
+
+        self._original_invoke = LambdaFunction._invoke_lambda
+        LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign,assignment]
+
     def stop(self) -> None:
+        if hasattr(self, "_original_invoke"):
+            from moto.awslambda.models import LambdaFunction
+
+            LambdaFunction._invoke_lambda = self._original_invoke  # type: ignore[method-assign]
         for poller in self._pollers:
             poller.stop()
         self._pollers.clear()

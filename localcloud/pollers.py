@@ -25,13 +25,13 @@ Report = Callable[[str, dict[str, Any]], None]  # (kind, details): what the poll
 
 
 class Poller:
-    def __init__(self, spec: EventSourceSpec, runtime: LambdaRuntime, client: Client, report: Report) -> None:
-        self.spec = spec
+    def __init__(self, *, name: str, runtime: LambdaRuntime, client: Client, report: Report) -> None:
+        self.name = name
         self._runtime = runtime
         self._client = client
         self._report = report
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"poller-{spec.logical_id}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"poller-{name}", daemon=True)
         self._polling = threading.Lock()  # held while a poll is in progress
         self._paused = threading.Event()
         self.idle = threading.Event()
@@ -61,7 +61,7 @@ class Poller:
                 with self._polling:
                     worked = self.poll_once()
             except Exception as error:  # keep polling, like the Lambda service does
-                self._report("poller_error", {"source": self.spec.logical_id, "error": repr(error)})
+                self._report("poller_error", {"source": self.name, "error": repr(error)})
                 worked = False
             if worked:
                 self.idle.clear()
@@ -91,8 +91,9 @@ def _failed_ids(invocation: Invocation, spec: EventSourceSpec, all_ids: list[str
 
 
 class SqsPoller(Poller):
-    def __init__(self, *args: Any, queue_url: str, retry_delay_seconds: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, spec: EventSourceSpec, *, queue_url: str, retry_delay_seconds: int, **kwargs: Any) -> None:
+        super().__init__(name=spec.logical_id, **kwargs)
+        self.spec = spec
         self._queue_url = queue_url
         self._retry_delay = retry_delay_seconds
         self._sqs = self._client("sqs")
@@ -204,9 +205,16 @@ class StreamPoller(Poller):
     """
 
     def __init__(
-        self, *args: Any, deployment: Deployment, retry_delay_seconds: float, settle_seconds: float = 0.1, **kwargs: Any
+        self,
+        spec: EventSourceSpec,
+        *,
+        deployment: Deployment,
+        retry_delay_seconds: float,
+        settle_seconds: float = 0.1,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(name=spec.logical_id, **kwargs)
+        self.spec = spec
         self._streams = self._client("dynamodbstreams")
         self._deployment = deployment
         self._retry_delay = retry_delay_seconds

@@ -54,6 +54,20 @@ class ProvisioningError(Exception):
     pass
 
 
+def _empty_zip() -> bytes:
+    """A placeholder code package for moto's Lambda (the code really runs from the asset)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("placeholder.py", "")
+    return buffer.getvalue()
+
+
+_EMPTY_ZIP = _empty_zip()
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
@@ -90,6 +104,26 @@ class EventSourceSpec:
         return "dynamodb" if ":dynamodb:" in self.source_arn else "sqs"
 
 
+@dataclass(frozen=True)
+class RuleTarget:
+    arn: str
+    input_transformer: dict[str, Any] | None = None
+    input: str | None = None
+    retry_attempts: int = 185  # EventBridge's default
+    dead_letter_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A rule as the template defines it: moto matches its pattern and hands matched events to
+    `bridge_queue_url`; the local cloud delivers them to the real targets."""
+
+    logical_id: str
+    name: str
+    bridge_queue_url: str
+    targets: tuple[RuleTarget, ...]
+
+
 @dataclass
 class Deployment:
     """What was provisioned: physical values per logical id, and the parts the local runtime runs."""
@@ -101,6 +135,7 @@ class Deployment:
     skipped: dict[str, list[str]] = field(default_factory=dict)
     queue_urls: dict[str, str] = field(default_factory=dict)  # queue ARN -> URL
     outputs: dict[str, Any] = field(default_factory=dict)
+    rules: list[RuleSpec] = field(default_factory=list)
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {lid: res for lid, res in self.template["Resources"].items() if res["Type"] == kind}
@@ -191,6 +226,8 @@ class Provisioner:
             "AWS::Lambda::LayerVersion": self._layer,
             "AWS::Lambda::Function": self._function,
             "AWS::Lambda::EventSourceMapping": self._event_source_mapping,
+            "AWS::StepFunctions::StateMachine": self._state_machine,
+            "AWS::Events::Rule": self._rule,
         }
 
     # --- creators ---------------------------------------------------------------------------
@@ -315,7 +352,65 @@ class Provisioner:
             memory_mb=int(props.get("MemorySize", 128)),
         )
         self._deployment.functions[name] = spec
+        # Registered with moto's Lambda too, so Step Functions tasks can invoke it (the local
+        # cloud routes moto's invocations to its own runtime).
+        self._client("lambda").create_function(
+            FunctionName=name,
+            Runtime=props.get("Runtime", "python3.13"),
+            Role=self._execution_role(),
+            Handler=spec.handler,
+            Code={"ZipFile": _EMPTY_ZIP},
+            Timeout=spec.timeout_seconds,
+            MemorySize=spec.memory_mb,
+        )
         return {None: name, "Arn": spec.arn}
+
+    def _execution_role(self) -> str:
+        """One IAM role for every local function and state machine (IAM is not enforced locally)."""
+        if not hasattr(self, "_role_arn"):
+            self._role_arn: str = self._client("iam").create_role(
+                RoleName="localcloud-execution",
+                AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+            )["Role"]["Arn"]
+        return self._role_arn
+
+    def _state_machine(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        name = props.get("StateMachineName") or self._name(logical_id, limit=80)
+        arn = self._client("stepfunctions").create_state_machine(
+            name=name,
+            definition=props["DefinitionString"],
+            roleArn=self._execution_role(),
+            type=props.get("StateMachineType", "STANDARD"),
+        )["stateMachineArn"]
+        return {None: arn, "Arn": arn, "Name": name}
+
+    def _rule(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        name = props.get("Name") or self._name(logical_id, limit=64)
+        bus = props.get("EventBusName", "default")
+        events, sqs = self._client("events"), self._client("sqs")
+        bridge = sqs.create_queue(QueueName=self._name(f"{logical_id}-bridge"))["QueueUrl"]
+        bridge_arn = self._arn("sqs", bridge.rsplit("/", 1)[-1])
+        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED")
+        # moto raises inside PutEvents for Lambda, SNS and Step Functions targets, so moto only
+        # gets the bridge queue; the local cloud delivers to the real targets from there.
+        events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "localcloud-bridge", "Arn": bridge_arn}])
+        targets = tuple(
+            RuleTarget(
+                arn=target["Arn"],
+                input_transformer=target.get("InputTransformer"),
+                input=target.get("Input"),
+                retry_attempts=int(target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185)),
+                dead_letter_arn=target.get("DeadLetterConfig", {}).get("Arn"),
+            )
+            for target in props.get("Targets", [])
+        )
+        self._deployment.rules.append(
+            RuleSpec(logical_id=logical_id, name=name, bridge_queue_url=bridge, targets=targets)
+        )
+        arn = self._arn("events", f"rule/{bus}/{name}")
+        return {None: name, "Arn": arn}
 
     def _event_source_mapping(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
         props = self._props(resource)
