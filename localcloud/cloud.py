@@ -124,6 +124,7 @@ class LocalCloud:
 
         self._original_invoke = LambdaFunction._invoke_lambda
         LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign,assignment]
+        _new_task_token_per_attempt()
 
     def stop(self) -> None:
         if hasattr(self, "_original_invoke"):
@@ -163,6 +164,19 @@ class LocalCloud:
         if len(matches) != 1:
             raise KeyError(f"{len(matches)} queues match {logical_prefix}")
         return str(matches[0])
+
+    def function_name(self, logical_prefix: str) -> str:
+        """The name of the function whose logical id starts with `logical_prefix`."""
+        (name,) = [
+            spec.name for spec in self.deployment.functions.values() if spec.logical_id.startswith(logical_prefix)
+        ]
+        return name
+
+    def table_name(self, logical_prefix: str) -> str:
+        """The name of the table whose logical id starts with `Tables<logical_prefix>`."""
+        tables = self.deployment.of_type("AWS::DynamoDB::Table")
+        (logical_id,) = [lid for lid in tables if lid.startswith(f"Tables{logical_prefix}")]
+        return str(self.deployment.value(logical_id))
 
     def seed(self) -> int:
         from infra.seed.__main__ import seed
@@ -238,6 +252,31 @@ def describe(kind: str, details: dict[str, Any]) -> str:
         failed = f", {len(details['failed'])} failed" if details["failed"] else ""
         return f"outbox stream -> {details['function']}: {details['records']} record(s){failed}"
     return f"{kind}: {json.dumps(details, default=str)[:300]}"
+
+
+def _new_task_token_per_attempt() -> None:
+    """AWS gives every attempt of a `.waitForTaskToken` task its own token; moto issues one per
+    state and reuses it across Retry attempts, so an answer to a failed attempt (a late
+    SendTaskFailure) is taken as the outcome of the next one. Give each attempt a fresh token."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+
+    task = callback.StateTaskServiceCallback
+    if getattr(task, "_localcloud_patched", False):
+        return
+    original = task._eval_execution
+
+    def eval_execution(self: Any, env: Any) -> None:
+        if self._is_integration_pattern() and ResourceCondition.WaitForTaskToken in (
+            self._supported_integration_patterns
+        ):
+            env.callback_pool_manager.add(env.states.context_object.update_task_token())
+        original(self, env)
+
+    task._eval_execution = eval_execution  # type: ignore[method-assign]
+    task._localcloud_patched = True  # type: ignore[attr-defined]
 
 
 @contextmanager

@@ -105,12 +105,23 @@ class LambdaRuntime:
         self._log_sink = log_sink
         self._workers: dict[str, Worker] = {}
         self._locks = {name: threading.Lock() for name in functions}
+        self._faults: dict[str, dict[str, Any]] = {}
+
+    def inject_fault(self, name: str, error_type: str, message: str) -> None:
+        """Make every invocation of `name` fail with this error until `clear_faults` (off by
+        default; a local-cloud switch, nothing in the deployed functions)."""
+        self._faults[name] = {"errorType": error_type, "errorMessage": message}
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
 
     @property
     def functions(self) -> dict[str, FunctionSpec]:
         return self._functions
 
     def invoke(self, name: str, event: Any) -> Invocation:
+        if name in self._faults:
+            return Invocation(error=dict(self._faults[name]))
         spec = self._functions[name]
         with self._locks[name]:
             worker = self._workers.get(name)

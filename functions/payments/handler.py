@@ -86,6 +86,11 @@ def handle_record(record: SQSRecord) -> None:
     else:
         output = {"payment_id": payment.payment_id, "amount": str(payment.amount), "currency": payment.currency}
         outcome, answered = "paid", responder.succeed(token, output)
+        if not answered:
+            # The saga stopped waiting (timed out) and is compensating without this payment:
+            # give the money back rather than keep a charge for a cancelled order.
+            service.refund(command.subject, correlation_id=command.correlation_id, causation_id=command.id)
+            outcome = "refunded_late"
     metrics.add_metric(name=f"Payment_{outcome}", unit="Count", value=1)
     logger.info("payment processed", extra={"outcome": outcome, "saga_answered": answered})
 

@@ -1,0 +1,81 @@
+"""Placing orders through the local API and reading what the saga did."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from localcloud.api_client import call
+from localcloud.cloud import LocalCloud
+from orderflow.adapters.dynamodb import from_item
+from orderflow.adapters.payment_gateway import SimulatedGateway
+
+TERMINAL = {"SHIPPED", "CANCELLED", "NEEDS_ATTENTION"}
+
+
+def place(cloud: LocalCloud, token: str, items: list[dict[str, Any]] | None = None, currency: str = "EUR") -> str:
+    body = {
+        "customer_id": "saga-tests",
+        "items": items or [{"sku": "MS-002", "quantity": 1}],
+        "currency": currency,
+        "payment_token": token,
+    }
+    answer = call(cloud.api.url, "POST", "/orders", body)
+    assert answer.status == 202, answer.body
+    return str(answer.body["order_id"])
+
+
+def view(cloud: LocalCloud, order_id: str) -> dict[str, Any]:
+    return dict(call(cloud.api.url, "GET", f"/orders/{order_id}").body)
+
+
+def wait_terminal(cloud: LocalCloud, *order_ids: str, timeout: float = 60.0) -> dict[str, dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    views: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        views = {order_id: view(cloud, order_id) for order_id in order_ids}
+        if all(v["status"] in TERMINAL for v in views.values()):
+            return views
+        time.sleep(0.3)
+    raise AssertionError(f"not terminal in time: { {k: v['status'] for k, v in views.items()} }")
+
+
+def types(order_view: dict[str, Any]) -> list[str]:
+    return [entry["type"] for entry in order_view["timeline"]]
+
+
+def stock(cloud: LocalCloud) -> dict[str, dict[str, int]]:
+    items = cloud.client("dynamodb").scan(TableName=cloud.table_name("Catalogue"))["Items"]
+    return {
+        item["sku"]: {key: int(item.get(key, 0)) for key in ("available", "reserved", "sold")}
+        for item in map(from_item, items)
+    }
+
+
+def ledger(cloud: LocalCloud) -> dict[str, dict[str, Any]]:
+    """The simulated provider's charges, by order id."""
+    gateway = SimulatedGateway(cloud.table_name("PaymentLedger"), client=cloud.client("dynamodb"))
+    return {entry["key"].removeprefix("charge#"): entry for entry in gateway.ledger()}
+
+
+def executions(cloud: LocalCloud, order_id: str) -> list[dict[str, Any]]:
+    sfn = cloud.client("stepfunctions")
+    found = sfn.list_executions(stateMachineArn=cloud.deployment.outputs["StateMachine"])["executions"]
+    return [execution for execution in found if execution["name"] == order_id]
+
+
+def charged(entries: dict[str, dict[str, Any]]) -> Decimal:
+    return sum((Decimal(str(e["amount"])) for e in entries.values() if e.get("status") == "CHARGED"), Decimal(0))
+
+
+def conserved(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, tuple[int, int]]:
+    """Skus whose available + reserved + sold changed (should be none)."""
+    broken: dict[str, tuple[int, int]] = defaultdict()
+    for sku, levels in after.items():
+        total_before = sum(before[sku].values())
+        total_after = sum(levels.values())
+        if total_before != total_after:
+            broken[sku] = (total_before, total_after)
+    return dict(broken)
