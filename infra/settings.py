@@ -92,6 +92,6 @@ class OrderflowSettings:
             payment_retry_interval_seconds=1,
             payment_heartbeat_seconds=30,
             payment_timeout_seconds=60,
-            circuit_recovery_seconds=3,
+            circuit_recovery_seconds=5,
         )
         return cls(saga=saga, retain_data=False, **overrides)  # type: ignore[arg-type]

@@ -34,6 +34,9 @@ class LocalCloudConfig:
     api_port: int = 3000
     outdir: Path = ROOT / ".local" / "cdk.out"
     retry_delay_seconds: int = 1
+    # The payment circuit's recovery timeout with the local profile (5 s) plus Powertools'
+    # 5-second state cache in the payments function: after this, a new payment probes again.
+    circuit_wait_seconds: int = 10
     echo: bool = False  # print a line per processed batch (make local)
     log_capacity: int = 20_000
 
@@ -66,6 +69,7 @@ class LocalCloud:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
+        logging.getLogger("moto").setLevel(logging.CRITICAL)  # a failed execution is reported, not logged
         template = ensure_synthesized(self.config.outdir)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.moto_port, verbose=False)
         self._server.start()
@@ -193,6 +197,16 @@ class LocalCloud:
         finally:
             for poller in self._pollers:
                 poller.resume()
+
+    def wait_for_log(self, message: str, contains: str = "", timeout: float = 30.0) -> dict[str, Any]:
+        """The first structured log line with this message (and text) any function printed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for _, entry in list(self.activity.logs):
+                if isinstance(entry, dict) and entry.get("message") == message and contains in json.dumps(entry):
+                    return entry
+            time.sleep(0.1)
+        raise TimeoutError(f"no log line {message!r} containing {contains!r}")
 
     def wait_until_idle(self, timeout: float = 30.0, settle: float = 0.3) -> bool:
         """True once every poller found nothing to do for `settle` seconds."""

@@ -1,9 +1,10 @@
 """`make demo`: a scripted scenario through the local cloud's HTTP API, then a summary.
 
-Several orders, a request repeated with the same Idempotency-Key, bad input, and a poison
-message put straight onto a consumer queue. It waits until every order has reached the read
-model and the poison message its dead-letter queue, prints what happened, and exits non-zero
-when anything is not as it should be.
+Every path of the order lifecycle: orders that ship, a flaky gateway retried, out of stock,
+a declined card, a payment gateway outage that opens the circuit and closes again, and a
+compensation that fails; plus a request repeated with one Idempotency-Key, bad input and a
+poison message. It waits until every order is terminal, prints what happened and checks the
+invariants, and exits non-zero when anything is not as it should be.
 """
 
 from __future__ import annotations
@@ -11,36 +12,68 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 from localcloud.api_client import Answer, call
 from localcloud.cloud import LocalCloud, LocalCloudConfig, running
 from localcloud.state import dead_letters, messages_per_queue, short
+from orderflow.adapters.dynamodb import from_item
+from orderflow.adapters.payment_gateway import SimulatedGateway
 
-ORDERS = [
-    {"customer_id": "ada", "items": [{"sku": "KB-001", "quantity": 1}], "currency": "EUR", "payment_token": "tok_ok"},
-    {
-        "customer_id": "grace",
-        "items": [{"sku": "MN-003", "quantity": 2}, {"sku": "CB-005", "quantity": 3}],
-        "currency": "EUR",
-        "payment_token": "tok_ok",
-    },
-    {"customer_id": "linus", "items": [{"sku": "WC-007", "quantity": 1}], "currency": "USD", "payment_token": "tok_ok"},
+TERMINAL = {"SHIPPED", "CANCELLED", "NEEDS_ATTENTION"}
+POISON_GROUP = "poison-demo"
+
+
+def _order(customer: str, token: str, *lines: tuple[str, int], currency: str = "EUR") -> dict[str, Any]:
+    items = [{"sku": sku, "quantity": quantity} for sku, quantity in lines]
+    return {"customer_id": customer, "items": items, "currency": currency, "payment_token": token}
+
+
+# (what it shows, the order, expected status, expected reason)
+PATHS = [
+    ("happy path", _order("ada", "tok_ok", ("KB-001", 1)), "SHIPPED", None),
+    ("two lines, in USD", _order("linus", "tok_ok", ("WC-007", 1), ("SP-008", 2), currency="USD"), "SHIPPED", None),
+    ("flaky gateway, retried", _order("grace", "tok_flaky", ("MN-003", 1)), "SHIPPED", None),
+    ("out of stock", _order("alan", "tok_ok", ("DK-006", 50)), "CANCELLED", "OUT_OF_STOCK"),
+    ("card declined", _order("barbara", "tok_declined", ("HS-004", 2)), "CANCELLED", "PAYMENT_DECLINED"),
 ]
+OUTAGE = [
+    (
+        "gateway down: the circuit opens",
+        _order("edsger", "tok_unavailable", ("CB-005", 1)),
+        "CANCELLED",
+        "PAYMENT_UNAVAILABLE",
+    ),
+    (
+        "while the circuit is open: fails fast",
+        _order("ken", "tok_ok", ("CB-005", 1)),
+        "CANCELLED",
+        "PAYMENT_UNAVAILABLE",
+    ),
+]
+AFTER_OUTAGE = ("after recovery: the circuit closes", _order("dennis", "tok_ok", ("CB-005", 1)), "SHIPPED", None)
+BROKEN_COMPENSATION = (
+    "a compensation fails",
+    _order("margaret", "tok_declined", ("MS-002", 1)),
+    "NEEDS_ATTENTION",
+    None,
+)
 BAD_INPUT = [
     ("missing customer_id", {"items": [{"sku": "KB-001", "quantity": 1}], "currency": "EUR", "payment_token": "t"}),
-    ("quantity 0", {**ORDERS[0], "items": [{"sku": "KB-001", "quantity": 0}]}),
-    ("unknown sku", {**ORDERS[0], "items": [{"sku": "NOPE-404", "quantity": 1}]}),
-    ("client-supplied price", {**ORDERS[0], "total": "0.01"}),
+    ("quantity 0", _order("ada", "tok_ok", ("KB-001", 0))),
+    ("unknown sku", _order("ada", "tok_ok", ("NOPE-404", 1))),
+    ("client-supplied price", {**_order("ada", "tok_ok", ("KB-001", 1)), "total": "0.01"}),
     ("not JSON", b"{not json"),
 ]
-POISON_GROUP = "poison-demo"
 
 
 class Demo:
     def __init__(self, cloud: LocalCloud) -> None:
         self.cloud = cloud
         self.problems: list[str] = []
+        self.expected: dict[str, tuple[str, str, str | None]] = {}  # order id -> (label, status, reason)
+        self.seeded = self._stock()
 
     def expect(self, condition: bool, problem: str) -> None:
         if not condition:
@@ -50,37 +83,39 @@ class Demo:
     def api(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
         return call(self.cloud.api.url, method, path, body, headers)
 
+    def place(self, label: str, order: dict[str, Any], status: str, reason: str | None) -> str:
+        answer = self.api("POST", "/orders", order)
+        self.expect(answer.status == 202, f"{label}: POST /orders answered {answer.status}: {answer.body}")
+        order_id = str(answer.body["order_id"])
+        self.expected[order_id] = (label, status, reason)
+        print(f"  202 {order_id}  {label}: {answer.body['total']} {order['currency']} ({order['payment_token']})")
+        return order_id
+
     def run(self) -> int:
-        print("\n== catalogue")
         products = self.api("GET", "/products")
         self.expect(products.status == 200 and len(products.body) > 0, f"GET /products answered {products.status}")
-        print(f"  {len(products.body)} products, e.g. {products.body[0]['sku']} at {products.body[0]['price']}")
+        print(f"\n== catalogue: {len(products.body)} products")
 
-        print("\n== orders")
-        order_ids = []
-        for order in ORDERS:
-            answer = self.api("POST", "/orders", order)
-            self.expect(answer.status == 202, f"POST /orders answered {answer.status}: {answer.body}")
-            order_ids.append(answer.body["order_id"])
-            print(f"  202 {answer.body['order_id']} {order['customer_id']}: {answer.body['total']} {order['currency']}")
+        print("\n== orders, one per path of the saga")
+        for label, order, status, reason in PATHS:
+            self.place(label, order, status, reason)
 
         print("\n== the same request twice, with one Idempotency-Key")
         key = {"Idempotency-Key": f"demo-{time.time_ns()}"}
-        first = self.api("POST", "/orders", ORDERS[0], key)
-        again = self.api("POST", "/orders", ORDERS[0], key)
+        first = self.api("POST", "/orders", PATHS[0][1], key)
+        again = self.api("POST", "/orders", PATHS[0][1], key)
         self.expect(first.body == again.body, "the repeated request created a second order")
         print(f"  {first.status} then {again.status}, one order: {again.body['order_id']}")
-        order_ids.append(first.body["order_id"])
+        self.expected[first.body["order_id"]] = ("idempotent repeat", "SHIPPED", None)
 
-        print("\n== bad input (nothing is written)")
+        print("\n== bad input: 4xx naming the field, nothing written")
         for label, body in BAD_INPUT:
             answer = self.api("POST", "/orders", body)
             self.expect(400 <= answer.status < 500, f"{label}: answered {answer.status}")
             errors = answer.body.get("errors", []) if isinstance(answer.body, dict) else []
             named = ", ".join(f"{error['field']}: {error['problem']}" for error in errors)
             print(f"  {answer.status} {label:<22} {named}")
-        unknown = self.api("GET", "/orders/no-such-order")
-        self.expect(unknown.status == 404, f"unknown order answered {unknown.status}")
+        self.expect(self.api("GET", "/orders/no-such-order").status == 404, "an unknown order did not answer 404")
 
         print("\n== a poison message, straight onto the order-history queue")
         history = self.cloud.queue_url("OrderHistoryQueue")
@@ -88,41 +123,55 @@ class Demo:
             QueueUrl=history,
             MessageBody="{this is not an event",
             MessageGroupId=POISON_GROUP,
-            MessageDeduplicationId="poison-1",
+            MessageDeduplicationId=f"poison-{time.time_ns()}",
         )
-        print(f"  sent to {history.rsplit('/', 1)[-1]} (group {POISON_GROUP})")
+        self._wait(list(self.expected))
 
-        print("\n== waiting for the flow to settle")
-        started = time.monotonic()
-        views = self._wait_for(order_ids)
-        print(f"  settled in {time.monotonic() - started:.1f}s")
-        self._summary(order_ids, views)
+        print("\n== payment gateway outage")
+        down = self.place(*OUTAGE[0])
+        self.cloud.wait_for_log("payment gateway circuit changed", "to_state=<CircuitState.OPEN")
+        print("  the payment gateway's circuit is open")
+        self._wait([down, self.place(*OUTAGE[1])])
+        recovery = self.cloud.config.circuit_wait_seconds
+        print(f"  waiting {recovery}s for the circuit's recovery timeout...")
+        time.sleep(recovery)
+        self._wait([self.place(*AFTER_OUTAGE)])
+
+        print("\n== a compensation that fails (release-inventory made to fail)")
+        release = self.cloud.function_name("FulfilmentReleaseInventory")
+        self.cloud.runtime.inject_fault(release, "ServiceUnavailable", "inventory store unreachable (injected)")
+        try:
+            self._wait([self.place(*BROKEN_COMPENSATION)])
+        finally:
+            self.cloud.runtime.clear_faults()
+
+        self._summary()
         return 1 if self.problems else 0
 
-    def _wait_for(self, order_ids: list[str], timeout: float = 40.0) -> dict[str, Any]:
+    def _wait(self, order_ids: list[str], timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
-        views: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            views = {order_id: self.api("GET", f"/orders/{order_id}").body for order_id in order_ids}
-            projected = all(view.get("timeline") for view in views.values())
+            views = [self.api("GET", f"/orders/{order_id}").body for order_id in order_ids]
             poisoned = any(letter.group == POISON_GROUP for letter in dead_letters(self.cloud))
-            if projected and poisoned:
-                return views
-            time.sleep(0.5)
-        self.expect(False, "the flow did not settle in time")
-        return views
+            if all(view.get("status") in TERMINAL for view in views) and poisoned:
+                return
+            time.sleep(0.3)
+        self.expect(False, "orders did not reach a terminal status in time")
 
-    def _summary(self, order_ids: list[str], views: dict[str, Any]) -> None:
+    def _summary(self) -> None:
         print("\n== summary")
+        views = {order_id: self.api("GET", f"/orders/{order_id}").body for order_id in self.expected}
         statuses = Counter(view.get("status", "?") for view in views.values())
         print("  orders by status: " + ", ".join(f"{status} {count}" for status, count in sorted(statuses.items())))
         for order_id, view in views.items():
+            label, status, reason = self.expected[order_id]
             timeline = " > ".join(entry["type"] for entry in view.get("timeline", []))
-            print(f"    {order_id}  {view.get('status')}  {view.get('total')} {view.get('currency')}  [{timeline}]")
-            self.expect(bool(timeline), f"order {order_id} never reached the read model")
-        stored = self.cloud.client("dynamodb").scan(TableName=self._table("Orders"), Select="COUNT")["Count"]
-        self.expect(stored == len(order_ids), f"{stored} orders stored for {len(order_ids)} accepted requests")
-        print(f"  orders stored: {stored} (for {len(order_ids)} distinct accepted requests)")
+            outcome = f"{view.get('status')}" + (f"({view['reason']})" if view.get("reason") else "")
+            print(f"    {label:<38} {outcome:<30} {timeline}")
+            self.expect(
+                (view.get("status"), view.get("reason")) == (status, reason),
+                f"{label}: {outcome}, expected {status}" + (f"({reason})" if reason else ""),
+            )
         print("  messages received per queue (deliveries, retries included):")
         for queue, count in sorted(messages_per_queue(self.cloud).items()):
             print(f"    {queue}: {count}")
@@ -131,18 +180,30 @@ class Demo:
         for letter in letters:
             print(f"    {letter.queue}: {short(letter.body)!r} group={letter.group} deliveries={letter.deliveries}")
             print(f"      reason: {letter.reason}")
-        poison = [letter for letter in letters if letter.group == POISON_GROUP]
-        self.expect(len(poison) == 1, "the poison message is not in its dead-letter queue")
-        self.expect(all(letter.group == POISON_GROUP for letter in letters), "a real event was dead-lettered")
-        self.expect(
-            all(letter.reason != "no failure recorded" for letter in letters), "a dead letter has no recorded reason"
-        )
+        self.expect([letter.group for letter in letters] == [POISON_GROUP], "dead letters other than the poison")
+        self._invariants(views)
         print("\n" + ("OK: every check passed" if not self.problems else f"FAILED: {len(self.problems)} problem(s)"))
 
-    def _table(self, logical_prefix: str) -> str:
-        tables = self.cloud.deployment.of_type("AWS::DynamoDB::Table")
-        (match,) = [lid for lid in tables if lid.startswith(f"Tables{logical_prefix}")]
-        return str(self.cloud.deployment.value(match))
+    def _invariants(self, views: dict[str, Any]) -> None:
+        stock = self._stock()
+        drift = {
+            sku: (sum(self.seeded[sku].values()), sum(levels.values()))
+            for sku, levels in stock.items()
+            if sum(self.seeded[sku].values()) != sum(levels.values())
+        }
+        self.expect(drift == {}, f"stock not conserved (available + reserved + sold): {drift}")
+        gateway = SimulatedGateway(self.cloud.table_name("PaymentLedger"), client=self.cloud.client("dynamodb"))
+        charged = sum((Decimal(str(e["amount"])) for e in gateway.ledger() if e.get("status") == "CHARGED"), Decimal(0))
+        confirmed = sum((Decimal(v["total"]) for v in views.values() if v.get("status") == "SHIPPED"), Decimal(0))
+        self.expect(charged == confirmed, f"paid - refunded = {charged}, confirmed orders total {confirmed}")
+        print(f"  invariants: stock conserved for {len(stock)} skus; paid - refunded = {charged} = confirmed totals")
+
+    def _stock(self) -> dict[str, dict[str, int]]:
+        items = self.cloud.client("dynamodb").scan(TableName=self.cloud.table_name("Catalogue"))["Items"]
+        return {
+            item["sku"]: {key: int(item.get(key, 0)) for key in ("available", "reserved", "sold")}
+            for item in map(from_item, items)
+        }
 
 
 def main() -> int:

@@ -11,6 +11,7 @@ import pytest
 
 from localcloud.cloud import LocalCloud
 from localcloud.state import dead_letters
+from orderflow.adapters.notifications import RecordingChannel
 from tests.e2e.test_order_flow import wait_for
 from tests.support.factories import order_confirmed, order_created
 
@@ -70,34 +71,42 @@ def test_a_failure_mid_batch_redelivers_exactly_it_and_the_rest_of_its_group(clo
     assert api("GET", f"/orders/{group}").body["status"] == "PENDING"
 
 
-def test_filter_policies_keep_unwanted_events_off_a_queue(cloud: LocalCloud, api: Any) -> None:
-    placed = api(
-        "POST",
-        "/orders",
-        {
-            "customer_id": "c-filter",
-            "items": [{"sku": "KB-001", "quantity": 1}],
-            "currency": "EUR",
-            "payment_token": "tok_ok",
-        },
+def _publish(cloud: LocalCloud, event: Any) -> None:
+    cloud.client("sns").publish(
+        TopicArn=cloud.deployment.outputs["OrderEventsTopic"],
+        Message=event.to_json(),
+        MessageGroupId=event.subject,
+        MessageDeduplicationId=event.id,
+        MessageAttributes={"event_type": {"DataType": "String", "StringValue": str(event.type)}},
     )
-    order_id = placed.body["order_id"]
-    wait_for(lambda: api("GET", f"/orders/{order_id}").body["timeline"])
+
+
+def _received(cloud: LocalCloud, queue: str, group: str) -> list[str]:
+    """Bodies' event types each consumer received for `group` (first deliveries)."""
+    ids = [
+        mid
+        for kind, d in list(cloud.activity.reports)
+        if kind == "sqs_batch" and queue in d["queue"]
+        for mid in d["message_ids"]
+        if d["groups"][mid] == group
+    ]
+    return list(dict.fromkeys(ids))
+
+
+def test_filter_policies_keep_unwanted_events_off_a_queue(cloud: LocalCloud) -> None:
+    group = f"order-{uuid.uuid4()}"
+    _publish(cloud, order_created(group))  # for the history queue only
+    _publish(cloud, order_confirmed(group))  # customer-facing: history and notifications
+
+    # Shipping turns the confirmation into OrderShipped, which is customer-facing too.
+    channel = RecordingChannel(cloud.table_name("Notifications"), client=cloud.client("dynamodb"))
+    sent = wait_for(lambda: len(channel.sent_for(group)) == 2 and channel.sent_for(group))
     cloud.wait_until_idle()
 
-    notified = [d for kind, d in list(cloud.activity.reports) if kind == "sqs_batch" and "Notifications" in d["queue"]]
-    assert notified == []  # OrderCreated is not a customer-facing event
-
-    topic = cloud.deployment.outputs["OrderEventsTopic"]
-    event = order_confirmed(order_id)
-    cloud.client("sns").publish(
-        TopicArn=topic,
-        Message=event.to_json(),
-        MessageGroupId=order_id,
-        MessageDeduplicationId=event.id,
-        MessageAttributes={"event_type": {"DataType": "String", "StringValue": "OrderConfirmed"}},
-    )
-    wait_for(lambda: any("Notifications" in d["queue"] for k, d in list(cloud.activity.reports) if k == "sqs_batch"))
+    assert sorted(n.about for n in sent) == ["OrderConfirmed", "OrderShipped"]
+    assert len(_received(cloud, "NotificationsQueue", group)) == 2  # OrderCreated never reached it
+    assert len(_received(cloud, "ShippingQueue", group)) == 1  # only OrderConfirmed
+    assert len(_received(cloud, "OrderHistoryQueue", group)) == 3  # every order event
 
 
 def test_a_cancelled_transaction_publishes_nothing(cloud: LocalCloud) -> None:

@@ -28,16 +28,17 @@ def _orders_stored(cloud: LocalCloud) -> int:
     return int(cloud.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"])
 
 
-def test_an_order_placed_over_http_reaches_the_read_model(api: Any) -> None:
+def test_an_order_placed_over_http_goes_all_the_way_to_shipped(api: Any) -> None:
     placed = api("POST", "/orders", order_request(), {"X-Correlation-Id": "e2e-flow-1"})
 
     assert placed.status == 202
     order_id = placed.body["order_id"]
     assert placed.headers["Location"] == f"/prod/orders/{order_id}"
-    view = wait_for(lambda: (answer := api("GET", f"/orders/{order_id}").body)["timeline"] and answer)
-    assert view["status"] == "PENDING"
+    view = wait_for(lambda: (answer := api("GET", f"/orders/{order_id}").body)["status"] == "SHIPPED" and answer)
     assert view["total"] == "202.50"
-    assert [entry["type"] for entry in view["timeline"]] == ["OrderCreated"]
+    timeline = [entry["type"] for entry in view["timeline"]]
+    assert timeline[0] == "OrderCreated"
+    assert timeline[-1] == "OrderShipped"
 
 
 def test_the_stage_prefix_works_like_the_deployed_url(api: Any) -> None:

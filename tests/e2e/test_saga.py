@@ -125,14 +125,15 @@ def test_the_same_order_created_twice_runs_one_saga(cloud: LocalCloud) -> None:
 
 def test_gateway_down_opens_the_circuit_then_it_closes_again(cloud: LocalCloud) -> None:
     down = place(cloud, "tok_unavailable")
-    final = wait_terminal(cloud, down)[down]
-    assert (final["status"], final["reason"]) == ("CANCELLED", "PAYMENT_UNAVAILABLE"), final
+    cloud.wait_for_log("payment gateway circuit changed", "to_state=<CircuitState.OPEN")
+    during = place(cloud, "tok_ok")  # while the circuit is open
 
-    during = place(cloud, "tok_ok")
-    assert wait_terminal(cloud, during)[during]["reason"] == "PAYMENT_UNAVAILABLE"
+    views = wait_terminal(cloud, down, during)
+    assert (views[down]["status"], views[down]["reason"]) == ("CANCELLED", "PAYMENT_UNAVAILABLE")
+    assert (views[during]["status"], views[during]["reason"]) == ("CANCELLED", "PAYMENT_UNAVAILABLE")
     assert "attempts" not in ledger(cloud).get(during, {})  # failed fast: the gateway was not called
 
-    time.sleep(9)  # recovery timeout (3 s locally) plus Powertools' 5 s state cache
+    time.sleep(cloud.config.circuit_wait_seconds)
     after = place(cloud, "tok_ok")
     assert wait_terminal(cloud, after)[after]["status"] == "SHIPPED"
 
