@@ -1,0 +1,190 @@
+"""Saga decisions on plain data and in-memory fakes: stock buckets, payments once, order moves."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from orderflow.adapters.errors import AlreadyExists
+from orderflow.adapters.payment_gateway import Charge
+from orderflow.adapters.payments import Payment, PaymentStatus
+from orderflow.domain import inventory
+from orderflow.domain.errors import InvalidTransition, OutOfStock, PaymentDeclined, PaymentGatewayError
+from orderflow.domain.inventory import StockLevel
+from orderflow.domain.orders import Order, move
+from orderflow.events import Envelope
+from orderflow.events.models import OrderLine, ProcessPayment, ProcessPaymentData, StockLine
+from orderflow.events.types import CancellationReason, Currency, OrderStatus
+from orderflow.services.payments import PaymentService
+
+LEVELS = {"A": StockLevel(sku="A", available=5), "B": StockLevel(sku="B", available=1, reserved=2, sold=3)}
+
+
+def _total(level: StockLevel) -> int:
+    return level.available + level.reserved + level.sold
+
+
+def test_reserving_moves_units_from_available_to_reserved() -> None:
+    after = inventory.reserve(LEVELS, [StockLine(sku="A", quantity=2), StockLine(sku="B", quantity=1)])
+
+    assert (after["A"].available, after["A"].reserved) == (3, 2)
+    assert (after["B"].available, after["B"].reserved) == (0, 3)
+    assert all(_total(after[sku]) == _total(LEVELS[sku]) for sku in after)
+
+
+def test_a_line_that_does_not_fit_is_out_of_stock() -> None:
+    with pytest.raises(OutOfStock, match="B: 2 requested, 1 available"):
+        inventory.reserve(LEVELS, [StockLine(sku="A", quantity=1), StockLine(sku="B", quantity=2)])
+
+
+def test_an_unknown_sku_is_out_of_stock() -> None:
+    with pytest.raises(OutOfStock, match="Z: 1 requested, 0 available"):
+        inventory.reserve(LEVELS, [StockLine(sku="Z", quantity=1)])
+
+
+def test_release_and_commit_conserve_every_unit() -> None:
+    lines = [StockLine(sku="A", quantity=2)]
+    reserved = inventory.reserve(LEVELS, lines)
+
+    released = inventory.release(reserved, lines)
+    sold = inventory.commit(reserved, lines)
+
+    assert released["A"] == LEVELS["A"]
+    assert (sold["A"].available, sold["A"].reserved, sold["A"].sold) == (3, 0, 2)
+
+
+def _order(status: OrderStatus = OrderStatus.PENDING) -> Order:
+    return Order(
+        order_id="o-1",
+        customer_id="c-1",
+        items=[OrderLine(sku="A", name="a", quantity=1, unit_price=Decimal("1.00"))],
+        total=Decimal("1.00"),
+        currency=Currency.EUR,
+        status=status,
+        version=1,
+        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+        correlation_id="corr",
+    )
+
+
+def test_a_pending_order_moves_to_its_next_version() -> None:
+    cancelled = move(_order(), OrderStatus.CANCELLED, CancellationReason.OUT_OF_STOCK)
+
+    assert cancelled is not None
+    assert (cancelled.status, cancelled.reason, cancelled.version) == (
+        OrderStatus.CANCELLED,
+        CancellationReason.OUT_OF_STOCK,
+        2,
+    )
+
+
+def test_moving_to_the_status_it_has_is_a_no_op() -> None:
+    assert move(_order(OrderStatus.CONFIRMED), OrderStatus.CONFIRMED) is None
+
+
+def test_a_confirmed_order_cannot_be_cancelled_but_can_need_attention() -> None:
+    with pytest.raises(InvalidTransition):
+        move(_order(OrderStatus.CONFIRMED), OrderStatus.CANCELLED)
+    assert move(_order(OrderStatus.CONFIRMED), OrderStatus.NEEDS_ATTENTION) is not None
+
+
+class FakePayments:
+    def __init__(self) -> None:
+        self.records: dict[str, Payment] = {}
+        self.events: list[Envelope[Any]] = []
+
+    def get(self, order_id: str) -> Payment | None:
+        return self.records.get(order_id)
+
+    def save(self, payment: Payment, event: Envelope[Any], *, previous: PaymentStatus | None) -> None:
+        current = self.records.get(payment.order_id)
+        if (current.status if current else None) != previous:
+            raise AlreadyExists(payment.order_id)
+        self.records[payment.order_id] = payment
+        self.events.append(event)
+
+
+class FakeGateway:
+    def __init__(self, outcomes: list[Exception | None]) -> None:
+        self.outcomes = outcomes
+        self.charges: list[str] = []
+        self.refunds: list[str] = []
+
+    def charge(self, *, idempotency_key: str, amount: Decimal, currency: str, token: str) -> Charge:
+        outcome = self.outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+        self.charges.append(idempotency_key)
+        return Charge(payment_id="pay-1", amount=amount, currency=currency)
+
+    def refund(self, *, payment_id: str, idempotency_key: str) -> None:
+        self.refunds.append(payment_id)
+
+
+def _command() -> ProcessPayment:
+    return ProcessPayment.new(
+        source="orderflow.saga",  # type: ignore[arg-type]
+        subject="o-1",
+        correlation_id="corr",
+        sequence=1,
+        data=ProcessPaymentData(amount=Decimal("9.90"), currency=Currency.EUR, payment_token="tok", task_token="t"),
+    )
+
+
+def test_a_repeated_command_charges_once() -> None:
+    store, gateway = FakePayments(), FakeGateway([None, None])
+    service = PaymentService(store, gateway)
+
+    first, again = service.process(_command()), service.process(_command())
+
+    assert first == again
+    assert gateway.charges == ["o-1"]
+    assert [event.type for event in store.events] == ["PaymentReceived"]
+
+
+def test_a_decline_is_recorded_and_repeated_without_calling_the_gateway_again() -> None:
+    store, gateway = FakePayments(), FakeGateway([PaymentDeclined("card_declined")])
+    service = PaymentService(store, gateway)
+
+    for _ in range(2):
+        with pytest.raises(PaymentDeclined):
+            service.process(_command())
+
+    assert store.records["o-1"].status is PaymentStatus.DECLINED
+    assert [event.type for event in store.events] == ["PaymentDeclined"]
+
+
+def test_a_transient_gateway_error_records_nothing_so_a_retry_can_pay() -> None:
+    store, gateway = FakePayments(), FakeGateway([PaymentGatewayError("timeout"), None])
+    service = PaymentService(store, gateway)
+
+    with pytest.raises(PaymentGatewayError):
+        service.process(_command())
+    assert store.records == {}
+
+    assert service.process(_command()).status is PaymentStatus.PAID
+
+
+def test_refund_returns_a_paid_order_once_and_ignores_an_unpaid_one() -> None:
+    store, gateway = FakePayments(), FakeGateway([None])
+    service = PaymentService(store, gateway)
+    service.process(_command())
+
+    service.refund("o-1", correlation_id="corr", causation_id="c")
+    service.refund("o-1", correlation_id="corr", causation_id="c")
+
+    assert gateway.refunds == ["pay-1"]
+    assert store.records["o-1"].status is PaymentStatus.REFUNDED
+    assert service.refund("never-paid", correlation_id="corr", causation_id="c") is None
+
+
+def test_saga_error_names_match_the_exceptions_the_functions_raise() -> None:
+    from orderflow.contracts import SagaError
+    from orderflow.domain import errors
+
+    for name in (SagaError.OUT_OF_STOCK, SagaError.PAYMENT_DECLINED, SagaError.PAYMENT_GATEWAY):
+        assert getattr(errors, name).__name__ == name  # Step Functions matches the class name
+    assert errors.ConcurrentUpdate.__name__ == SagaError.CONCURRENT_UPDATE
