@@ -3,6 +3,7 @@ maxReceiveCount, FIFO partial batch redelivery, filter policies, transactional s
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -13,7 +14,7 @@ from localcloud.cloud import LocalCloud
 from localcloud.state import dead_letters
 from orderflow.adapters.notifications import RecordingChannel
 from tests.e2e.test_order_flow import wait_for
-from tests.support.factories import order_confirmed, order_created
+from tests.support.factories import order_confirmed, order_created, order_request
 
 
 def _send(cloud: LocalCloud, queue: str, group: str, body: str) -> str:
@@ -139,3 +140,24 @@ def test_a_cancelled_transaction_publishes_nothing(cloud: LocalCloud) -> None:
     time.sleep(1.0)
     assert cloud.wait_until_idle()
     assert [d for kind, d in list(cloud.activity.reports) if kind == "stream_batch"] == relayed_before
+
+
+def test_a_stream_batch_that_keeps_failing_goes_to_the_on_failure_destination(cloud: LocalCloud, api: Any) -> None:
+    relay = cloud.function_name("BackboneRelay")
+    cloud.runtime.inject_fault(relay, "ServiceUnavailable", "the bus is unreachable")
+    try:
+        order_id = api("POST", "/orders", order_request()).body["order_id"]
+        discarded = wait_for(
+            lambda: [d for kind, d in list(cloud.activity.reports) if kind == "stream_batch_discarded"], timeout=30
+        )
+    finally:
+        cloud.runtime.clear_faults()
+
+    failures = cloud.queue_url("BackboneRelayFailures")
+    (message,) = cloud.client("sqs").receive_message(QueueUrl=failures, MaxNumberOfMessages=10)["Messages"]
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["DDBStreamBatchInfo"]["batchSize"] == 1
+    assert discarded[0]["responseContext"]["functionError"] == "ServiceUnavailable"
+    # The event is still in the outbox for a replay; nothing was published for it.
+    assert api("GET", f"/orders/{order_id}").body["timeline"] == []

@@ -8,6 +8,7 @@ import time
 from decimal import Decimal
 
 from localcloud.cloud import LocalCloud
+from orderflow.events import parse_event
 from tests.e2e.saga_support import (
     charged,
     conserved,
@@ -156,3 +157,25 @@ def test_invariants_hold_after_a_batch_of_mixed_orders(cloud: LocalCloud) -> Non
     confirmed = sum(Decimal(v["total"]) for v in views.values() if v["status"] == "SHIPPED")
     assert charged(ours) == confirmed
     assert sorted(v["status"] for v in views.values()).count("SHIPPED") == 4
+
+
+def test_stock_below_the_threshold_raises_low_stock_on_the_alert_topic(cloud: LocalCloud) -> None:
+    sqs, sns = cloud.client("sqs"), cloud.client("sns")
+    tap = sqs.create_queue(QueueName="alerts-tap")["QueueUrl"]
+    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=cloud.deployment.outputs["AlertTopic"],
+        Protocol="sqs",
+        Endpoint=tap_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    available = stock(cloud)["DK-006"]["available"]
+    assert available < 6  # one more sold leaves fewer than 5
+
+    order_id = place(cloud, "tok_ok", [{"sku": "DK-006", "quantity": 1}])
+    wait_terminal(cloud, order_id)
+
+    bodies = [parse_event(m["Body"]) for m in sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10)["Messages"]]
+    alerts = [event for event in bodies if event.type == "LowStock" and event.subject == order_id]
+    assert alerts
+    assert (alerts[0].data.sku, alerts[0].data.available, alerts[0].data.threshold) == ("DK-006", available - 1, 5)

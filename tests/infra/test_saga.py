@@ -143,3 +143,16 @@ def test_low_stock_is_a_numeric_pattern_to_the_alert_topic(template: Template) -
             ],
         },
     )
+
+
+def test_a_failed_saga_raises_the_needs_attention_alarm_to_the_alert_topic(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "ExecutionsFailed",
+            "Namespace": "AWS/States",
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "AlarmActions": [Match.any_value()],
+        },
+    )
