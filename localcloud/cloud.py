@@ -265,6 +265,8 @@ def describe(kind: str, details: dict[str, Any]) -> str:
     if kind == "stream_batch":
         failed = f", {len(details['failed'])} failed" if details["failed"] else ""
         return f"outbox stream -> {details['function']}: {details['records']} record(s){failed}"
+    if kind == "rule_delivery":
+        return f"bus rule {details['rule']} -> {details['target'].rsplit(':', 1)[-1]}: {details['detail_type']}"
     return f"{kind}: {json.dumps(details, default=str)[:300]}"
 
 
