@@ -8,27 +8,19 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orderflow.adapters.inventory import DynamoDbInventory
 from orderflow.adapters.orders import DynamoDbOrders
 from orderflow.domain.saga import SagaContext
 from orderflow.events.types import CancellationReason
 from orderflow.observability import logger, metrics, tracer
 from orderflow.services.fulfilment import FulfilmentService
-from orderflow.services.inventory import InventoryService
+from orderflow.services.inventory import inventory_service
 from orderflow.settings import OrderStepsSettings, load
 
 settings = load(OrderStepsSettings)
 retention = timedelta(days=settings.outbox_retention_days)
 service = FulfilmentService(
     DynamoDbOrders(orders_table=settings.orders_table, outbox_table=settings.outbox_table, outbox_retention=retention),
-    InventoryService(
-        DynamoDbInventory(
-            catalogue_table=settings.catalogue_table,
-            reservations_table=settings.reservations_table,
-            outbox_table=settings.outbox_table,
-            outbox_retention=retention,
-        )
-    ),
+    inventory_service(settings),
 )
 
 

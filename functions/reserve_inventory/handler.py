@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orderflow.adapters.inventory import DynamoDbInventory
 from orderflow.domain.saga import SagaContext
 from orderflow.observability import logger, metrics, tracer
-from orderflow.services.inventory import InventoryService
+from orderflow.services.inventory import inventory_service
 from orderflow.settings import InventorySettings, load
 
-settings = load(InventorySettings)
-service = InventoryService(
-    DynamoDbInventory(
-        catalogue_table=settings.catalogue_table,
-        reservations_table=settings.reservations_table,
-        outbox_table=settings.outbox_table,
-        outbox_retention=timedelta(days=settings.outbox_retention_days),
-    )
-)
+service = inventory_service(load(InventorySettings))
 
 
 @logger.inject_lambda_context(correlation_id_path="saga.correlation_id")

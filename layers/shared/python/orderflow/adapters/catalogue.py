@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from orderflow.adapters.dynamodb import dynamodb_client, from_item, to_item
+from orderflow.adapters.dynamodb import batch_get, dynamodb_client, from_item, to_item
 from orderflow.contracts import Key
 from orderflow.domain.orders import Product
-
-_BATCH_GET_LIMIT = 100
 
 
 class Catalogue(Protocol):
@@ -24,18 +22,9 @@ class DynamoDbCatalogue:
         self._client = dynamodb_client(client)
 
     def get_many(self, skus: Iterable[str]) -> dict[str, Product]:
-        wanted = sorted(set(skus))
-        found: dict[str, Product] = {}
-        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
-            keys = [to_item({Key.SKU: sku}) for sku in wanted[start : start + _BATCH_GET_LIMIT]]
-            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
-            while request:
-                answer = self._client.batch_get_item(RequestItems=request)
-                for item in answer["Responses"].get(self._table, []):
-                    product = Product.model_validate(from_item(item))
-                    found[product.sku] = product
-                request = answer.get("UnprocessedKeys") or {}
-        return found
+        keys = [{Key.SKU: sku} for sku in sorted(set(skus))]
+        products = (Product.model_validate(item) for item in batch_get(self._client, self._table, keys))
+        return {product.sku: product for product in products}
 
     def list_all(self) -> list[Product]:
         paginator = self._client.get_paginator("scan")

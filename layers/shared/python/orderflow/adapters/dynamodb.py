@@ -35,6 +35,23 @@ def is_error(error: Exception, code: str) -> bool:
     return isinstance(response, dict) and response.get("Error", {}).get("Code") == code
 
 
+BATCH_GET_LIMIT = 100
+
+
+def batch_get(client: Any, table: str, keys: list[dict[str, Any]], *, consistent: bool = True) -> list[dict[str, Any]]:
+    """Every item of `keys` that exists (plain Python values), in chunks of 100 and retrying
+    what DynamoDB leaves unprocessed."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), BATCH_GET_LIMIT):
+        chunk = [to_item(key) for key in keys[start : start + BATCH_GET_LIMIT]]
+        request: dict[str, Any] = {table: {"Keys": chunk, "ConsistentRead": consistent}}
+        while request:
+            answer = client.batch_get_item(RequestItems=request)
+            found.extend(from_item(item) for item in answer["Responses"].get(table, []))
+            request = answer.get("UnprocessedKeys") or {}
+    return found
+
+
 class TransactionCancelled(Exception):
     """A `TransactWriteItems` whose conditions failed; `codes[i]` is item i's reason code."""
 

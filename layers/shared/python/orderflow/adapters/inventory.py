@@ -7,15 +7,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
-from orderflow.adapters.dynamodb import TransactionCancelled, dynamodb_client, from_item, put, to_item, transact
+from orderflow.adapters.dynamodb import (
+    TransactionCancelled,
+    batch_get,
+    dynamodb_client,
+    from_item,
+    put,
+    to_item,
+    transact,
+)
 from orderflow.adapters.errors import AlreadyExists
 from orderflow.adapters.outbox import outbox_put
 from orderflow.contracts import Key
 from orderflow.domain.errors import ConcurrentUpdate
 from orderflow.domain.inventory import Reservation, ReservationStatus, StockLevel
 from orderflow.events import Envelope
-
-_BATCH_GET_LIMIT = 100
 
 
 class InventoryStore(Protocol):
@@ -55,18 +61,9 @@ class DynamoDbInventory:
         self._client = dynamodb_client(client)
 
     def levels(self, skus: Iterable[str]) -> dict[str, StockLevel]:
-        wanted = sorted(set(skus))
-        found: dict[str, StockLevel] = {}
-        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
-            keys = [to_item({Key.SKU: sku}) for sku in wanted[start : start + _BATCH_GET_LIMIT]]
-            request: dict[str, Any] = {self._catalogue: {"Keys": keys, "ConsistentRead": True}}
-            while request:
-                answer = self._client.batch_get_item(RequestItems=request)
-                for item in answer["Responses"].get(self._catalogue, []):
-                    level = StockLevel.model_validate(from_item(item))
-                    found[level.sku] = level
-                request = answer.get("UnprocessedKeys") or {}
-        return found
+        keys = [{Key.SKU: sku} for sku in sorted(set(skus))]
+        levels = (StockLevel.model_validate(item) for item in batch_get(self._client, self._catalogue, keys))
+        return {level.sku: level for level in levels}
 
     def reservation(self, order_id: str) -> Reservation | None:
         answer = self._client.get_item(

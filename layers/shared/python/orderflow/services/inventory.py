@@ -8,10 +8,11 @@ steps happened, and every write is conditional on it. Stock levels are read, dec
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from orderflow.adapters.errors import AlreadyExists
-from orderflow.adapters.inventory import InventoryStore
+from orderflow.adapters.inventory import DynamoDbInventory, InventoryStore
 from orderflow.contracts import EventSource
 from orderflow.domain import inventory
 from orderflow.domain.errors import ConcurrentUpdate
@@ -26,8 +27,10 @@ from orderflow.events.models import (
     InventoryUpdatedData,
     StockLine,
 )
+from orderflow.settings import InventorySettings
 
 ATTEMPTS = 5
+Decision = tuple[dict[str, StockLevel], list[Envelope[Any]]]  # new levels and the events announcing them
 # The reservation is the aggregate inventory events belong to: reserved is its version 1,
 # released or committed its version 2.
 RESERVED_VERSION, FINAL_VERSION = 1, 2
@@ -47,7 +50,7 @@ class InventoryService:
             return existing
         reservation = Reservation(order_id=order_id, items=list(items), status=ReservationStatus.RESERVED)
 
-        def reserved(levels: Mapping[str, StockLevel]) -> tuple[dict[str, StockLevel], list[Envelope[Any]]]:
+        def reserved(levels: Mapping[str, StockLevel]) -> Decision:
             after = inventory.reserve(levels, items)
             event = InventoryReserved.new(
                 source=EventSource.INVENTORY,
@@ -64,12 +67,8 @@ class InventoryService:
     def release(self, order_id: str, *, reason: str, correlation_id: str, causation_id: str) -> Reservation | None:
         """Reserved units back to available. No reservation, or one already released or
         committed: nothing to do."""
-        current = self._store.reservation(order_id)
-        if current is None or current.status is not ReservationStatus.RESERVED:
-            return current
-        released = current.model_copy(update={"status": ReservationStatus.RELEASED})
 
-        def change(levels: Mapping[str, StockLevel]) -> tuple[dict[str, StockLevel], list[Envelope[Any]]]:
+        def released(current: Reservation, levels: Mapping[str, StockLevel]) -> Decision:
             after = inventory.release(levels, current.items)
             event = InventoryReleased.new(
                 source=EventSource.INVENTORY,
@@ -81,26 +80,38 @@ class InventoryService:
             )
             return after, [event, *self._updates(order_id, after, correlation_id, event.id, FINAL_VERSION)]
 
-        return self._change(released, ReservationStatus.RESERVED, change)
+        return self._settle(order_id, ReservationStatus.RELEASED, released)
 
     def commit(self, order_id: str, *, correlation_id: str, causation_id: str) -> Reservation | None:
         """Reserved units become sold."""
-        current = self._store.reservation(order_id)
-        if current is None or current.status is not ReservationStatus.RESERVED:
-            return current
-        committed = current.model_copy(update={"status": ReservationStatus.COMMITTED})
 
-        def change(levels: Mapping[str, StockLevel]) -> tuple[dict[str, StockLevel], list[Envelope[Any]]]:
+        def committed(current: Reservation, levels: Mapping[str, StockLevel]) -> Decision:
             after = inventory.commit(levels, current.items)
             return after, self._updates(order_id, after, correlation_id, causation_id, FINAL_VERSION)
 
-        return self._change(committed, ReservationStatus.RESERVED, change)
+        return self._settle(order_id, ReservationStatus.COMMITTED, committed)
+
+    def _settle(
+        self,
+        order_id: str,
+        status: ReservationStatus,
+        decide: Callable[[Reservation, Mapping[str, StockLevel]], Decision],
+    ) -> Reservation | None:
+        """Move a RESERVED reservation to its final status; anything else is left as it is."""
+        current = self._store.reservation(order_id)
+        if current is None or current.status is not ReservationStatus.RESERVED:
+            return current
+        return self._change(
+            current.model_copy(update={"status": status}),
+            ReservationStatus.RESERVED,
+            lambda levels: decide(current, levels),
+        )
 
     def _change(
         self,
         reservation: Reservation,
         previous: ReservationStatus | None,
-        decide: Callable[[Mapping[str, StockLevel]], tuple[dict[str, StockLevel], list[Envelope[Any]]]],
+        decide: Callable[[Mapping[str, StockLevel]], Decision],
     ) -> Reservation:
         skus = [line.sku for line in reservation.items]
         for _ in range(ATTEMPTS):
@@ -134,3 +145,15 @@ class InventoryService:
             )
             for level in levels.values()
         ]
+
+
+def inventory_service(settings: InventorySettings) -> InventoryService:
+    """The service on the DynamoDB tables named in `settings` (the functions' composition root)."""
+    return InventoryService(
+        DynamoDbInventory(
+            catalogue_table=settings.catalogue_table,
+            reservations_table=settings.reservations_table,
+            outbox_table=settings.outbox_table,
+            outbox_retention=timedelta(days=settings.outbox_retention_days),
+        )
+    )
