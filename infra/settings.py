@@ -69,12 +69,23 @@ class SagaSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MonitoringSettings:
+    """Alarm thresholds (every alarm notifies the alert topic)."""
+
+    api_5xx_rate: float = 0.01  # share of requests answered 5xx
+    function_errors: int = 0  # function errors tolerated per period
+    queue_max_age_seconds: int = 300  # oldest message waiting in a consumer queue
+    relay_iterator_age_ms: int = 60_000  # how far the outbox relay lags behind the stream
+
+
+@dataclass(frozen=True, kw_only=True)
 class OrderflowSettings:
     stack_name: str = "orderflow"
     api: ApiSettings = field(default_factory=ApiSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
     consumer: ConsumerSettings = field(default_factory=ConsumerSettings)
     saga: SagaSettings = field(default_factory=SagaSettings)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     function: FunctionSettings = field(default_factory=FunctionSettings)
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     outbox_retention_days: int = 7

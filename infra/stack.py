@@ -9,6 +9,7 @@ from infra.components.api import OrdersApi
 from infra.components.backbone import EventBackbone
 from infra.components.fulfilment import Fulfilment
 from infra.components.messaging import FifoConsumer
+from infra.components.monitoring import Monitoring
 from infra.components.runtime import Layers, OrderflowFunction
 from infra.components.security import DataKeys, grant_table
 from infra.components.tables import Tables
@@ -106,6 +107,17 @@ class OrderflowStack(Stack):
             topic=backbone.topic,
             bus=backbone.bus,
             settings=settings,
+        )
+
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            api=api.api,
+            relay=backbone.relay.function,
+            state_machine=self.fulfilment.saga.state_machine,
+            failure_queues=[backbone.relay_failures, self.fulfilment.rule_failures],
+            alerts=self.fulfilment.alerts,
+            settings=settings.monitoring,
         )
 
         CfnOutput(self, "ApiUrl", value=api.api.url)

@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_cdk import Duration
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -147,18 +145,6 @@ class Fulfilment(Construct):
         self.alerts = sns.Topic(self, "Alerts", display_name="orderflow alerts", master_key=topic_key, enforce_ssl=True)
         for publisher in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
             topic_key.grant_encrypt_decrypt(iam.ServicePrincipal(publisher))
-        # A failed execution means a compensation failed: an order NEEDS_ATTENTION.
-        self.needs_attention_alarm = cloudwatch.Alarm(
-            self,
-            "NeedsAttention",
-            alarm_description="A fulfilment saga failed: an order NEEDS_ATTENTION (see its SystemAlert event)",
-            metric=self.saga.state_machine.metric_failed(period=Duration.minutes(1), statistic="Sum"),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        self.needs_attention_alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alerts))
         threshold = settings.saga.low_stock_threshold
         self.low_stock_rule = events.Rule(
             self,

@@ -145,14 +145,13 @@ def test_low_stock_is_a_numeric_pattern_to_the_alert_topic(template: Template) -
     )
 
 
-def test_a_failed_saga_raises_the_needs_attention_alarm_to_the_alert_topic(template: Template) -> None:
-    template.has_resource_properties(
-        "AWS::CloudWatch::Alarm",
-        {
-            "MetricName": "ExecutionsFailed",
-            "Namespace": "AWS/States",
-            "Threshold": 1,
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "AlarmActions": [Match.any_value()],
-        },
-    )
+def test_a_failed_saga_raises_the_needs_attention_alarm_to_the_alert_topic(resources: Resources) -> None:
+    (alerts,) = [lid for lid in of_type(resources, "AWS::SNS::Topic") if "Alerts" in lid]
+    failed = [
+        alarm["Properties"]
+        for alarm in of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if "ExecutionsFailed" in json.dumps(alarm["Properties"].get("Metrics", []))
+    ]
+    assert [(a["Threshold"], a["ComparisonOperator"], a["AlarmActions"]) for a in failed] == [
+        (0, "GreaterThanThreshold", [{"Ref": alerts}])
+    ]

@@ -1,0 +1,188 @@
+"""Dashboard and alarms for the whole stack, with cdk-monitoring-constructs.
+
+Everything is found from the construct tree — every function, every consumer queue with its
+DLQ, the relay's stream, the state machine — so a new consumer is on the dashboard and alarmed
+without touching this file. Alarms go to the alert topic; thresholds come from settings.
+"""
+
+from __future__ import annotations
+
+import cdk_monitoring_constructs as monitoring
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.components.messaging import FifoConsumer
+from infra.settings import MonitoringSettings
+from orderflow.contracts import METRICS_NAMESPACE
+
+# Business metrics the functions emit (Powertools EMF, one namespace): (title, [(service, name)]).
+BUSINESS_METRICS = [
+    (
+        "Orders",
+        [
+            ("orders-api", "OrdersCreated"),
+            ("order-steps", "OrdersConfirmed"),
+            ("order-steps", "OrdersCancelled"),
+            ("order-steps", "OrdersNeedingAttention"),
+        ],
+    ),
+    (
+        "Payments",
+        [
+            ("payments", "PaymentsPaid"),
+            ("payments", "PaymentsDeclined"),
+            ("payments", "PaymentGatewayErrors"),
+            ("payments", "PaymentsRejectedCircuitOpen"),
+            ("payments", "PaymentCircuitOpened"),
+        ],
+    ),
+    (
+        "Events",
+        [
+            ("outbox-relay", "EventsPublished"),
+            ("history-projector", "DuplicatesSkipped"),
+            ("history-projector", "StaleEventsRejected"),
+            ("history-projector", "BatchItemFailures"),
+        ],
+    ),
+]
+
+
+def _metric(service: str, name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": service},
+        statistic=statistic,
+        period=Duration.minutes(5),
+    )
+
+
+def _name(construct: Construct) -> str:
+    """A unique readable name from the construct's path: `OrderHistory/Consumer/Function` ->
+    `OrderHistory-Consumer`."""
+    parts = construct.node.path.split("/")[1:]
+    return "-".join(part for part in parts if part not in ("Function", "Resource")) or construct.node.id
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api: apigateway.RestApi,
+        relay: lambda_.IFunction,
+        state_machine: sfn.IStateMachine,
+        failure_queues: list[sqs.IQueue],
+        alerts: sns.ITopic,
+        settings: MonitoringSettings,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.facade = monitoring.MonitoringFacade(
+            self,
+            "Facade",
+            alarm_factory_defaults=monitoring.AlarmFactoryDefaults(
+                actions_enabled=True,
+                alarm_name_prefix=stack.stack_name,
+                action=monitoring.SnsAlarmActionStrategy(on_alarm_topic=alerts),
+            ),
+            metric_factory_defaults=monitoring.MetricFactoryDefaults(namespace=METRICS_NAMESPACE),
+            dashboard_factory=monitoring.DefaultDashboardFactory(
+                self, "Dashboards", dashboard_name_prefix=stack.stack_name, create_summary_dashboard=True
+            ),
+        )
+        self.facade.monitor_api_gateway(
+            api=api,
+            human_readable_name="Orders API",
+            alarm_friendly_name="OrdersApi",
+            add5_xx_fault_rate_alarm={"Critical": monitoring.ErrorRateThreshold(max_error_rate=settings.api_5xx_rate)},
+        )
+        for function in sorted(
+            (node for node in stack.node.find_all() if isinstance(node, lambda_.Function)), key=lambda f: f.node.path
+        ):
+            is_relay = function is relay
+            self.facade.monitor_lambda_function(
+                lambda_function=function,
+                human_readable_name=_name(function),
+                alarm_friendly_name=_name(function),
+                add_fault_count_alarm={
+                    "Critical": monitoring.ErrorCountThreshold(max_error_count=settings.function_errors)
+                },
+                add_throttles_count_alarm={"Critical": monitoring.ErrorCountThreshold(max_error_count=0)},
+                is_iterator=is_relay,
+                add_max_iterator_age_alarm=(
+                    {"Critical": monitoring.MaxAgeThreshold(max_age_in_millis=settings.relay_iterator_age_ms)}
+                    if is_relay
+                    else None
+                ),
+            )
+        for consumer in sorted(
+            (node for node in stack.node.find_all() if isinstance(node, FifoConsumer)), key=lambda c: c.node.path
+        ):
+            self.facade.monitor_sqs_queue_with_dlq(
+                queue=consumer.queue,
+                dead_letter_queue=consumer.dead_letter_queue,
+                human_readable_name=consumer.node.id,
+                alarm_friendly_name=consumer.node.id,
+                add_queue_max_message_age_alarm={
+                    "Warning": monitoring.MaxMessageAgeThreshold(max_age_in_seconds=settings.queue_max_age_seconds)
+                },
+                add_dead_letter_queue_max_size_alarm={
+                    "Critical": monitoring.MaxMessageCountThreshold(max_message_count=0)
+                },
+            )
+        for queue in failure_queues:
+            # Where failed stream batches and rule deliveries land: anything here needs a look.
+            self.facade.monitor_sqs_queue(
+                queue=queue,
+                human_readable_name=_name(queue),
+                alarm_friendly_name=_name(queue),
+                add_queue_max_size_alarm={"Critical": monitoring.MaxMessageCountThreshold(max_message_count=0)},
+            )
+        self.facade.monitor_step_function(
+            state_machine=state_machine,
+            human_readable_name="OrderFulfillment saga",
+            add_failed_execution_count_alarm={"Critical": monitoring.ErrorCountThreshold(max_error_count=0)},
+            add_timed_out_execution_count_alarm={"Critical": monitoring.ErrorCountThreshold(max_error_count=0)},
+        )
+        self.facade.monitor_custom(
+            human_readable_name="Business",
+            alarm_friendly_name="Business",
+            metric_groups=[
+                monitoring.CustomMetricGroup(title=title, metrics=[_metric(service, name) for service, name in metrics])
+                for title, metrics in BUSINESS_METRICS
+            ]
+            + [
+                monitoring.CustomMetricGroup(
+                    title="Latency (ms)",
+                    metrics=[
+                        _metric("order-steps", "SagaDuration", "p99"),
+                        _metric("history-projector", "EventAge", "p99"),
+                        _metric("notifier", "EventAge", "p99"),
+                        _metric("shipping", "EventAge", "p99"),
+                    ],
+                )
+            ],
+        )
+        # The payment gateway's circuit opening is an incident of its own.
+        self.circuit_open_alarm = cloudwatch.Alarm(
+            self,
+            "PaymentCircuitOpen",
+            alarm_name=f"{stack.stack_name}-payment-circuit-open",
+            alarm_description="The payment gateway's circuit opened: payments fail fast until it recovers",
+            metric=_metric("payments", "PaymentCircuitOpened").with_(period=Duration.minutes(1)),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.circuit_open_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts))
