@@ -35,7 +35,7 @@ def handle_record(record: SQSRecord) -> None:
     logger.info("event projected", extra={"outcome": str(applied)})
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

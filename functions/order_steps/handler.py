@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from orderflow.adapters.orders import DynamoDbOrders
 from orderflow.domain.saga import SagaContext
 from orderflow.events.types import CancellationReason
-from orderflow.observability import logger, metrics, tracer
+from orderflow.observability import count, logger, metrics, record_duration, tracer
 from orderflow.services.fulfilment import FulfilmentService
 from orderflow.services.inventory import inventory_service
 from orderflow.settings import OrderStepsSettings, load
@@ -24,7 +24,7 @@ service = FulfilmentService(
 )
 
 
-@logger.inject_lambda_context(correlation_id_path="saga.correlation_id")
+@logger.inject_lambda_context(correlation_id_path="saga.correlation_id", clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -34,14 +34,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     causes = {"correlation_id": saga.correlation_id, "causation_id": saga.event_id}
     if step == "confirm":
         order = service.confirm(saga.order_id, **causes)
+        count("OrdersConfirmed")
     elif step == "cancel":
         reason = saga.reason or CancellationReason.FULFILMENT_FAILED
         order = service.cancel(saga.order_id, reason=reason, detail=saga.error_detail, **causes)
-        metrics.add_metric(name=f"OrdersCancelled{reason.title().replace('_', '')}", unit="Count", value=1)
+        count("OrdersCancelled", reason=str(reason))
     elif step == "flag":
         order = service.flag(saga.order_id, problem=saga.error_detail or "compensation failed", **causes)
-        metrics.add_metric(name="OrdersNeedingAttention", unit="Count", value=1)
+        count("OrdersNeedingAttention")
     else:
         raise ValueError(f"unknown step {step!r}")
+    record_duration("SagaDuration", order.created_at)
     logger.info("order moved", extra={"status": order.status})
     return {"status": order.status, "version": order.version}

@@ -72,6 +72,8 @@ def create_order(
         _place(request={"idempotency_key": idempotency_key, "body": order.model_dump(mode="json")})
     )
     metrics.add_metric(name="OrdersCreated", unit="Count", value=1)
+    logger.append_keys(order_id=accepted.order_id)
+    logger.info("order accepted")
     location = f"{app.current_event.request_context.path.rstrip('/')}/{accepted.order_id}"
     return Response(
         status_code=HTTPStatus.ACCEPTED,
@@ -91,6 +93,7 @@ def _place(request: dict[str, Any]) -> dict[str, Any]:
 
 @app.get(Route.ORDER, summary="An order's status, lines, total and timeline")
 def get_order(order_id: Annotated[str, Path(min_length=1, max_length=128)]) -> OrderDetails:
+    logger.append_keys(order_id=order_id)
     details = service.details(order_id)
     if details is None:
         raise NotFoundError(f"Order {order_id} not found")
@@ -100,17 +103,19 @@ def get_order(order_id: Annotated[str, Path(min_length=1, max_length=128)]) -> O
 @app.not_found
 @app.exception_handler(NotFoundError)
 def _not_found(error: NotFoundError) -> Response[Any]:
-    return problem(HTTPStatus.NOT_FOUND, str(error) or "Not found")
+    return problem(HTTPStatus.NOT_FOUND, str(error) or "Not found", app=app)
 
 
 @app.exception_handler(RequestValidationError)
 def _invalid_request(error: RequestValidationError) -> Response[Any]:
-    return problem(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid request", validation_errors(error.errors()))
+    return problem(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid request", validation_errors(error.errors()), app=app)
 
 
 @app.exception_handler(InvalidOrder)
 def _invalid_order(error: InvalidOrder) -> Response[Any]:
-    return problem(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid order", [{"field": error.field, "problem": error.problem}])
+    return problem(
+        HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid order", [{"field": error.field, "problem": error.problem}], app=app
+    )
 
 
 @app.exception_handler(IdempotencyValidationError)
@@ -119,6 +124,7 @@ def _key_reused(_: IdempotencyValidationError) -> Response[Any]:
         HTTPStatus.UNPROCESSABLE_ENTITY,
         "Idempotency-Key reused with a different body",
         [{"field": Route.IDEMPOTENCY_HEADER, "problem": "already used for a different request"}],
+        app=app,
     )
 
 
@@ -128,10 +134,11 @@ def _key_in_flight(_: IdempotencyAlreadyInProgressError) -> Response[Any]:
         HTTPStatus.CONFLICT,
         "A request with this Idempotency-Key is still in progress",
         [{"field": Route.IDEMPOTENCY_HEADER, "problem": "retry after the first request completes"}],
+        app=app,
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from orderflow.adapters.outbox import event_from_stream_image
 from orderflow.adapters.publishers import EventBridgePublisher, SnsFifoPublisher
 from orderflow.batch import StreamProcessor
-from orderflow.observability import bind_event, logger, metrics, tracer
+from orderflow.observability import bind_event, count, logger, metrics, tracer
 from orderflow.services.relay import relay
 from orderflow.settings import RelaySettings, load
 
@@ -29,11 +29,11 @@ def handle_record(record: DynamoDBRecord) -> None:
     event = event_from_stream_image(record.raw_event["dynamodb"]["NewImage"])
     bind_event(event)
     relay(event, publishers)
-    metrics.add_metric(name="EventsPublished", unit="Count", value=1)
+    count("EventsPublished", event_type=str(event.type))
     logger.info("event published")
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.circuit_breaker import (
     CircuitBreakerConfig,
     CircuitBreakerOpenError,
+    CircuitState,
     CircuitTransition,
     circuit_breaker,
 )
@@ -25,7 +26,7 @@ from orderflow.contracts import SagaError
 from orderflow.domain.errors import PaymentDeclined, PaymentGatewayError, UnsupportedEvent
 from orderflow.events import parse_event
 from orderflow.events.models import ProcessPayment
-from orderflow.observability import bind_event, logger, metrics, tracer
+from orderflow.observability import bind_event, count, logger, metrics, tracer
 from orderflow.services.payments import PaymentService
 from orderflow.settings import PaymentsSettings, load
 
@@ -37,7 +38,9 @@ processor = FifoQueueProcessor()
 
 def _on_transition(transition: CircuitTransition) -> None:
     logger.warning("payment gateway circuit changed", extra={"transition": str(transition)})
-    metrics.add_metric(name="PaymentCircuitTransitions", unit="Count", value=1)
+    count("PaymentCircuitTransitions", to_state=transition.to_state.value)
+    if transition.to_state is CircuitState.OPEN:
+        count("PaymentCircuitOpened")
 
 
 # Only transient gateway failures count against the circuit; a declined card is an answer.
@@ -78,24 +81,27 @@ def handle_record(record: SQSRecord) -> None:
     try:
         payment = service.process(command)
     except PaymentDeclined as declined:
-        outcome, answered = "declined", responder.fail(token, SagaError.PAYMENT_DECLINED, str(declined))
+        outcome, answered = "PaymentsDeclined", responder.fail(token, SagaError.PAYMENT_DECLINED, str(declined))
     except PaymentGatewayError as error:
-        outcome, answered = "gateway_error", responder.fail(token, SagaError.PAYMENT_GATEWAY, str(error))
+        outcome, answered = "PaymentGatewayErrors", responder.fail(token, SagaError.PAYMENT_GATEWAY, str(error))
     except CircuitBreakerOpenError as error:
-        outcome, answered = "circuit_open", responder.fail(token, SagaError.PAYMENT_UNAVAILABLE, str(error))
+        outcome, answered = (
+            "PaymentsRejectedCircuitOpen",
+            responder.fail(token, SagaError.PAYMENT_UNAVAILABLE, str(error)),
+        )
     else:
         output = {"payment_id": payment.payment_id, "amount": str(payment.amount), "currency": payment.currency}
-        outcome, answered = "paid", responder.succeed(token, output)
+        outcome, answered = "PaymentsPaid", responder.succeed(token, output)
         if not answered:
             # The saga stopped waiting (timed out) and is compensating without this payment:
             # give the money back rather than keep a charge for a cancelled order.
             service.refund(command.subject, correlation_id=command.correlation_id, causation_id=command.id)
-            outcome = "refunded_late"
-    metrics.add_metric(name=f"Payment_{outcome}", unit="Count", value=1)
+            outcome = "PaymentsRefundedLate"
+    count(outcome)
     logger.info("payment processed", extra={"outcome": outcome, "saga_answered": answered})
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -25,11 +25,12 @@ service = PaymentService(
 )
 
 
-@logger.inject_lambda_context(correlation_id_path="saga.correlation_id")
+@logger.inject_lambda_context(correlation_id_path="saga.correlation_id", clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     saga = SagaContext.model_validate(event["saga"])
     logger.append_keys(order_id=saga.order_id)
     payment = service.refund(saga.order_id, correlation_id=saga.correlation_id, causation_id=saga.event_id)
+    logger.info("payment refunded", extra={"status": payment.status if payment else None})
     return {"status": payment.status if payment else None}

@@ -14,7 +14,7 @@ from orderflow.settings import InventorySettings, load
 service = inventory_service(load(InventorySettings))
 
 
-@logger.inject_lambda_context(correlation_id_path="saga.correlation_id")
+@logger.inject_lambda_context(correlation_id_path="saga.correlation_id", clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -26,4 +26,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         correlation_id=saga.correlation_id,
         causation_id=saga.event_id,
     )
+    logger.info("stock released", extra={"status": reservation.status if reservation else None})
     return {"released": reservation is not None, "status": reservation.status if reservation else None}

@@ -14,7 +14,7 @@ from orderflow.settings import InventorySettings, load
 service = inventory_service(load(InventorySettings))
 
 
-@logger.inject_lambda_context(correlation_id_path="saga.correlation_id")
+@logger.inject_lambda_context(correlation_id_path="saga.correlation_id", clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -23,4 +23,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     reservation = service.reserve(
         saga.order_id, saga.stock_lines, correlation_id=saga.correlation_id, causation_id=saga.event_id
     )
+    logger.info("stock reserved", extra={"status": reservation.status})
     return reservation.model_dump(mode="json")

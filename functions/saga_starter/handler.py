@@ -18,7 +18,7 @@ settings = load(SagaStarterSettings)
 starter = SagaStarter(settings.state_machine_arn)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -41,6 +41,7 @@ class EventBackbone(Construct):
             master_key=topic_key,
             enforce_ssl=True,
             display_name="orderflow order events",
+            tracing_config=sns.TracingConfig.ACTIVE,
         )
         self.bus = events.EventBus(self, "Bus", event_bus_name=f"{settings.stack_name}-events")
         self.archive = self.bus.archive(

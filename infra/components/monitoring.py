@@ -81,7 +81,7 @@ class Monitoring(Construct):
         api: apigateway.RestApi,
         relay: lambda_.IFunction,
         state_machine: sfn.IStateMachine,
-        failure_queues: list[sqs.IQueue],
+        failure_queues: list[sqs.Queue],
         alerts: sns.ITopic,
         settings: MonitoringSettings,
     ) -> None:

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, Sqs
 from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
 from pydantic import ValidationError
 
-from orderflow.observability import logger
+from orderflow.observability import logger, metrics
 
 FAILURE_LOG_MESSAGE = "record failed"
 _MAX_REASON = 500
@@ -40,6 +40,7 @@ class _LogsFailures:
         error_type, error, _ = exception
         reason = f"{error_type.__name__ if error_type else 'Error'}: {_describe(error)}"[:_MAX_REASON]
         logger.error(FAILURE_LOG_MESSAGE, extra={"message_id": _record_id(record), "reason": reason})
+        metrics.add_metric(name="BatchItemFailures", unit="Count", value=1)
         return super().failure_handler(record, exception)  # type: ignore[misc]
 
 

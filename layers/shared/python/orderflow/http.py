@@ -18,12 +18,20 @@ CORRELATION_HEADER = "X-Correlation-Id"
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def problem(status: HTTPStatus, message: str, errors: Sequence[dict[str, str]] = ()) -> Response[Any]:
-    """A JSON error answer: `{"message": ..., "errors": [{"field": ..., "problem": ...}]}`."""
+def problem(
+    status: HTTPStatus,
+    message: str,
+    errors: Sequence[dict[str, str]] = (),
+    *,
+    app: APIGatewayRestResolver | None = None,
+) -> Response[Any]:
+    """A JSON error answer: `{"message": ..., "errors": [{"field": ..., "problem": ...}]}`, with
+    the request's correlation id (exception handlers run outside the middleware that adds it)."""
     body: dict[str, Any] = {"message": message}
     if errors:
         body["errors"] = list(errors)
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+    headers = {CORRELATION_HEADER: correlation_id_of(app)} if app is not None else None
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
 def field_path(location: Sequence[str | int]) -> str:

@@ -3,6 +3,7 @@ ordered per order) and the EventBridge bus (rules, archive, replay)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any, Protocol
 
 import boto3
@@ -45,17 +46,18 @@ class EventBridgePublisher:
         self._client = client if client is not None else boto3.client("events")
 
     def publish(self, event: Envelope[Any]) -> None:
-        answer = self._client.put_events(
-            Entries=[
-                {
-                    "EventBusName": self._bus_name,
-                    "Source": str(event.source),
-                    "DetailType": str(event.type),
-                    "Detail": event.to_json(),
-                    "Time": event.time,
-                }
-            ]
-        )
+        entry: dict[str, Any] = {
+            "EventBusName": self._bus_name,
+            "Source": str(event.source),
+            "DetailType": str(event.type),
+            "Detail": event.to_json(),
+            "Time": event.time,
+        }
+        # Continue the X-Ray trace into the rules' targets (Lambda sets this variable).
+        trace_header = os.environ.get("_X_AMZN_TRACE_ID")
+        if trace_header:
+            entry["TraceHeader"] = trace_header
+        answer = self._client.put_events(Entries=[entry])
         # PutEvents answers 200 even when an entry failed: the failure is per entry.
         if answer.get("FailedEntryCount", 0):
             entry = answer["Entries"][0]
