@@ -14,6 +14,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from localcloud.provision import ACCOUNT, Deployment
 from localcloud.runtime import LambdaRuntime
+
+LOCAL_PREFIX = "/_local"  # the local cloud's own pages; API Gateway has no such path
+Answer = tuple[int, list[tuple[str, str]], bytes]
+LocalPages = Callable[[str, str], Answer]
 
 
 @dataclass(frozen=True)
@@ -74,9 +79,18 @@ def routes_from(deployment: Deployment) -> tuple[list[Route], str]:
 
 
 class LocalApi:
-    def __init__(self, deployment: Deployment, runtime: LambdaRuntime, *, host: str = "127.0.0.1", port: int = 3000):
+    def __init__(
+        self,
+        deployment: Deployment,
+        runtime: LambdaRuntime,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        local_pages: LocalPages | None = None,
+    ) -> None:
         self.routes, self.stage = routes_from(deployment)
         self._runtime = runtime
+        self._local_pages = local_pages
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
@@ -99,6 +113,8 @@ class LocalApi:
         """One request through the route table and the function (the server calls this)."""
         url = urlsplit(raw_path)
         path = url.path
+        if self._local_pages is not None and path.startswith(LOCAL_PREFIX):
+            return self._local_pages(path, url.query)
         if path == f"/{self.stage}" or path.startswith(f"/{self.stage}/"):
             path = path[len(self.stage) + 1 :] or "/"
         for route in self.routes:

@@ -105,7 +105,14 @@ class LocalCloud:
                 )
             self._pollers.append(poller)
             poller.start()
-        self.api = LocalApi(self.deployment, self.runtime, port=self.config.api_port)
+        from localcloud import dashboard
+
+        self.api = LocalApi(
+            self.deployment,
+            self.runtime,
+            port=self.config.api_port,
+            local_pages=lambda path, query: dashboard.serve(self, path, query),
+        )
         self.api.start()
         return self
 

@@ -1,0 +1,115 @@
+"""The local dashboard: `make local` serves it at http://127.0.0.1:3000/_local/ — queues and
+DLQs, orders by status, the metric counters the functions emitted (EMF), and recent log lines,
+filterable by correlation id. `/_local/state.json` is the same as data."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from localcloud.cloud import LocalCloud
+from orderflow.adapters.dynamodb import from_item
+
+LOG_LINES = 200
+
+
+def _queues(cloud: LocalCloud) -> list[dict[str, Any]]:
+    sqs = cloud.client("sqs")
+    dead_letter_targets = {
+        resource["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for resource in cloud.deployment.of_type("AWS::SQS::Queue").values()
+        if "RedrivePolicy" in resource.get("Properties", {})
+    }
+    rows = []
+    for logical_id in sorted(cloud.deployment.of_type("AWS::SQS::Queue")):
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=cloud.deployment.value(logical_id),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        rows.append(
+            {
+                "queue": cloud.deployment.value(logical_id, "QueueName"),
+                "dead_letter": logical_id in dead_letter_targets or "Failures" in logical_id,
+                "visible": int(attributes["ApproximateNumberOfMessages"]),
+                "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+            }
+        )
+    return rows
+
+
+def _orders(cloud: LocalCloud) -> dict[str, int]:
+    paginator = cloud.client("dynamodb").get_paginator("scan")
+    statuses: Counter[str] = Counter()
+    for page in paginator.paginate(TableName=cloud.table_name("OrderViews")):
+        for item in map(from_item, page["Items"]):
+            if item.get("sk") == "SUMMARY":
+                statuses[str(item["status"])] += 1
+    return dict(sorted(statuses.items()))
+
+
+def _metrics(cloud: LocalCloud) -> list[dict[str, Any]]:
+    """Counts summed, durations as their latest value, per service and metric."""
+    totals: dict[tuple[str, str], dict[str, Any]] = {}
+    for _, entry in list(cloud.activity.logs):
+        if not isinstance(entry, dict) or "_aws" not in entry:
+            continue
+        for directive in entry["_aws"]["CloudWatchMetrics"]:
+            if any(len(dimensions) > 1 for dimensions in directive["Dimensions"]):
+                continue  # the per-type / per-reason copies; the totals are counted once
+            for metric in directive["Metrics"]:
+                values = entry.get(metric["Name"], 0)
+                value = sum(values) if isinstance(values, list) else values
+                key = (str(entry.get("service", "?")), metric["Name"])
+                row = totals.setdefault(
+                    key, {"service": key[0], "metric": key[1], "unit": metric.get("Unit"), "value": 0}
+                )
+                row["value"] = row["value"] + value if metric.get("Unit") == "Count" else round(value, 1)
+    return sorted(totals.values(), key=lambda row: (row["service"], row["metric"]))
+
+
+def _logs(cloud: LocalCloud, correlation_id: str | None) -> list[dict[str, Any]]:
+    lines = []
+    for function, entry in reversed(list(cloud.activity.logs)):
+        if not isinstance(entry, dict) or "_aws" in entry or "message" not in entry:
+            continue
+        if correlation_id and entry.get("correlation_id") != correlation_id:
+            continue
+        lines.append(
+            {
+                "time": entry.get("timestamp"),
+                "function": entry.get("service", function),
+                "level": entry.get("level"),
+                "message": entry.get("message"),
+                "correlation_id": entry.get("correlation_id"),
+                "order_id": entry.get("order_id"),
+            }
+        )
+        if len(lines) >= LOG_LINES:
+            break
+    return lines
+
+
+def state(cloud: LocalCloud, correlation_id: str | None = None) -> dict[str, Any]:
+    return {
+        "orders": _orders(cloud),
+        "queues": _queues(cloud),
+        "metrics": _metrics(cloud),
+        "logs": _logs(cloud, correlation_id),
+    }
+
+
+def serve(cloud: LocalCloud, path: str, query: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Answers for `/_local/...` on the local API's port."""
+    if path.rstrip("/") == "/_local/state.json":
+        correlation_id = parse_qs(query).get("correlation_id", [""])[0] or None
+        body = json.dumps(state(cloud, correlation_id), default=str).encode()
+        return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
+    if path.rstrip("/") == "/_local":
+        return 200, [("Content-Type", "text/html; charset=utf-8")], PAGE.encode()
+    return 404, [("Content-Type", "application/json")], b'{"message": "not found"}'
+
+
+PAGE = (Path(__file__).parent / "dashboard.html").read_text()
