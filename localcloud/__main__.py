@@ -36,6 +36,7 @@ def main() -> None:
 orderflow is running locally ({time.monotonic() - started:.1f}s to ready; {count} products seeded)
 
   API            {api}   (also under /{cloud.api.stage}/...)
+  dashboard      {api}/_local/   (orders, queues, DLQs, metrics, logs by correlation id)
   AWS endpoint   {endpoint}   (region eu-west-1, any credentials)
 
   curl -s {api}/products

@@ -83,8 +83,10 @@ class Demo:
     def api(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
         return call(self.cloud.api.url, method, path, body, headers)
 
-    def place(self, label: str, order: dict[str, Any], status: str, reason: str | None) -> str:
-        answer = self.api("POST", "/orders", order)
+    def place(
+        self, label: str, order: dict[str, Any], status: str, reason: str | None, headers: dict[str, str] | None = None
+    ) -> str:
+        answer = self.api("POST", "/orders", order, headers)
         self.expect(answer.status == 202, f"{label}: POST /orders answered {answer.status}: {answer.body}")
         order_id = str(answer.body["order_id"])
         self.expected[order_id] = (label, status, reason)
@@ -97,8 +99,9 @@ class Demo:
         print(f"\n== catalogue: {len(products.body)} products")
 
         print("\n== orders, one per path of the saga")
-        for label, order, status, reason in PATHS:
-            self.place(label, order, status, reason)
+        self.journey = f"demo-journey-{time.time_ns()}"
+        for index, (label, order, status, reason) in enumerate(PATHS):
+            self.place(label, order, status, reason, {"X-Correlation-Id": self.journey} if index == 0 else None)
 
         print("\n== the same request twice, with one Idempotency-Key")
         key = {"Idempotency-Key": f"demo-{time.time_ns()}"}
@@ -182,6 +185,7 @@ class Demo:
             print(f"      reason: {letter.reason}")
         self.expect([letter.group for letter in letters] == [POISON_GROUP], "dead letters other than the poison")
         self._invariants(views)
+        self._journey()
         print("\n" + ("OK: every check passed" if not self.problems else f"FAILED: {len(self.problems)} problem(s)"))
 
     def _invariants(self, views: dict[str, Any]) -> None:
@@ -197,6 +201,21 @@ class Demo:
         confirmed = sum((Decimal(v["total"]) for v in views.values() if v.get("status") == "SHIPPED"), Decimal(0))
         self.expect(charged == confirmed, f"paid - refunded = {charged}, confirmed orders total {confirmed}")
         print(f"  invariants: stock conserved for {len(stock)} skus; paid - refunded = {charged} = confirmed totals")
+
+    def _journey(self) -> None:
+        """The happy-path order's whole journey: every log line with its correlation id."""
+        print(f"\n== one order's journey, by correlation id {self.journey}")
+        lines = [
+            entry
+            for _, entry in list(self.cloud.activity.logs)
+            if isinstance(entry, dict) and entry.get("correlation_id") == self.journey and "_aws" not in entry
+        ]
+        for entry in sorted(lines, key=lambda line: str(line.get("timestamp"))):
+            print(f"  {str(entry.get('timestamp'))[11:23]}  {entry.get('service', '?'):<18} {entry.get('message')}")
+        services = {entry.get("service") for entry in lines}
+        self.expect(
+            len(services) >= 9, f"the journey shows only {len(services)} functions: {sorted(map(str, services))}"
+        )
 
     def _stock(self) -> dict[str, dict[str, int]]:
         items = self.cloud.client("dynamodb").scan(TableName=self.cloud.table_name("Catalogue"))["Items"]
