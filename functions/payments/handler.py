@@ -3,7 +3,6 @@ breaker -> the saga's waiting task answered with SendTaskSuccess or SendTaskFail
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -20,14 +19,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.payment_gateway import Charge, SimulatedGateway
-from orderflow.adapters.payments import DynamoDbPayments, TaskResponder
+from orderflow.adapters.payments import TaskResponder
 from orderflow.batch import FifoQueueProcessor
 from orderflow.contracts import SagaError
 from orderflow.domain.errors import PaymentDeclined, PaymentGatewayError, UnsupportedEvent
 from orderflow.events import parse_event
 from orderflow.events.models import ProcessPayment
 from orderflow.observability import bind_event, count, logger, metrics, tracer
-from orderflow.services.payments import PaymentService
+from orderflow.services.payments import payment_service
 from orderflow.settings import PaymentsSettings, load
 
 settings = load(PaymentsSettings)
@@ -59,15 +58,7 @@ def charge(**request: Any) -> Charge:
     return gateway.charge(**request)
 
 
-service = PaymentService(
-    DynamoDbPayments(
-        payments_table=settings.payments_table,
-        outbox_table=settings.outbox_table,
-        outbox_retention=timedelta(days=settings.outbox_retention_days),
-    ),
-    gateway,
-    charge,
-)
+service = payment_service(settings, gateway, charge)
 
 
 @tracer.capture_method

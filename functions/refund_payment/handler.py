@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orderflow.adapters.payment_gateway import SimulatedGateway
-from orderflow.adapters.payments import DynamoDbPayments
 from orderflow.domain.saga import SagaContext
 from orderflow.observability import logger, metrics, tracer
-from orderflow.services.payments import PaymentService
+from orderflow.services.payments import payment_service
 from orderflow.settings import PaymentsSettings, load
 
-settings = load(PaymentsSettings)
-service = PaymentService(
-    DynamoDbPayments(
-        payments_table=settings.payments_table,
-        outbox_table=settings.outbox_table,
-        outbox_retention=timedelta(days=settings.outbox_retention_days),
-    ),
-    SimulatedGateway(settings.ledger_table),
-)
+service = payment_service(load(PaymentsSettings))
 
 
 @logger.inject_lambda_context(correlation_id_path="saga.correlation_id", clear_state=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from orderflow.adapters.errors import AlreadyExists
-from orderflow.adapters.payment_gateway import Charge, PaymentGateway
-from orderflow.adapters.payments import Payment, PaymentStatus, PaymentStore
+from orderflow.adapters.payment_gateway import Charge, PaymentGateway, SimulatedGateway
+from orderflow.adapters.payments import DynamoDbPayments, Payment, PaymentStatus, PaymentStore
 from orderflow.contracts import EventSource
 from orderflow.domain.errors import PaymentDeclined
 from orderflow.events import Envelope
@@ -21,6 +22,7 @@ from orderflow.events.models import (
     ProcessPayment,
 )
 from orderflow.events.types import Currency
+from orderflow.settings import PaymentsSettings
 
 Charger = Callable[..., Charge]  # the gateway's charge, possibly behind a circuit breaker
 PAID_VERSION, FINAL_VERSION = 1, 2
@@ -110,3 +112,15 @@ class PaymentService:
             assert stored is not None
             return stored
         return payment
+
+
+def payment_service(
+    settings: PaymentsSettings, gateway: PaymentGateway | None = None, charge: Charger | None = None
+) -> PaymentService:
+    """The service on the tables named in `settings` (the functions' composition root)."""
+    store = DynamoDbPayments(
+        payments_table=settings.payments_table,
+        outbox_table=settings.outbox_table,
+        outbox_retention=timedelta(days=settings.outbox_retention_days),
+    )
+    return PaymentService(store, gateway or SimulatedGateway(settings.ledger_table), charge)
