@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localcloud.cloud import LocalCloud
+from orderflow.contracts import MessageAttribute
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,11 @@ def peek(cloud: LocalCloud, queue_url: str) -> list[dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
     for _ in range(100):
         batch = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=30
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=30,
         ).get("Messages", [])
         if not batch:
             break
@@ -55,9 +60,14 @@ def dead_letters(cloud: LocalCloud) -> list[DeadLetter]:
                     queue=name,
                     message_id=message["MessageId"],
                     group=message["Attributes"].get("MessageGroupId"),
-                    deliveries=deliveries(cloud, message["MessageId"]),
+                    # A message its consumer dead-lettered itself is a copy whose deduplication
+                    # id is the original's message id.
+                    deliveries=max(
+                        deliveries(cloud, message["MessageId"]),
+                        deliveries(cloud, message["Attributes"].get("MessageDeduplicationId", "")),
+                    ),
                     body=message["Body"],
-                    reason=cloud.activity.failure_reasons.get(message["MessageId"], "no failure recorded"),
+                    reason=_reason(cloud, message),
                 )
             )
     return letters
@@ -70,6 +80,15 @@ def deliveries(cloud: LocalCloud, message_id: str) -> int:
         if kind == "sqs_batch"
     ]
     return max(counts, default=0)
+
+
+def _reason(cloud: LocalCloud, message: dict[str, Any]) -> str:
+    """The reason a consumer attached when it dead-lettered the message itself, else the last
+    failure its consumer logged for it (it went through the redrive policy)."""
+    attached = message.get("MessageAttributes", {}).get(MessageAttribute.FAILURE_REASON)
+    if attached:
+        return str(attached["StringValue"])
+    return cloud.activity.failure_reasons.get(message["MessageId"], "no failure recorded")
 
 
 def messages_per_queue(cloud: LocalCloud) -> dict[str, int]:

@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.order_views import DynamoDbOrderViews
-from orderflow.batch import FifoQueueProcessor
-from orderflow.events import parse_event
+from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment
+from orderflow.events import parse_message
 from orderflow.observability import bind_event, logger, metrics, tracer
 from orderflow.services.projection import Applied, apply_event
 from orderflow.settings import ProjectorSettings, load
@@ -19,6 +19,7 @@ from orderflow.settings import ProjectorSettings, load
 settings = load(ProjectorSettings)
 store = DynamoDbOrderViews(settings.order_views_table)
 processor = FifoQueueProcessor()
+dead_letters = dead_letters_from_environment()
 
 _METRIC = {
     Applied.DUPLICATE: "DuplicatesSkipped",
@@ -28,7 +29,7 @@ _METRIC = {
 
 @tracer.capture_method
 def handle_record(record: SQSRecord) -> None:
-    event = parse_event(record.body)
+    event = parse_message(record.body)
     bind_event(event)
     applied = apply_event(store, event)
     metrics.add_metric(name=_METRIC.get(applied, "EventsProjected"), unit="Count", value=1)
@@ -39,4 +40,6 @@ def handle_record(record: SQSRecord) -> None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    return process_partial_response(
+        event=event, record_handler=dead_lettering(handle_record, dead_letters), processor=processor, context=context
+    )

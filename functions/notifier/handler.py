@@ -15,9 +15,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.notifications import RecordingChannel
-from orderflow.batch import FifoQueueProcessor
+from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment
 from orderflow.contracts import Key
-from orderflow.events import parse_event, parse_event_dict
+from orderflow.events import parse_event_dict, parse_message
 from orderflow.observability import bind_event, logger, metrics, tracer
 from orderflow.services.notifying import notify
 from orderflow.settings import NotifierSettings, load
@@ -25,6 +25,7 @@ from orderflow.settings import NotifierSettings, load
 settings = load(NotifierSettings)
 channel = RecordingChannel(settings.notifications_table)
 processor = FifoQueueProcessor()
+dead_letters = dead_letters_from_environment()
 persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, key_attr=Key.IDEMPOTENCY_ID)
 # One notification per event id, however often the event is delivered.
 idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=settings.idempotency_ttl_seconds)
@@ -39,7 +40,7 @@ def send_once(envelope: dict[str, Any]) -> dict[str, Any]:
 
 @tracer.capture_method
 def handle_record(record: SQSRecord) -> None:
-    event = parse_event(record.body)
+    event = parse_message(record.body)
     bind_event(event)
     send_once(envelope=event.to_dict())
     logger.info("customer notified")
@@ -50,4 +51,6 @@ def handle_record(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    return process_partial_response(
+        event=event, record_handler=dead_lettering(handle_record, dead_letters), processor=processor, context=context
+    )

@@ -20,10 +20,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.payment_gateway import Charge, SimulatedGateway
 from orderflow.adapters.payments import TaskResponder
-from orderflow.batch import FifoQueueProcessor
+from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment
 from orderflow.contracts import SagaError
 from orderflow.domain.errors import PaymentDeclined, PaymentGatewayError, UnsupportedEvent
-from orderflow.events import parse_event
+from orderflow.events import parse_message
 from orderflow.events.models import ProcessPayment
 from orderflow.observability import bind_event, count, logger, metrics, tracer
 from orderflow.services.payments import payment_service
@@ -33,6 +33,7 @@ settings = load(PaymentsSettings)
 gateway = SimulatedGateway(settings.ledger_table)
 responder = TaskResponder()
 processor = FifoQueueProcessor()
+dead_letters = dead_letters_from_environment()
 
 
 def _on_transition(transition: CircuitTransition) -> None:
@@ -63,7 +64,7 @@ service = payment_service(settings, gateway, charge)
 
 @tracer.capture_method
 def handle_record(record: SQSRecord) -> None:
-    command = parse_event(record.body)
+    command = parse_message(record.body)
     if not isinstance(command, ProcessPayment):
         raise UnsupportedEvent(f"payments handles ProcessPayment, not {command.type}")
     bind_event(command)
@@ -96,4 +97,6 @@ def handle_record(record: SQSRecord) -> None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    return process_partial_response(
+        event=event, record_handler=dead_lettering(handle_record, dead_letters), processor=processor, context=context
+    )

@@ -10,9 +10,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orderflow.batch import FifoQueueProcessor
+from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment
 from orderflow.domain.errors import UnsupportedEvent
-from orderflow.events import parse_event
+from orderflow.events import parse_message
 from orderflow.events.models import OrderConfirmed
 from orderflow.observability import bind_event, logger, metrics, tracer
 from orderflow.services.shipping import Shipments
@@ -25,11 +25,12 @@ shipments = Shipments(
     outbox_retention=timedelta(days=settings.outbox_retention_days),
 )
 processor = FifoQueueProcessor()
+dead_letters = dead_letters_from_environment()
 
 
 @tracer.capture_method
 def handle_record(record: SQSRecord) -> None:
-    event = parse_event(record.body)
+    event = parse_message(record.body)
     if not isinstance(event, OrderConfirmed):
         raise UnsupportedEvent(f"shipping handles OrderConfirmed, not {event.type}")
     bind_event(event)
@@ -42,4 +43,6 @@ def handle_record(record: SQSRecord) -> None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    return process_partial_response(
+        event=event, record_handler=dead_lettering(handle_record, dead_letters), processor=processor, context=context
+    )

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from infra.components.runtime import Layers, OrderflowFunction
 from infra.settings import ConsumerSettings
-from orderflow.contracts import MessageAttribute
+from orderflow.contracts import Env, MessageAttribute
 
 
 def secure_queue(
@@ -72,6 +72,7 @@ class FifoConsumer(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.event_types = tuple(event_types)
+        self.dead_letter_queue = secure_queue(self, "DeadLetterQueue", key=key, fifo=True, retention=dlq_retention)
         self.consumer = OrderflowFunction(
             self,
             "Consumer",
@@ -80,10 +81,11 @@ class FifoConsumer(Construct):
             layers=layers,
             settings=settings.function,
             log_retention=log_retention,
-            environment=environment,
+            # Messages no retry can fix go straight to the DLQ, with the reason (orderflow.batch).
+            environment={**(environment or {}), Env.DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url},
         )
         self.function = self.consumer.function
-        self.dead_letter_queue = secure_queue(self, "DeadLetterQueue", key=key, fifo=True, retention=dlq_retention)
+        self.dead_letter_queue.grant_send_messages(self.function)
         self.queue = secure_queue(
             self,
             "Queue",

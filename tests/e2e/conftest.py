@@ -25,3 +25,12 @@ def api(cloud: LocalCloud) -> Any:
         return call(cloud.api.url, method, path, body, headers)
 
     return request
+
+
+@pytest.fixture(autouse=True)
+def _report_poller_errors(cloud: LocalCloud) -> Iterator[None]:
+    """A poller that fails (not a function: the poller itself) is a local cloud defect."""
+    before = len([1 for kind, _ in list(cloud.activity.reports) if kind == "poller_error"])
+    yield
+    errors = [d for kind, d in list(cloud.activity.reports) if kind == "poller_error"][before:]
+    assert errors == [], errors

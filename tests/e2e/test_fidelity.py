@@ -31,27 +31,56 @@ def _batches(cloud: LocalCloud, message_id: str) -> list[dict[str, Any]]:
     return [d for kind, d in list(cloud.activity.reports) if kind == "sqs_batch" and message_id in d["message_ids"]]
 
 
-def test_a_poison_message_is_dead_lettered_after_max_receive_count_and_other_groups_flow(
+def test_a_malformed_message_is_dead_lettered_at_once_with_its_reason(cloud: LocalCloud, api: Any) -> None:
+    group, later = f"order-{uuid.uuid4()}", order_created(f"order-{uuid.uuid4()}")
+    poison = _send(cloud, "OrderHistoryQueue", group, '{"type": "OrderTeleported"}')
+    assert poison
+    _send(cloud, "OrderHistoryQueue", group, later.model_copy(update={"subject": group}).to_json())
+
+    # The consumer moved it itself: a new message in the DLQ, same group, reason attached.
+    letter = wait_for(lambda: next((d for d in dead_letters(cloud) if d.group == group), None), timeout=30)
+
+    assert letter.body == '{"type": "OrderTeleported"}'
+    assert _batches(cloud, poison)[0]["failed"] == []  # handled on its first delivery, not retried
+    assert letter.reason.startswith("MalformedMessage: ValidationError")
+    assert "OrderTeleported" in letter.reason
+    # The rest of its group is not held back behind it.
+    assert wait_for(lambda: api("GET", f"/orders/{group}").body.get("status") == "PENDING")
+
+
+def _unreadable_view(cloud: LocalCloud) -> str:
+    """An order whose read-model summary is corrupt: projecting any event for it fails, and not
+    because of the message (a transient failure: retried, then redriven by the queue)."""
+    order_id = f"order-{uuid.uuid4()}"
+    cloud.client("dynamodb").put_item(
+        TableName=cloud.table_name("OrderViews"),
+        Item={"order_id": {"S": order_id}, "sk": {"S": "SUMMARY"}, "status": {"S": "NOT_A_STATUS"}},
+    )
+    return order_id
+
+
+def test_a_failing_message_is_dead_lettered_after_max_receive_count_and_other_groups_flow(
     cloud: LocalCloud, api: Any
 ) -> None:
     poison_group, other = f"poison-{uuid.uuid4()}", f"order-{uuid.uuid4()}"
-    poison = _send(cloud, "OrderHistoryQueue", poison_group, "not an event")
+    poison = _send(cloud, "OrderHistoryQueue", poison_group, order_created(_unreadable_view(cloud)).to_json())
     _send(cloud, "OrderHistoryQueue", other, order_created(other).to_json())
 
     letter = wait_for(lambda: next((d for d in dead_letters(cloud) if d.message_id == poison), None), timeout=30)
 
     assert letter.deliveries == 5  # the queue's maxReceiveCount
-    assert letter.reason.startswith("ValidationError")
+    assert letter.reason.startswith("ValidationError")  # from the consumer's "record failed" log line
     assert api("GET", f"/orders/{other}").body["status"] == "PENDING"
     assert all(d.group != other for d in dead_letters(cloud))
 
 
 def test_a_failure_mid_batch_redelivers_exactly_it_and_the_rest_of_its_group(cloud: LocalCloud, api: Any) -> None:
-    group = f"order-{uuid.uuid4()}"
+    # One message group, three messages; the middle one is about an order that cannot be projected.
+    group, order = f"group-{uuid.uuid4()}", f"order-{uuid.uuid4()}"
     with cloud.paused():  # the three arrive in one batch
-        first = _send(cloud, "OrderHistoryQueue", group, order_created(group).to_json())
-        poison = _send(cloud, "OrderHistoryQueue", group, "{broken")
-        last = _send(cloud, "OrderHistoryQueue", group, order_confirmed(group).to_json())
+        first = _send(cloud, "OrderHistoryQueue", group, order_created(order).to_json())
+        poison = _send(cloud, "OrderHistoryQueue", group, order_created(_unreadable_view(cloud)).to_json())
+        last = _send(cloud, "OrderHistoryQueue", group, order_confirmed(order).to_json())
 
     # As on AWS, the messages behind a failure in their group are failed with it on every
     # receive, so they reach maxReceiveCount together: both are dead-lettered, in order, and
@@ -69,7 +98,7 @@ def test_a_failure_mid_batch_redelivers_exactly_it_and_the_rest_of_its_group(clo
         assert [mid for mid in batch["message_ids"] if batch["groups"][mid] == group] == [poison, last]
     assert [d.message_id for d in dead_letters(cloud) if d.group == group] == [poison, last]
     assert "previous record from this message group failed" in letters[0].reason
-    assert api("GET", f"/orders/{group}").body["status"] == "PENDING"
+    assert api("GET", f"/orders/{order}").body["status"] == "PENDING"  # never jumped past the failure
 
 
 def _publish(cloud: LocalCloud, event: Any) -> None:

@@ -7,16 +7,20 @@ found (CloudWatch Logs Insights on AWS; the local cloud's DLQ summary reads it t
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor
 from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
-from pydantic import ValidationError
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from orderflow.contracts import Env, MessageAttribute
+from orderflow.domain.errors import MalformedMessage, UnsupportedEvent, reason_of
 from orderflow.observability import logger, metrics
 
 FAILURE_LOG_MESSAGE = "record failed"
-_MAX_REASON = 500
 
 
 def _record_id(record: Any) -> str:
@@ -25,20 +29,10 @@ def _record_id(record: Any) -> str:
     return str(record.dynamodb.sequence_number)
 
 
-def _describe(error: BaseException | None) -> str:
-    """A one-line reason; for a message that breaks the event schema, each field and its problem."""
-    if isinstance(error, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']) or 'message'}: {problem['msg']}"
-            for problem in error.errors(include_url=False)[:5]
-        )
-    return " ".join(str(error).split())
-
-
 class _LogsFailures:
     def failure_handler(self, record: Any, exception: ExceptionInfo) -> Any:
-        error_type, error, _ = exception
-        reason = f"{error_type.__name__ if error_type else 'Error'}: {_describe(error)}"[:_MAX_REASON]
+        _, error, _ = exception
+        reason = reason_of(error)
         logger.error(FAILURE_LOG_MESSAGE, extra={"message_id": _record_id(record), "reason": reason})
         metrics.add_metric(name="BatchItemFailures", unit="Count", value=1)
         return super().failure_handler(record, exception)  # type: ignore[misc]
@@ -55,3 +49,69 @@ class FifoQueueProcessor(_LogsFailures, SqsFifoPartialProcessor):
 class StreamProcessor(_LogsFailures, BatchProcessor):
     def __init__(self) -> None:
         super().__init__(event_type=EventType.DynamoDBStreams)
+
+
+# Failures no retry can fix: the message does not parse, breaks its schema, or is not for this
+# consumer. They go to the DLQ at once, with the reason, instead of maxReceiveCount receives.
+PERMANENT: tuple[type[Exception], ...] = (MalformedMessage, UnsupportedEvent)
+
+
+class DeadLetters:
+    """Sends a message to its queue's dead-letter queue with the reason as attributes."""
+
+    def __init__(self, queue_url: str, client: Any | None = None) -> None:
+        self._url = queue_url
+        self._client = client if client is not None else boto3.client("sqs")
+
+    def send(self, record: SQSRecord, error: Exception) -> None:
+        request: dict[str, Any] = {
+            "QueueUrl": self._url,
+            "MessageBody": record.body,
+            "MessageAttributes": {
+                MessageAttribute.FAILURE_REASON: _attribute(reason_of(error)),
+                MessageAttribute.ERROR_TYPE: _attribute(type(error).__name__),
+                MessageAttribute.SOURCE_QUEUE: _attribute(record.event_source_arn),
+            },
+        }
+        group = record.attributes.message_group_id
+        if group:  # a FIFO DLQ: same group, and the original message id as deduplication id
+            request["MessageGroupId"] = group
+            request["MessageDeduplicationId"] = record.message_id
+        self._client.send_message(**request)
+
+
+def _attribute(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value or "-"}
+
+
+def dead_lettering(
+    record_handler: Callable[[SQSRecord], None], dead_letters: DeadLetters | None
+) -> Callable[[SQSRecord], None]:
+    """`record_handler`, with permanent failures moved to the DLQ (the record then counts as
+    handled, so it neither retries nor holds back the rest of its group). Transient failures
+    still raise, and are retried by the queue."""
+    if dead_letters is None:
+        return record_handler
+
+    def handle(record: SQSRecord) -> None:
+        try:
+            record_handler(record)
+        except PERMANENT as error:
+            logger.error(
+                FAILURE_LOG_MESSAGE,
+                extra={
+                    "message_id": record.message_id,
+                    "reason": reason_of(error),
+                    "dead_lettered": True,
+                },
+            )
+            dead_letters.send(record, error)
+            metrics.add_metric(name="MessagesDeadLettered", unit="Count", value=1)
+
+    return handle
+
+
+def dead_letters_from_environment() -> DeadLetters | None:
+    """The consumer's DLQ, when the stack told it (`DEAD_LETTER_QUEUE_URL`)."""
+    url = os.environ.get(Env.DEAD_LETTER_QUEUE_URL)
+    return DeadLetters(url) if url else None

@@ -63,10 +63,14 @@ CUSTOMER_FACING_EVENTS: tuple[EventType, ...] = (
 
 
 class MessageAttribute(StrEnum):
-    """SNS/SQS message attributes set by the outbox relay; filter policies match on them."""
+    """SNS/SQS message attributes: set by the outbox relay (filter policies match on them), and
+    on a message a consumer dead-letters itself (why, and where it came from)."""
 
     EVENT_TYPE = "event_type"
     CORRELATION_ID = "correlation_id"
+    FAILURE_REASON = "failure_reason"
+    ERROR_TYPE = "error_type"
+    SOURCE_QUEUE = "source_queue"
 
 
 class Env(StrEnum):
@@ -90,6 +94,7 @@ class Env(StrEnum):
     STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
     CIRCUIT_FAILURE_THRESHOLD = "CIRCUIT_FAILURE_THRESHOLD"
     CIRCUIT_RECOVERY_SECONDS = "CIRCUIT_RECOVERY_SECONDS"
+    DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 
 
 class SagaError(StrEnum):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
+MAX_REASON = 500
+
 
 class DomainError(Exception):
     """A request or event that the rules reject; retrying it cannot succeed."""
@@ -18,6 +22,11 @@ class InvalidOrder(DomainError):
 
 class InvalidTransition(DomainError):
     """A saga step that does not fit the order's status (e.g. confirming a cancelled order)."""
+
+
+class MalformedMessage(DomainError):
+    """A message that is not a valid event: not JSON, an unknown type, or a payload that breaks
+    its schema. No retry can fix it."""
 
 
 class UnsupportedEvent(DomainError):
@@ -46,3 +55,18 @@ class PaymentGatewayError(Exception):
 
 class PaymentUnavailable(Exception):
     """The gateway is not being called (its circuit is open) or kept failing: fail fast."""
+
+
+def describe(error: BaseException | None) -> str:
+    """A one-line reason; for a message that breaks the event schema, each field and its problem."""
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'message'}: {problem['msg']}"
+            for problem in error.errors(include_url=False)[:5]
+        )
+    return " ".join(str(error).split())
+
+
+def reason_of(error: BaseException | None) -> str:
+    """`ErrorType: what was wrong`, on one line and bounded."""
+    return f"{type(error).__name__ if error else 'Error'}: {describe(error)}"[:MAX_REASON]
