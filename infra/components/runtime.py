@@ -47,7 +47,10 @@ class Layers(Construct):
             description="orderflow shared package",
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            code=lambda_.Code.from_asset(str(ROOT / "layers" / "shared"), exclude=ASSET_EXCLUDES),
+            # The operator CLI (orderflow.ops) runs on operators' machines, not in functions.
+            code=lambda_.Code.from_asset(
+                str(ROOT / "layers" / "shared"), exclude=[*ASSET_EXCLUDES, "python/orderflow/ops"]
+            ),
         )
 
     @property

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not instal
 def render(url: str) -> str:
     """The page's DOM after its scripts ran (virtual time lets the first fetch complete)."""
     with tempfile.TemporaryDirectory() as profile:
-        result = subprocess.run(  # noqa: S603 - the system's Chromium on our own page
+        result = subprocess.run(
             [
                 str(CHROMIUM),
                 "--headless",

@@ -1,0 +1,114 @@
+"""orderflow operator CLI.
+
+  python -m orderflow.ops dlq list
+  python -m orderflow.ops dlq show QUEUE
+  python -m orderflow.ops dlq redrive QUEUE [--dry-run] [--max N] [--rate PER_SECOND]
+  python -m orderflow.ops order ORDER_ID
+
+Against AWS it uses the current credentials; `--endpoint-url http://127.0.0.1:4566` points it
+at the local cloud. QUEUE is a DLQ's name or a unique part of it (e.g. OrderHistory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from orderflow.ops import dlq
+from orderflow.ops.order import story
+
+
+def clients_for(endpoint_url: str | None, region: str | None) -> Any:
+    region = region or os.environ.get("AWS_DEFAULT_REGION") or ("eu-west-1" if endpoint_url else None)
+    options: dict[str, Any] = {"region_name": region, "config": Config(account_id_endpoint_mode="disabled")}
+    if endpoint_url:
+        options["endpoint_url"] = endpoint_url
+        options.setdefault("aws_access_key_id", os.environ.get("AWS_ACCESS_KEY_ID", "local"))
+        options.setdefault("aws_secret_access_key", os.environ.get("AWS_SECRET_ACCESS_KEY", "local"))
+    return lambda service: boto3.client(service, **options)
+
+
+def _list(clients: Any) -> None:
+    sqs = clients("sqs")
+    print(f"{'dead-letter queue':<60} {'depth':>6} {'oldest':>9}  source")
+    for queue in dlq.dead_letter_queues(sqs):
+        age = dlq.oldest_age_seconds(dlq.show(sqs, queue)) if queue.depth else None
+        oldest = f"{age:.0f}s" if age is not None else "-"
+        source = queue.source_url.rsplit("/", 1)[-1] if queue.source_url else "(failure destination)"
+        print(f"{queue.name:<60} {queue.depth:>6} {oldest:>9}  {source}")
+
+
+def _show(clients: Any, name: str) -> None:
+    sqs = clients("sqs")
+    queue = dlq.find(sqs, name)
+    letters = dlq.show(sqs, queue)
+    print(f"{queue.name}: {len(letters)} message(s)")
+    for letter in letters:
+        print(
+            f"- {letter.message_id}  group={letter.group}  receives={letter.receive_count}\n"
+            f"  event: {letter.event_type} order={letter.order_id} correlation_id={letter.correlation_id}\n"
+            f"  reason: {letter.reason}"
+        )
+
+
+def _redrive(clients: Any, name: str, *, dry_run: bool, max_messages: int | None, rate: float) -> None:
+    sqs = clients("sqs")
+    queue = dlq.find(sqs, name)
+
+    def progress(moved: int) -> None:
+        if moved % 10 == 0:
+            print(f"  moved {moved}", flush=True)
+
+    result = dlq.redrive(sqs, queue, dry_run=dry_run, max_messages=max_messages, per_second=rate, progress=progress)
+    if dry_run:
+        print(f"dry run: would move {result.planned} message(s) from {queue.name} back to its source; nothing changed")
+    else:
+        print(f"moved {result.moved or result.planned} message(s) from {queue.name} ({result.method})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m orderflow.ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--endpoint-url", help="e.g. http://127.0.0.1:4566 for the local cloud")
+    parser.add_argument("--region")
+    commands = parser.add_subparsers(dest="command", required=True)
+    dlq_parser = commands.add_parser("dlq", help="dead-letter queues")
+    dlq_commands = dlq_parser.add_subparsers(dest="dlq_command", required=True)
+    dlq_commands.add_parser("list", help="every DLQ with its depth and oldest message")
+    show_parser = dlq_commands.add_parser("show", help="the messages in a DLQ, decoded, with the reason")
+    show_parser.add_argument("queue")
+    redrive_parser = dlq_commands.add_parser("redrive", help="move a DLQ's messages back to their source")
+    redrive_parser.add_argument("queue")
+    redrive_parser.add_argument("--dry-run", action="store_true")
+    redrive_parser.add_argument("--max", type=int, dest="max_messages")
+    redrive_parser.add_argument("--rate", type=float, default=50.0, help="messages per second")
+    order_parser = commands.add_parser("order", help="an order's status, timeline, saga and dead letters")
+    order_parser.add_argument("order_id")
+    arguments = parser.parse_args(argv)
+    clients = clients_for(arguments.endpoint_url, arguments.region)
+    if arguments.command == "order":
+        print(json.dumps(story(clients, arguments.order_id), indent=2, default=str))
+    elif arguments.dlq_command == "list":
+        _list(clients)
+    elif arguments.dlq_command == "show":
+        _show(clients, arguments.queue)
+    else:
+        _redrive(
+            clients,
+            arguments.queue,
+            dry_run=arguments.dry_run,
+            max_messages=arguments.max_messages,
+            rate=arguments.rate,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The operator CLI against the local cloud's endpoint: DLQs listed, shown, redriven."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localcloud.cloud import LocalCloud
+from orderflow.ops.__main__ import main
+from tests.e2e.saga_support import place, wait_terminal
+from tests.e2e.test_fidelity import _send, _unreadable_view
+from tests.e2e.test_order_flow import wait_for
+from tests.support.factories import order_confirmed, order_created
+
+QUEUE = "OrderHistoryDeadLetter"
+
+
+def run(cloud: LocalCloud, capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(["--endpoint-url", cloud.endpoint, *argv]) == 0
+    return capsys.readouterr().out
+
+
+def _depth(cloud: LocalCloud) -> int:
+    url = next(u for u in cloud.client("sqs").list_queues()["QueueUrls"] if QUEUE in u)
+    attributes = cloud.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+@pytest.fixture
+def stuck_order(cloud: LocalCloud) -> tuple[str, str]:
+    """An order whose two events sit in the order-history DLQ, in order: its read model could
+    not be written (a corrupt summary) until an operator repairs it."""
+    order_id, group = _unreadable_view(cloud), f"group-{uuid.uuid4()}"
+    with cloud.paused():
+        _send(cloud, "OrderHistoryQueue", group, order_created(order_id).to_json())
+        _send(cloud, "OrderHistoryQueue", group, order_confirmed(order_id).to_json())
+    from localcloud.state import dead_letters
+
+    wait_for(lambda: len([d for d in dead_letters(cloud) if d.group == group]) == 2, timeout=30)
+    return order_id, group
+
+
+def test_dlq_list_shows_every_dlq_with_its_depth(
+    cloud: LocalCloud, capsys: pytest.CaptureFixture[str], stuck_order: tuple[str, str]
+) -> None:
+    output = run(cloud, capsys, "dlq", "list")
+
+    lines = {line.split()[0]: line for line in output.splitlines()[1:]}
+    history = next(line for name, line in lines.items() if QUEUE in name)
+    assert int(history.split()[1]) == _depth(cloud) >= 2
+    assert any("RelayFailures" in name and "(failure destination)" in line for name, line in lines.items())
+    assert any("NotificationsDeadLetter" in name for name in lines)
+
+
+def test_dlq_show_decodes_each_message_with_its_reason(
+    cloud: LocalCloud, capsys: pytest.CaptureFixture[str], stuck_order: tuple[str, str]
+) -> None:
+    order_id, group = stuck_order
+
+    output = run(cloud, capsys, "dlq", "show", QUEUE)
+
+    assert f"event: OrderCreated order={order_id} correlation_id=corr-1" in output
+    assert f"event: OrderConfirmed order={order_id}" in output
+    assert f"group={group}" in output
+    assert "reason: retries exhausted (maxReceiveCount)" in output
+
+
+def test_a_dry_run_changes_nothing(
+    cloud: LocalCloud, capsys: pytest.CaptureFixture[str], stuck_order: tuple[str, str]
+) -> None:
+    before = _depth(cloud)
+
+    output = run(cloud, capsys, "dlq", "redrive", QUEUE, "--dry-run")
+
+    assert f"would move {before} message(s)" in output
+    assert _depth(cloud) == before
+
+
+def test_redrive_of_a_fifo_dlq_keeps_each_orders_events_in_order(
+    cloud: LocalCloud, capsys: pytest.CaptureFixture[str], stuck_order: tuple[str, str]
+) -> None:
+    order_id, _ = stuck_order
+    # The operator repairs what made the events fail, then redrives them.
+    cloud.client("dynamodb").delete_item(
+        TableName=cloud.table_name("OrderViews"), Key={"order_id": {"S": order_id}, "sk": {"S": "SUMMARY"}}
+    )
+
+    output = run(cloud, capsys, "dlq", "redrive", QUEUE)
+
+    assert "moved" in output
+    wait_for(lambda: cloud.client("sqs") and _view_status(cloud, order_id) == "CONFIRMED", timeout=30)
+    projected = [
+        entry["event_type"]
+        for name, entry in list(cloud.activity.logs)
+        if isinstance(entry, dict) and entry.get("order_id") == order_id and entry.get("message") == "event projected"
+    ]
+    assert projected == ["OrderCreated", "OrderConfirmed"]  # applied in their original order
+
+
+def _view_status(cloud: LocalCloud, order_id: str) -> str | None:
+    from localcloud.api_client import call
+
+    return call(cloud.api.url, "GET", f"/orders/{order_id}").body.get("status")
+
+
+def test_order_tells_an_orders_story(cloud: LocalCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    order_id = place(cloud, "tok_declined")
+    wait_terminal(cloud, order_id)
+    time.sleep(0.5)
+
+    story: dict[str, Any] = json.loads(run(cloud, capsys, "order", order_id))
+
+    assert (story["status"], story["reason"]) == ("CANCELLED", "PAYMENT_DECLINED")
+    assert story["saga"]["status"] == "SUCCEEDED"
+    assert [line.split()[-1] for line in story["timeline"]][-1] == "OrderCancelled"
+
+
+def test_the_cli_runs_as_a_module(cloud: LocalCloud) -> None:
+    shared = str(Path(__file__).resolve().parents[2] / "layers" / "shared" / "python")
+    result = subprocess.run(
+        [sys.executable, "-m", "orderflow.ops", "--endpoint-url", cloud.endpoint, "dlq", "list"],
+        env={**os.environ, "PYTHONPATH": shared},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert "dead-letter queue" in result.stdout
