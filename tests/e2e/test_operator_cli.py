@@ -96,7 +96,7 @@ def test_redrive_of_a_fifo_dlq_keeps_each_orders_events_in_order(
     output = run(cloud, capsys, "dlq", "redrive", QUEUE)
 
     assert "moved" in output
-    wait_for(lambda: cloud.client("sqs") and _view_status(cloud, order_id) == "CONFIRMED", timeout=30)
+    wait_for(lambda: cloud.client("sqs") and view_status(cloud, order_id) == "CONFIRMED", timeout=30)
     projected = [
         entry["event_type"]
         for name, entry in list(cloud.activity.logs)
@@ -105,7 +105,7 @@ def test_redrive_of_a_fifo_dlq_keeps_each_orders_events_in_order(
     assert projected == ["OrderCreated", "OrderConfirmed"]  # applied in their original order
 
 
-def _view_status(cloud: LocalCloud, order_id: str) -> str | None:
+def view_status(cloud: LocalCloud, order_id: str) -> str | None:
     from localcloud.api_client import call
 
     return call(cloud.api.url, "GET", f"/orders/{order_id}").body.get("status")
@@ -134,3 +134,33 @@ def test_the_cli_runs_as_a_module(cloud: LocalCloud) -> None:
         timeout=60,
     )
     assert "dead-letter queue" in result.stdout
+
+
+def test_replaying_order_created_starts_no_second_saga(cloud: LocalCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    order_id = place(cloud, "tok_ok")
+    wait_terminal(cloud, order_id)
+    deliveries = sum(1 for kind, d in list(cloud.activity.reports) if kind == "rule_delivery")
+    sfn = cloud.client("stepfunctions")
+    machine = cloud.deployment.outputs["StateMachine"]
+    executions = len(sfn.list_executions(stateMachineArn=machine)["executions"])
+
+    output = run(
+        cloud,
+        capsys,
+        "replay",
+        "--from",
+        started.isoformat(),
+        "--to",
+        (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
+        "--type",
+        "OrderCreated",
+    )
+    wait_for(lambda: sum(1 for kind, d in list(cloud.activity.reports) if kind == "rule_delivery") > deliveries)
+    cloud.wait_until_idle()
+
+    assert '"state": "COMPLETED"' in output
+    assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == executions  # applied before: a no-op
+    assert view_status(cloud, order_id) == "SHIPPED"

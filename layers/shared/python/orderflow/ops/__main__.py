@@ -3,6 +3,7 @@
   python -m orderflow.ops dlq list
   python -m orderflow.ops dlq show QUEUE
   python -m orderflow.ops dlq redrive QUEUE [--dry-run] [--max N] [--rate PER_SECOND]
+  python -m orderflow.ops replay --from 2026-11-28T09:00:00Z --to 2026-11-28T10:00:00Z [--type OrderCreated]
   python -m orderflow.ops order ORDER_ID
 
 Against AWS it uses the current credentials; `--endpoint-url http://127.0.0.1:4566` points it
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -22,6 +24,7 @@ from botocore.config import Config
 
 from orderflow.ops import dlq
 from orderflow.ops.order import story
+from orderflow.ops.replay import replay
 
 
 def clients_for(endpoint_url: str | None, region: str | None) -> Any:
@@ -89,10 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     redrive_parser.add_argument("--dry-run", action="store_true")
     redrive_parser.add_argument("--max", type=int, dest="max_messages")
     redrive_parser.add_argument("--rate", type=float, default=50.0, help="messages per second")
+    replay_parser = commands.add_parser("replay", help="replay archived events to the bus")
+    replay_parser.add_argument("--from", dest="start", required=True, type=datetime.fromisoformat)
+    replay_parser.add_argument("--to", dest="end", required=True, type=datetime.fromisoformat)
+    replay_parser.add_argument("--type", dest="event_type", help="only to the rules matching this event type")
     order_parser = commands.add_parser("order", help="an order's status, timeline, saga and dead letters")
     order_parser.add_argument("order_id")
     arguments = parser.parse_args(argv)
     clients = clients_for(arguments.endpoint_url, arguments.region)
+    if arguments.command == "replay":
+        outcome = replay(clients("events"), start=arguments.start, end=arguments.end, event_type=arguments.event_type)
+        print(json.dumps(outcome))
+        return 0 if outcome["state"] == "COMPLETED" else 1
     if arguments.command == "order":
         print(json.dumps(story(clients, arguments.order_id), indent=2, default=str))
     elif arguments.dlq_command == "list":
