@@ -8,6 +8,7 @@ from typing import Any
 
 from localcloud.cloud import LocalCloud
 from orderflow.contracts import MessageAttribute
+from orderflow.ops import dlq
 
 
 @dataclass(frozen=True)
@@ -20,60 +21,34 @@ class DeadLetter:
     reason: str
 
 
-def dead_letter_queues(cloud: LocalCloud) -> dict[str, str]:
-    """Queue name -> URL of every queue that is some queue's dead-letter target."""
-    targets = set()
-    for resource in cloud.deployment.of_type("AWS::SQS::Queue").values():
-        redrive = resource.get("Properties", {}).get("RedrivePolicy")
-        if redrive:
-            targets.add(redrive["deadLetterTargetArn"]["Fn::GetAtt"][0])
-    return {str(cloud.deployment.value(lid, "QueueName")): str(cloud.deployment.value(lid)) for lid in sorted(targets)}
-
-
-def peek(cloud: LocalCloud, queue_url: str) -> list[dict[str, Any]]:
-    """Every message in the queue, left in place (made visible again at once)."""
-    sqs = cloud.client("sqs")
-    seen: dict[str, dict[str, Any]] = {}
-    for _ in range(100):
-        batch = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-            VisibilityTimeout=30,
-        ).get("Messages", [])
-        if not batch:
-            break
-        for message in batch:
-            seen.setdefault(message["MessageId"], message)
-    for message in seen.values():
-        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
-    return list(seen.values())
+def dead_letter_queues(cloud: LocalCloud) -> list[str]:
+    """The names of every DLQ and failure destination (as the operator CLI finds them)."""
+    return [queue.name for queue in dlq.dead_letter_queues(cloud.client("sqs"))]
 
 
 def dead_letters(cloud: LocalCloud) -> list[DeadLetter]:
+    sqs = cloud.client("sqs")
     letters = []
-    for name, url in dead_letter_queues(cloud).items():
-        for message in peek(cloud, url):
+    for queue in dlq.dead_letter_queues(sqs):
+        for letter in dlq.show(sqs, queue, reason_for=lambda message: _reason(cloud, message)):
+            # A message its consumer dead-lettered itself is a copy whose deduplication id is
+            # the original's message id.
+            received = max(deliveries(cloud, letter.message_id), deliveries(cloud, letter.deduplication_id or ""))
             letters.append(
                 DeadLetter(
-                    queue=name,
-                    message_id=message["MessageId"],
-                    group=message["Attributes"].get("MessageGroupId"),
-                    # A message its consumer dead-lettered itself is a copy whose deduplication
-                    # id is the original's message id.
-                    deliveries=max(
-                        deliveries(cloud, message["MessageId"]),
-                        deliveries(cloud, message["Attributes"].get("MessageDeduplicationId", "")),
-                    ),
-                    body=message["Body"],
-                    reason=_reason(cloud, message),
+                    queue=queue.name,
+                    message_id=letter.message_id,
+                    group=letter.group,
+                    deliveries=received,
+                    body=letter.body,
+                    reason=letter.reason,
                 )
             )
     return letters
 
 
 def deliveries(cloud: LocalCloud, message_id: str) -> int:
+    """How many times a consumer received the message (from the pollers' reports)."""
     counts = [
         details["receive_counts"].get(message_id, 0)
         for kind, details in list(cloud.activity.reports)

@@ -31,6 +31,7 @@ class DeadLetterQueue:
 class Letter:
     message_id: str
     group: str | None
+    deduplication_id: str | None
     receive_count: int
     sent_at: float
     event_type: str | None
@@ -80,6 +81,7 @@ def _letter(message: dict[str, Any], reason_for: Callable[[dict[str, Any]], str]
     return Letter(
         message_id=message["MessageId"],
         group=message["Attributes"].get("MessageGroupId"),
+        deduplication_id=message["Attributes"].get("MessageDeduplicationId"),
         receive_count=int(message["Attributes"].get("ApproximateReceiveCount", 0)),
         sent_at=int(message["Attributes"].get("SentTimestamp", 0)) / 1000,
         event_type=envelope.get("type"),
