@@ -180,11 +180,24 @@ def _move(
 ) -> Redrive:
     assert queue.source_url is not None
     result = Redrive(method="receive, send, delete")
+    # Only what was in the DLQ when the redrive began: a message that fails again and comes
+    # back (a new message, sent after this moment) is left for the operator, not looped.
+    started_ms = int(time.time() * 1000)
     while max_messages is None or result.moved < max_messages:
         wanted = 10 if max_messages is None else min(10, max_messages - result.moved)
         batch = sqs.receive_message(
             QueueUrl=queue.url, MaxNumberOfMessages=wanted, AttributeNames=["All"], MessageAttributeNames=["All"]
         ).get("Messages", [])
+        fresh = [m for m in batch if int(m["Attributes"].get("SentTimestamp", 0)) >= started_ms]
+        if fresh:
+            sqs.change_message_visibility_batch(
+                QueueUrl=queue.url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(fresh)
+                ],
+            )
+        batch = [m for m in batch if m not in fresh]
         if not batch:
             break
         for message in batch:
