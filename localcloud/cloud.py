@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from localcloud import moto_fixes
 from localcloud.apigateway import LocalApi
 from localcloud.bridges import RulePoller
 from localcloud.pollers import Poller, SqsPoller, StreamPoller
@@ -135,7 +136,7 @@ class LocalCloud:
 
         self._original_invoke = LambdaFunction._invoke_lambda
         LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign,assignment]
-        _new_task_token_per_attempt()
+        moto_fixes.apply_all()
 
     def stop(self) -> None:
         if hasattr(self, "_original_invoke"):
@@ -275,31 +276,6 @@ def describe(kind: str, details: dict[str, Any]) -> str:
     if kind == "rule_delivery":
         return f"bus rule {details['rule']} -> {details['target'].rsplit(':', 1)[-1]}: {details['detail_type']}"
     return f"{kind}: {json.dumps(details, default=str)[:300]}"
-
-
-def _new_task_token_per_attempt() -> None:
-    """AWS gives every attempt of a `.waitForTaskToken` task its own token; moto issues one per
-    state and reuses it across Retry attempts, so an answer to a failed attempt (a late
-    SendTaskFailure) is taken as the outcome of the next one. Give each attempt a fresh token."""
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_callback as callback,
-    )
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
-
-    task = callback.StateTaskServiceCallback
-    if getattr(task, "_localcloud_patched", False):
-        return
-    original = task._eval_execution
-
-    def eval_execution(self: Any, env: Any) -> None:
-        if self._is_integration_pattern() and ResourceCondition.WaitForTaskToken in (
-            self._supported_integration_patterns
-        ):
-            env.callback_pool_manager.add(env.states.context_object.update_task_token())
-        original(self, env)
-
-    task._eval_execution = eval_execution  # type: ignore[method-assign]
-    task._localcloud_patched = True  # type: ignore[attr-defined]
 
 
 @contextmanager

@@ -194,15 +194,8 @@ def matches(pattern: dict[str, Any], record: dict[str, Any]) -> bool:
 
 
 class StreamPoller(Poller):
-    """Reads each shard after the last record it delivered.
-
-    moto applies a TransactWriteItems item by item and, when the transaction is cancelled,
-    restores the table (stream included) from a copy: a reader in between sees stream records
-    of writes that never happened, whose sequence numbers are then reused. AWS never shows
-    those. So a record is delivered only once it has been read twice, `settle_seconds` apart,
-    with the same event id at the same position; a record that vanished is reported as a
-    phantom and never delivered.
-    """
+    """Reads each shard after the last record it delivered (moto's transactions are made
+    isolated by `moto_fixes`, so every record read is one of a committed write)."""
 
     def __init__(
         self,
@@ -210,7 +203,6 @@ class StreamPoller(Poller):
         *,
         deployment: Deployment,
         retry_delay_seconds: float,
-        settle_seconds: float = 0.1,
         **kwargs: Any,
     ) -> None:
         super().__init__(name=spec.logical_id, **kwargs)
@@ -218,7 +210,6 @@ class StreamPoller(Poller):
         self._streams = self._client("dynamodbstreams")
         self._deployment = deployment
         self._retry_delay = retry_delay_seconds
-        self._settle = settle_seconds
         self._last_delivered: dict[str, str] = {}  # shard id -> sequence number
 
     def poll_once(self) -> bool:
@@ -226,23 +217,11 @@ class StreamPoller(Poller):
         worked = False
         for shard in shards:
             shard_id = shard["ShardId"]
-            first_read = self._read(shard_id)
-            if not first_read:
+            read = self._read(shard_id)
+            if not read:
                 continue
-            time.sleep(self._settle)
-            settled_ids = {record["eventID"] for record in self._read(shard_id)}
-            settled = []
-            for record in first_read:
-                if record["eventID"] not in settled_ids:
-                    self._report(
-                        "phantom_stream_record", {"source": self.spec.logical_id, "eventID": record["eventID"]}
-                    )
-                    break  # keep order: later records wait for the next poll
-                settled.append(record)
-            if not settled:
-                continue
-            self._last_delivered[shard_id] = settled[-1]["dynamodb"]["SequenceNumber"]
-            records = [self._lambda_record(record) for record in settled]
+            self._last_delivered[shard_id] = read[-1]["dynamodb"]["SequenceNumber"]
+            records = [self._lambda_record(record) for record in read]
             records = [r for r in records if not self.spec.filters or any(matches(p, r) for p in self.spec.filters)]
             if records:
                 worked = True

@@ -38,7 +38,7 @@ def wait_terminal(cloud: LocalCloud, *order_ids: str, timeout: float = 60.0) -> 
         views = {order_id: view(cloud, order_id) for order_id in order_ids}
         if all(v["status"] in TERMINAL for v in views.values()):
             return views
-        time.sleep(0.3)
+        time.sleep(1.0)
     raise AssertionError(f"not terminal in time: { {k: v['status'] for k, v in views.items()} }")
 
 

@@ -1,5 +1,5 @@
-"""Local cloud pieces that need no endpoint: provisioning refusals, event filtering, the
-phantom stream record guard, intrinsics."""
+"""Local cloud pieces that need no endpoint: provisioning refusals, event filtering,
+intrinsics."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from localcloud.intrinsics import UnsupportedIntrinsic, resolve
-from localcloud.pollers import StreamPoller, matches
-from localcloud.provision import EventSourceSpec, Provisioner, ProvisioningError
+from localcloud.pollers import matches
+from localcloud.provision import Provisioner, ProvisioningError
 
 
 def _template(tmp_path: Path, resources: dict[str, Any]) -> Path:
@@ -62,59 +62,3 @@ def test_event_filter_patterns_match_like_lambda() -> None:
     assert matches({"eventName": ["INSERT"]}, {"eventName": "INSERT"})
     assert not matches({"eventName": ["INSERT"]}, {"eventName": "REMOVE"})
     assert matches({"dynamodb": {"Keys": {"id": {"S": ["a"]}}}}, {"dynamodb": {"Keys": {"id": {"S": "a"}}}})
-
-
-class _VanishingStream:
-    """A shard whose first read shows a record that is gone on the second (a rolled-back write)."""
-
-    def __init__(self) -> None:
-        self.reads = 0
-
-    def describe_stream(self, StreamArn: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
-        return {"StreamDescription": {"Shards": [{"ShardId": "shard-1"}]}}
-
-    def get_shard_iterator(self, **_: Any) -> dict[str, Any]:
-        return {"ShardIterator": "it"}
-
-    def get_records(self, **_: Any) -> dict[str, Any]:
-        self.reads += 1
-        real = {"eventID": "real", "eventName": "INSERT", "dynamodb": {"SequenceNumber": "1"}}
-        phantom = {"eventID": "phantom", "eventName": "INSERT", "dynamodb": {"SequenceNumber": "2"}}
-        return {"Records": [real, phantom] if self.reads == 1 else [real]}
-
-
-class _Runtime:
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-
-    def invoke(self, name: str, event: Any) -> Any:
-        from localcloud.runtime import Invocation
-
-        self.events.append(event)
-        return Invocation(result={"batchItemFailures": []})
-
-
-def test_a_stream_record_that_vanishes_is_never_delivered() -> None:
-    reports: list[tuple[str, dict[str, Any]]] = []
-    runtime = _Runtime()
-    spec = EventSourceSpec(
-        logical_id="Relay",
-        function_name="relay",
-        source_arn="arn:aws:dynamodb:eu-west-1:123456789012:table/outbox/stream/1",
-        batch_size=10,
-        report_batch_item_failures=True,
-    )
-    poller = StreamPoller(
-        spec,
-        runtime=runtime,  # type: ignore[arg-type]
-        client=lambda service: _VanishingStream(),
-        report=lambda *report: reports.append(report),
-        deployment=None,  # type: ignore[arg-type]
-        retry_delay_seconds=0,
-        settle_seconds=0,
-    )
-
-    assert poller.poll_once()
-
-    assert [[r["eventID"] for r in event["Records"]] for event in runtime.events] == [["real"]]
-    assert reports[0] == ("phantom_stream_record", {"source": "Relay", "eventID": "phantom"})

@@ -1,0 +1,193 @@
+"""Where moto differs from AWS in ways the flow would notice, corrected for the local cloud.
+
+Each correction is applied once per process and listed in the README's fidelity table.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import threading
+from typing import Any
+
+_applied: set[str] = set()
+_DYNAMODB = threading.RLock()
+
+
+def apply_all() -> None:
+    isolated_dynamodb_transactions()
+    new_task_token_per_attempt()
+    fast_dispatch()
+    parsed_json_paths_kept()
+
+
+def parsed_json_paths_kept() -> None:
+    """moto's state machine interpreter and EventBridge input transformers parse a JSONPath
+    (building the parser's tables) every time they evaluate one: several per state of every
+    execution, one per transformed event. Keep each parsed path; a parsed path holds no state
+    of its own."""
+    if "json_paths" in _applied:
+        return
+    import jsonpath_ng
+    import jsonpath_ng.ext
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    kept = functools.lru_cache(maxsize=4096)
+    parse = kept(getattr(jsonpath_ng, "parse"))  # noqa: B009 - mypy: the name is not exported
+    parse_extended = kept(getattr(jsonpath_ng.ext, "parse"))  # noqa: B009
+    for module, function in ((jsonpath_ng, parse), (result_path, parse), (jsonpath_ng.ext, parse_extended)):
+        setattr(module, "parse", function)  # noqa: B010 - mypy: the name is not exported
+    setattr(json_path, "parse", parse_extended)  # noqa: B010
+    _applied.add("json_paths")
+
+
+def fast_dispatch() -> None:
+    """The moto server finds a request's service by listing moto's package folders and trying
+    every URL pattern, under one lock, on every request, and closes the connection after each
+    answer. Remember the service per host and keep connections open (HTTP/1.1): the local
+    cloud makes thousands of calls per minute, and this was most of its CPU."""
+    if "dispatch" in _applied:
+        return
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
+
+    original = DomainDispatcherApplication.get_backend_for_host
+    known: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host not in known:
+            known[host] = original(self, host)
+        return known[host]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+    MotoRequestHandler.protocol_version = "HTTP/1.1"
+    _applied.add("dispatch")
+
+
+def isolated_dynamodb_transactions() -> None:
+    """DynamoDB transactions that readers cannot see half-done, and that cost what they touch.
+
+    moto applies a `TransactWriteItems` item by item, backing up every table it touches (items
+    and stream) with a deep copy first, and restores the copies when the transaction is
+    cancelled. A concurrent reader sees the partial writes and their stream records, whose
+    sequence numbers are reused after the restore, and the copy grows with the table (seconds
+    per transaction after a few thousand orders, and a `dictionary changed size` error when
+    another request writes meanwhile). Here every DynamoDB and DynamoDB Streams request runs
+    under one lock, and a cancelled transaction is undone item by item: its items are put back
+    and its stream records dropped.
+    """
+    if "dynamodb" in _applied:
+        return
+    from moto.dynamodb import models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        _serialise(handler)
+
+    class _NoTableCopies:
+        """moto's `copy` module, with table backups made by `_undo_log` instead."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    setattr(models, "copy", _NoTableCopies())  # noqa: B010 - mypy: the name is not exported
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with _DYNAMODB:
+            undo = _undo_log(self, transact_items)
+            try:
+                original(self, transact_items)
+            except Exception:
+                for restore in reversed(undo):
+                    restore()
+                raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _applied.add("dynamodb")
+
+
+def _serialise(handler: Any) -> None:
+    original = handler.call_action
+
+    def call_action(self: Any) -> Any:
+        with _DYNAMODB:
+            return original(self)
+
+    handler.call_action = call_action
+
+
+def _undo_log(backend: Any, transact_items: list[dict[str, Any]]) -> list[Any]:
+    """A restore step per item a transaction may write, and one per stream it may append to."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    undo: list[Any] = []
+    streams: set[int] = set()
+    for entry in transact_items:
+        operation: dict[str, Any] = next(iter(entry.values()), {})
+        table = backend.tables.get(operation.get("TableName"))
+        attributes = operation.get("Item") or operation.get("Key") or {}
+        if table is None or table.hash_key_attr not in attributes:
+            continue  # moto rejects it before writing anything
+        hash_key = DynamoType(attributes[table.hash_key_attr])
+        range_key = None
+        if table.range_key_attr is not None:
+            if table.range_key_attr not in attributes:
+                continue
+            range_key = DynamoType(attributes[table.range_key_attr])
+        before = copy.deepcopy(table.get_item(hash_key, range_key))
+        undo.append(functools.partial(_put_back, table, hash_key, range_key, before))
+        shard = table.stream_shard
+        if shard is not None and id(shard) not in streams:
+            streams.add(id(shard))
+            undo.insert(0, functools.partial(_truncate, shard, len(shard.items)))
+    return undo
+
+
+def _truncate(shard: Any, length: int) -> None:
+    del shard.items[length:]
+
+
+def _put_back(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
+    """Restore one item without a stream record (the transaction's records are dropped)."""
+    if range_key is None:
+        if item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+    elif item is None:
+        table.items.get(hash_key, {}).pop(range_key, None)
+    else:
+        table.items.setdefault(hash_key, {})[range_key] = item
+
+
+def new_task_token_per_attempt() -> None:
+    """AWS gives every attempt of a `.waitForTaskToken` task its own token; moto issues one per
+    state and reuses it across Retry attempts, so an answer to a failed attempt (a late
+    SendTaskFailure) is taken as the outcome of the next one. Give each attempt a fresh token."""
+    if "task_token" in _applied:
+        return
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+
+    task = callback.StateTaskServiceCallback
+    original = task._eval_execution
+
+    def eval_execution(self: Any, env: Any) -> None:
+        if self._is_integration_pattern() and ResourceCondition.WaitForTaskToken in (
+            self._supported_integration_patterns
+        ):
+            env.callback_pool_manager.add(env.states.context_object.update_task_token())
+        original(self, env)
+
+    task._eval_execution = eval_execution  # type: ignore[method-assign]
+    _applied.add("task_token")

@@ -1,0 +1,99 @@
+"""The local cloud's corrections to moto, on moto itself."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from localcloud import moto_fixes
+
+TABLE = "outbox"
+
+
+@pytest.fixture
+def dynamodb() -> Any:
+    moto_fixes.isolated_dynamodb_transactions()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        )
+        yield client
+
+
+def _put(key: str, **condition: Any) -> dict[str, Any]:
+    return {"Put": {"TableName": TABLE, "Item": {"pk": {"S": key}, "sk": {"S": "1"}}, **condition}}
+
+
+def _stream(client: Any) -> list[tuple[str, str]]:
+    arn = client.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams", region_name="eu-west-1")
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    return [(r["dynamodb"]["Keys"]["pk"]["S"], r["dynamodb"]["SequenceNumber"]) for r in records]
+
+
+def test_a_cancelled_transaction_leaves_no_item_and_no_stream_record(dynamodb: Any) -> None:
+    dynamodb.transact_write_items(TransactItems=[_put("a")])
+    taken = _put("a", ConditionExpression="attribute_not_exists(pk)")
+
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(TransactItems=[_put("b"), taken])
+    dynamodb.transact_write_items(TransactItems=[_put("c")])
+
+    keys = sorted(item["pk"]["S"] for item in dynamodb.scan(TableName=TABLE)["Items"])
+    assert keys == ["a", "c"]
+    records = _stream(dynamodb)
+    assert [key for key, _ in records] == ["a", "c"]
+    assert int(records[1][1]) == int(records[0][1]) + 1  # c took the number b never kept
+
+
+def test_an_update_in_a_cancelled_transaction_is_undone(dynamodb: Any) -> None:
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {"N": "1"}})
+    bump = {
+        "Update": {
+            "TableName": TABLE,
+            "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
+            "UpdateExpression": "SET n = n + :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    }
+
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(TransactItems=[bump, _put("z", ConditionExpression="attribute_exists(pk)")])
+
+    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"S": "1"}})["Item"]
+    assert item["n"] == {"N": "1"}
+
+
+def test_readers_never_see_half_a_transaction(dynamodb: Any) -> None:
+    pairs = [[_put(f"{n}-x"), _put(f"{n}-y")] for n in range(150)]
+    seen: list[int] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            keys = [item["pk"]["S"] for item in dynamodb.scan(TableName=TABLE)["Items"]]
+            seen.append(len(keys) % 2)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for pair in pairs:
+        dynamodb.transact_write_items(TransactItems=pair)
+    done.set()
+    reader.join()
+
+    assert seen
+    assert set(seen) == {0}
