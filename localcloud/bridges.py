@@ -70,6 +70,9 @@ class RulePoller(Poller):
         error = ""
         for attempt in range(attempts):
             error = self._send(target.arn, payload)
+            function = target.arn.rsplit(":", 1)[-1] if target.arn.split(":")[2] == "lambda" else None
+            if not error and function and self._strikes("duplicate", function):
+                self._send(target.arn, payload)  # EventBridge delivers at least once
             if not error:
                 self._report(
                     "rule_delivery",

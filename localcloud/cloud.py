@@ -131,6 +131,7 @@ class LocalCloud:
             payload = json.loads(event) if isinstance(event, str | bytes) and event else (event or {})
             answer = cloud.runtime.invoke(function.function_name, payload)
             if answer.failed:
+                cloud.activity.counters["saga_task_failed"] += 1
                 return json.dumps(answer.error), True, ""
             return json.dumps(answer.result), False, ""
 

@@ -11,6 +11,7 @@ description to the on-failure destination.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -72,6 +73,11 @@ class Poller:
     def poll_once(self) -> bool:
         raise NotImplementedError
 
+    def _strikes(self, kind: str, function_name: str) -> bool:
+        """Whether an injected fault of this kind hits this delivery (see `localcloud.faults`)."""
+        faults = self._runtime.faults
+        return faults.active and faults.roll(kind, self._runtime.functions[function_name].logical_id) is not None
+
 
 def _failed_ids(invocation: Invocation, spec: EventSourceSpec, all_ids: list[str]) -> list[str]:
     """Ids Lambda treats as failed: all of them on an error; those reported, with
@@ -88,6 +94,23 @@ def _failed_ids(invocation: Invocation, spec: EventSourceSpec, all_ids: list[str
     if any(item not in all_ids for item in reported):
         return all_ids
     return reported
+
+
+def reordered(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages shuffled as far as SQS allows: a FIFO group's messages keep their order,
+    the groups interleave at random; a standard queue's messages in any order."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for message in messages:
+        group = message.get("Attributes", {}).get("MessageGroupId") or message["MessageId"]
+        groups.setdefault(group, []).append(message)
+    queues = list(groups.values())
+    shuffled: list[dict[str, Any]] = []
+    while queues:
+        queue = random.choice(queues)  # noqa: S311 - chaos, not cryptography
+        shuffled.append(queue.pop(0))
+        if not queue:
+            queues.remove(queue)
+    return shuffled
 
 
 class SqsPoller(Poller):
@@ -107,6 +130,8 @@ class SqsPoller(Poller):
         ).get("Messages", [])
         if not messages:
             return False
+        if self._strikes("reorder", self.spec.function_name):
+            messages = reordered(messages)
         event = {"Records": [self._record(message) for message in messages]}
         invocation = self._runtime.invoke(self.spec.function_name, event)
         ids = [message["MessageId"] for message in messages]
@@ -120,6 +145,9 @@ class SqsPoller(Poller):
                     for index, message in enumerate(done[start : start + 10])
                 ],
             )
+        if done and self._strikes("duplicate", self.spec.function_name):
+            # At-least-once: what was just processed arrives again.
+            self._runtime.invoke(self.spec.function_name, {"Records": [self._record(m) for m in done]})
         retry = [message for message in messages if message["MessageId"] in failed]
         if retry:
             timer = threading.Timer(self._retry_delay, self._release, args=(retry,))
@@ -268,6 +296,8 @@ class StreamPoller(Poller):
                 },
             )
             if not failed:
+                if self._strikes("duplicate", self.spec.function_name):
+                    self._runtime.invoke(self.spec.function_name, {"Records": records})  # delivered again
                 return
             if invocation.failed and self.spec.bisect_on_error and len(records) > 1:
                 half = len(records) // 2

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localcloud.faults import Fault, FaultPlan
 from localcloud.provision import FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +27,7 @@ LogSink = Callable[[str, str], None]  # (function name, log line)
 class Invocation:
     result: Any = None
     error: dict[str, Any] | None = None
+    injected: dict[str, int] | None = None  # dependency faults the worker injected
 
     @property
     def failed(self) -> bool:
@@ -70,11 +72,12 @@ class Worker:
         for line in self._process.stdout:
             log_sink(self.spec.name, line.rstrip("\n"))
 
-    def invoke(self, event: Any, timeout: float) -> Invocation | None:
+    def invoke(self, event: Any, timeout: float, faults: dict[str, Any] | None = None) -> Invocation | None:
         """The answer, or None when the function ran past its timeout (the worker is then dead)."""
         request_id = str(uuid.uuid4())
         deadline = time.time() + timeout
-        self._requests.write(json.dumps({"event": event, "request_id": request_id, "deadline": deadline}) + "\n")
+        request = {"event": event, "request_id": request_id, "deadline": deadline, "faults": faults or {}}
+        self._requests.write(json.dumps(request) + "\n")
         self._requests.flush()
         ready, _, _ = select.select([self._answers], [], [], timeout)
         if not ready:
@@ -84,7 +87,7 @@ class Worker:
         if not line:
             return Invocation(error={"errorType": "Runtime.ExitError", "errorMessage": "the function process exited"})
         answer = json.loads(line)
-        return Invocation(result=answer.get("result"), error=answer.get("error"))
+        return Invocation(result=answer.get("result"), error=answer.get("error"), injected=answer.get("injected"))
 
     @property
     def alive(self) -> bool:
@@ -105,38 +108,52 @@ class LambdaRuntime:
         self._log_sink = log_sink
         self._workers: dict[str, Worker] = {}
         self._locks = {name: threading.Lock() for name in functions}
-        self._faults: dict[str, dict[str, Any]] = {}
+        self.faults = FaultPlan()
 
     def inject_fault(self, name: str, error_type: str, message: str) -> None:
-        """Make every invocation of `name` fail with this error until `clear_faults` (off by
-        default; a local-cloud switch, nothing in the deployed functions)."""
-        self._faults[name] = {"errorType": error_type, "errorMessage": message}
+        """Make every invocation of function `name` fail with this error until `clear_faults`."""
+        fault = Fault(kind="error", target=self._functions[name].logical_id, error_type=error_type, message=message)
+        self.faults.set([*self.faults.faults, fault])
 
     def clear_faults(self) -> None:
-        self._faults.clear()
+        self.faults.clear()
 
     @property
     def functions(self) -> dict[str, FunctionSpec]:
         return self._functions
 
     def invoke(self, name: str, event: Any) -> Invocation:
-        if name in self._faults:
-            return Invocation(error=dict(self._faults[name]))
         spec = self._functions[name]
+        if not self.faults.active:
+            with self._locks[name]:
+                return self._invoke(spec, event, {})
         with self._locks[name]:
-            worker = self._workers.get(name)
-            if worker is None or not worker.alive:
-                worker = self._workers[name] = self._start(spec)
-            answer = worker.invoke(event, spec.timeout_seconds)
-            if answer is None:
-                del self._workers[name]
-                return Invocation(
-                    error={
-                        "errorType": "Sandbox.Timedout",
-                        "errorMessage": f"Task timed out after {spec.timeout_seconds:.2f} seconds",
-                    }
-                )
+            latency = self.faults.roll("latency", spec.logical_id)
+            if latency:
+                time.sleep(latency.seconds)
+            error = self.faults.roll("error", spec.logical_id)
+            if error:
+                self.faults.record_invocation(faulted=True)
+                return Invocation(error={"errorType": error.error_type, "errorMessage": error.message})
+            timeout = self.faults.roll("timeout", spec.logical_id)
+            answer = self._invoke(spec, event, self.faults.dependency_faults())
+            if answer.injected:
+                self.faults.count(answer.injected)
+            if timeout and name in self._workers:
+                self._workers.pop(name).stop()  # the answer is lost; the next invocation starts cold
+                answer = _timed_out(spec)
+            self.faults.record_invocation(faulted=bool(latency or timeout or answer.injected))
             return answer
+
+    def _invoke(self, spec: FunctionSpec, event: Any, faults: dict[str, Any]) -> Invocation:
+        worker = self._workers.get(spec.name)
+        if worker is None or not worker.alive:
+            worker = self._workers[spec.name] = self._start(spec)
+        answer = worker.invoke(event, spec.timeout_seconds, faults)
+        if answer is None:
+            del self._workers[spec.name]
+            return _timed_out(spec)
+        return answer
 
     def _start(self, spec: FunctionSpec) -> Worker:
         return Worker(spec, self._base_env, self._log_sink)
@@ -152,3 +169,8 @@ class LambdaRuntime:
         for worker in self._workers.values():
             worker.stop()
         self._workers.clear()
+
+
+def _timed_out(spec: FunctionSpec) -> Invocation:
+    message = f"Task timed out after {spec.timeout_seconds:.2f} seconds"
+    return Invocation(error={"errorType": "Sandbox.Timedout", "errorMessage": message})

@@ -17,6 +17,8 @@ import time
 import traceback
 from typing import Any
 
+from localcloud.faults import WorkerFaults
+
 
 class LambdaContext:
     def __init__(self, request: dict[str, Any]) -> None:
@@ -59,9 +61,11 @@ def main() -> None:
     except Exception as error:  # an init failure answers every invocation, as in Lambda
         init_error = {**error_shape(error), "errorType": "Runtime.ImportModuleError"}
         traceback.print_exc()
+    faults = WorkerFaults()  # local fault injection: nothing of it is deployed
     with os.fdopen(request_fd, "r") as requests, os.fdopen(answer_fd, "w") as answers:
         for line in requests:
             request = json.loads(line)
+            faults.begin(request.get("faults") or {})
             if handler is None:
                 answer: dict[str, Any] = {"error": init_error}
             else:
@@ -70,6 +74,8 @@ def main() -> None:
                 except Exception as error:
                     traceback.print_exc()
                     answer = {"error": error_shape(error)}
+            if faults.injected:
+                answer["injected"] = dict(faults.injected)
             sys.stdout.flush()
             sys.stderr.flush()
             answers.write(json.dumps(answer, default=str) + "\n")

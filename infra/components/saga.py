@@ -28,12 +28,21 @@ from infra.settings import SagaSettings
 from orderflow.contracts import EventSource, EventType, SagaError
 from orderflow.events.types import CancellationReason
 
-# Errors worth retrying: Lambda's own transient failures and optimistic-lock contention.
+# Errors worth retrying: Lambda's own transient failures, a step that timed out (every step is
+# idempotent, so running it again is safe), DynamoDB throttling and conflicts that outlasted
+# the SDK's retries, and optimistic-lock contention. Anything else is a bug or a rule and goes
+# to the compensation.
 TRANSIENT = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Sandbox.Timedout",
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TransactionConflictException",
+    "InternalServerError",
     SagaError.CONCURRENT_UPDATE,
 ]
 

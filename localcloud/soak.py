@@ -1,0 +1,409 @@
+"""The chaos soak: many orders through the local cloud with faults on, then every fault off,
+the dead-letter queues redriven, and the invariants checked.
+
+    python -m localcloud.soak --orders 1000    (make soak)
+
+It prints a summary table and exits non-zero when an invariant is broken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from localcloud.api_client import call
+from localcloud.cloud import LocalCloud, LocalCloudConfig, running
+from localcloud.faults import Fault
+from orderflow.adapters.dynamodb import from_item
+from orderflow.contracts import CUSTOMER_FACING_EVENTS, ORDER_EVENTS, EventType, Key
+from orderflow.ops import dlq
+
+TERMINAL = {"SHIPPED", "CANCELLED", "NEEDS_ATTENTION"}  # as customers see them (the read model)
+SETTLED = {"CONFIRMED", "CANCELLED", "NEEDS_ATTENTION"}  # the order's own last statuses
+SOAK_STOCK = 1_000_000  # per product: only the out-of-stock orders run out
+SCARCE_SKU = "DK-006"  # ordered 99 at a time: always out of stock
+
+# What the soak injects by default (see `localcloud.faults`).
+DEFAULT_FAULTS = [
+    Fault(kind="error", target="*", rate=0.08),
+    Fault(kind="latency", target="*", rate=0.08, seconds=0.2),
+    Fault(kind="timeout", target="*", rate=0.03),
+    Fault(kind="duplicate", target="*", rate=0.05),
+    Fault(kind="reorder", target="*", rate=0.25),
+    Fault(kind="error", target="dynamodb", rate=0.02),
+    Fault(kind="outage", target="gateway", seconds=3, every=30),
+]
+# Payment tokens (and one out-of-stock order in twenty).
+MIX = [("tok_ok", 15), ("tok_declined", 2), ("tok_flaky", 2), ("out_of_stock", 1)]
+
+
+@dataclass
+class Soak:
+    orders: int = 1000
+    clients: int = 4
+    seed: int = 7
+    faults: list[Fault] = field(default_factory=lambda: list(DEFAULT_FAULTS))
+    settle_seconds: float = 30.0  # faults on: stop waiting once nothing changed for this long
+    deadline_seconds: float = 3600.0
+
+
+@dataclass
+class Report:
+    orders: int
+    statuses: Counter[str]
+    faults: Counter[str]
+    faulted_share: float
+    invocations: int
+    retries: Counter[str]
+    dead_lettered: dict[str, int]
+    redriven: int
+    violations: list[str]
+    seconds: dict[str, float]
+
+    def table(self) -> str:
+        rows = [
+            ("orders", str(self.orders)),
+            ("final status", ", ".join(f"{status} {n}" for status, n in sorted(self.statuses.items()))),
+            ("function invocations", str(self.invocations)),
+            ("invocations faulted", f"{self.faulted_share:.1%}"),
+            *((f"faults injected: {kind}", str(n)) for kind, n in sorted(self.faults.items())),
+            *((f"retried: {kind}", str(n)) for kind, n in sorted(self.retries.items())),
+            (
+                "dead-lettered",
+                ", ".join(f"{queue} {n}" for queue, n in sorted(self.dead_lettered.items())) or "0",
+            ),
+            ("redriven", str(self.redriven)),
+            *((f"time: {phase}", f"{s:.0f} s") for phase, s in self.seconds.items()),
+            ("violations", str(len(self.violations))),
+        ]
+        width = max(len(name) for name, _ in rows)
+        lines = [f"| {'soak':<{width}} | result |", f"|{'-' * (width + 2)}|---|"]
+        lines += [f"| {name:<{width}} | {value} |" for name, value in rows]
+        return "\n".join(lines)
+
+
+def run(soak: Soak, say: Callable[[str], None] = print) -> Report:
+    with running(LocalCloudConfig(moto_port=0, api_port=0)) as cloud:
+        return _run(cloud, soak, say)
+
+
+def _run(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> Report:
+    seconds: dict[str, float] = {}
+    cloud.seed()
+    _stock_up(cloud)
+    before = _stock(cloud)
+    plan = cloud.runtime.faults
+    plan.set(soak.faults, seed=soak.seed)
+    started = time.monotonic()
+    say(f"placing {soak.orders} orders with faults on ({len(soak.faults)} kinds)")
+    order_ids = _place_all(cloud, soak)
+    seconds["placing"] = time.monotonic() - started
+    say(f"placed in {seconds['placing']:.0f} s; waiting while the faults go on")
+    _wait(cloud, order_ids, quiet_for=soak.settle_seconds, deadline=started + soak.deadline_seconds, say=say)
+    seconds["with faults"] = time.monotonic() - started
+    plan.clear()
+    faults, faulted, invocations = Counter(plan.injected), plan.faulted_invocations, plan.invocations
+    say("faults off; redriving the dead-letter queues")
+    dead_lettered, redriven = _redrive_all(cloud, say)
+    recovering = time.monotonic()
+    _wait(cloud, order_ids, quiet_for=soak.settle_seconds, deadline=recovering + 600, say=say)
+    cloud.wait_until_idle(timeout=120, settle=2)
+    seconds["recovery"] = time.monotonic() - recovering
+    say("checking the invariants")
+    violations = check(cloud, order_ids, before)
+    return Report(
+        orders=len(order_ids),
+        statuses=_outcomes(cloud, order_ids),
+        faults=faults,
+        faulted_share=faulted / invocations if invocations else 0.0,
+        invocations=invocations,
+        retries=_retries(cloud),
+        dead_lettered=dead_lettered,
+        redriven=redriven,
+        violations=violations,
+        seconds=seconds,
+    )
+
+
+# --- orders ------------------------------------------------------------------------------------
+
+
+def _stock_up(cloud: LocalCloud) -> None:
+    dynamodb = cloud.client("dynamodb")
+    table = cloud.table_name("Catalogue")
+    for sku in _stock(cloud):
+        if sku != SCARCE_SKU:
+            dynamodb.update_item(
+                TableName=table,
+                Key={Key.SKU: {"S": sku}},
+                UpdateExpression="SET available = :n",
+                ExpressionAttributeValues={":n": {"N": str(SOAK_STOCK)}},
+            )
+
+
+def _place_all(cloud: LocalCloud, soak: Soak) -> list[str]:
+    chooser = random.Random(soak.seed)  # noqa: S311 - a test mix
+    kinds = chooser.choices([kind for kind, _ in MIX], weights=[w for _, w in MIX], k=soak.orders)
+    with ThreadPoolExecutor(soak.clients) as clients:
+        return list(clients.map(lambda kind: _place(cloud, kind), kinds))
+
+
+def _place(cloud: LocalCloud, kind: str) -> str:
+    """POST /orders like a careful client: one idempotency key, retried on 5xx, 429 and 409 (a
+    request still in progress: the function failed mid-way and its lock expires with the
+    function's timeout) for up to a minute."""
+    lines = [{"sku": SCARCE_SKU, "quantity": 99}] if kind == "out_of_stock" else [{"sku": "MS-002", "quantity": 2}]
+    body = {
+        "customer_id": "soak",
+        "items": lines,
+        "currency": "EUR",
+        "payment_token": "tok_ok" if kind == "out_of_stock" else kind,
+    }
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    deadline = time.monotonic() + 60
+    attempt = 0
+    while True:
+        answer = call(cloud.api.url, "POST", "/orders", body, headers)
+        if answer.status == 202:
+            return str(answer.body["order_id"])
+        if answer.status < 500 and answer.status not in (409, 429):
+            raise RuntimeError(f"order refused: {answer.status} {answer.body}")
+        if time.monotonic() > deadline:
+            break
+        time.sleep(min(2.0, 0.1 * 2**attempt))
+        attempt += 1
+    raise RuntimeError(f"order not accepted after retries: {answer.status} {answer.body}")
+
+
+def _wait(
+    cloud: LocalCloud, order_ids: list[str], *, quiet_for: float, deadline: float, say: Callable[[str], None]
+) -> None:
+    """Until every order is terminal, or nothing changed for `quiet_for` seconds."""
+    last: Counter[str] = Counter()
+    changed = time.monotonic()
+    while time.monotonic() < deadline:
+        statuses = Counter(_views(cloud, order_ids).values())
+        if sum(statuses[s] for s in TERMINAL) == len(order_ids):
+            return
+        if statuses != last:
+            last, changed = statuses, time.monotonic()
+            say("  " + ", ".join(f"{status} {n}" for status, n in sorted(statuses.items())))
+        elif time.monotonic() - changed > quiet_for:
+            return
+        time.sleep(2)
+
+
+def _redrive_all(cloud: LocalCloud, say: Callable[[str], None]) -> tuple[dict[str, int], int]:
+    sqs = cloud.client("sqs")
+    dead_lettered: dict[str, int] = {}
+    moved = 0
+    for _ in range(5):  # a redriven message may fail again (its consumer is now healthy)
+        cloud.wait_until_idle(timeout=120, settle=2)
+        queues = [q for q in dlq.dead_letter_queues(sqs) if q.depth and q.source_url]
+        if not queues:
+            break
+        for queue in queues:
+            dead_lettered[queue.name] = dead_lettered.get(queue.name, 0) + queue.depth
+            result = dlq.redrive(sqs, queue, per_second=200)
+            say(f"  redrove {result.moved} from {queue.name}")
+            moved += result.moved
+    return dead_lettered, moved
+
+
+# --- reading state ----------------------------------------------------------------------------
+
+
+def _scan(cloud: LocalCloud, logical_prefix: str) -> list[dict[str, Any]]:
+    paginator = cloud.client("dynamodb").get_paginator("scan")
+    return [
+        from_item(item)
+        for page in paginator.paginate(TableName=cloud.table_name(logical_prefix))
+        for item in page["Items"]
+    ]
+
+
+def _orders(cloud: LocalCloud, order_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    wanted = set(order_ids)
+    return {item[Key.ORDER_ID]: item for item in _scan(cloud, "Orders") if item[Key.ORDER_ID] in wanted}
+
+
+def _views(cloud: LocalCloud, order_ids: Iterable[str]) -> dict[str, str]:
+    """Each order's status in the read model (PENDING until its summary exists)."""
+    statuses = dict.fromkeys(order_ids, "PENDING")
+    for item in _scan(cloud, "OrderViews"):
+        if item[Key.VIEW_SK] == "SUMMARY" and item[Key.ORDER_ID] in statuses:
+            statuses[item[Key.ORDER_ID]] = item["status"]
+    return statuses
+
+
+def _outcomes(cloud: LocalCloud, order_ids: list[str]) -> Counter[str]:
+    """Final statuses, cancellations by reason."""
+    outcomes: Counter[str] = Counter()
+    for order in _orders(cloud, order_ids).values():
+        reason = f" ({order['reason']})" if order.get("reason") else ""
+        outcomes[f"{order['status']}{reason}"] += 1
+    return outcomes
+
+
+def _stock(cloud: LocalCloud) -> dict[str, dict[str, int]]:
+    return {
+        item[Key.SKU]: {level: int(item.get(level, 0)) for level in ("available", "reserved", "sold")}
+        for item in _scan(cloud, "Catalogue")
+    }
+
+
+def _retries(cloud: LocalCloud) -> Counter[str]:
+    retried: Counter[str] = Counter()
+    for kind, details in list(cloud.activity.reports):
+        if kind == "sqs_batch":
+            retried["queue messages"] += len(details["failed"])
+        elif kind == "stream_batch" and details["failed"]:
+            retried["stream batches"] += 1
+        elif kind == "rule_delivery_failed":
+            retried["rule deliveries (then DLQ)"] += 1
+    retried["saga task attempts"] = cloud.activity.counters["saga_task_failed"]
+    return retried
+
+
+# --- invariants ---------------------------------------------------------------------------------
+
+
+def check(cloud: LocalCloud, order_ids: list[str], stock_before: dict[str, dict[str, int]]) -> list[str]:
+    """Every broken invariant, one line each (none when the system kept its promises)."""
+    orders = _orders(cloud, order_ids)
+    ours = set(order_ids)
+    events: dict[str, list[dict[str, Any]]] = {order_id: [] for order_id in ours}
+    for item in _scan(cloud, "Outbox"):
+        if item["subject"] in ours:
+            events[item["subject"]].append(item)
+    views: dict[str, dict[str, Any]] = {}
+    timelines: dict[str, list[str]] = {order_id: [] for order_id in ours}
+    for item in _scan(cloud, "OrderViews"):
+        if item[Key.ORDER_ID] not in ours:
+            continue
+        if item[Key.VIEW_SK] == "SUMMARY":
+            views[item[Key.ORDER_ID]] = item
+        else:
+            timelines[item[Key.ORDER_ID]].append(item[Key.EVENT_ID])
+    notified: dict[str, list[str]] = {order_id: [] for order_id in ours}
+    for item in _scan(cloud, "Notifications"):
+        if item[Key.ORDER_ID] in ours:
+            notified[item[Key.ORDER_ID]].append(item[Key.NOTIFICATION_SK])
+    shipped = Counter(item[Key.ORDER_ID] for item in _scan(cloud, "Shipments"))
+    ledger = {
+        item[Key.LEDGER_KEY].removeprefix("charge#"): item
+        for item in _scan(cloud, "PaymentLedger")
+        if item[Key.LEDGER_KEY].startswith("charge#")
+    }
+
+    violations: list[str] = []
+    for order_id in order_ids:
+        order = orders.get(order_id)
+        if order is None:
+            violations.append(f"{order_id}: accepted but not stored")
+            continue
+        violations += _order_invariants(order, events[order_id], timelines[order_id], notified[order_id], shipped)
+        # The read model shows SHIPPED for a confirmed order once it has shipped.
+        expected = "SHIPPED" if order["status"] == "CONFIRMED" and shipped[order_id] else order["status"]
+        seen = views.get(order_id, {}).get("status")
+        if seen != expected:
+            violations.append(f"{order_id}: the read model shows {seen}, the order is {expected}")
+    violations += _money(orders, ledger)
+    violations += _conserved(orders, stock_before, _stock(cloud))
+    violations += [
+        f"{queue.name}: {queue.depth} message(s) left after redrive"
+        for queue in dlq.dead_letter_queues(cloud.client("sqs"))
+        if queue.depth
+    ]
+    return violations
+
+
+def _order_invariants(
+    order: dict[str, Any],
+    events: list[dict[str, Any]],
+    timeline: list[str],
+    notified: list[str],
+    shipments: Counter[str],
+) -> list[str]:
+    order_id, status = order[Key.ORDER_ID], order["status"]
+    problems = []
+    if status not in SETTLED:
+        problems.append(f"{order_id}: not terminal ({status})")
+    types = Counter(event["event_type"] for event in events)
+    if types[EventType.PAYMENT_RECEIVED] > 1:
+        problems.append(f"{order_id}: paid {types[EventType.PAYMENT_RECEIVED]} times")
+    expected = sorted(e[Key.EVENT_ID] for e in events if e["event_type"] in ORDER_EVENTS)
+    if sorted(timeline) != expected:
+        problems.append(f"{order_id}: history applied {len(timeline)} events of {len(expected)} published")
+    expected = sorted(e[Key.EVENT_ID] for e in events if e["event_type"] in CUSTOMER_FACING_EVENTS)
+    if sorted(notified) != expected:
+        problems.append(f"{order_id}: {len(notified)} notifications for {len(expected)} customer-facing events")
+    confirmed = types[EventType.ORDER_CONFIRMED]
+    if shipments[order_id] != confirmed or types[EventType.ORDER_SHIPPED] != confirmed:
+        problems.append(f"{order_id}: confirmed {confirmed}x, shipped {types[EventType.ORDER_SHIPPED]}x")
+    return problems
+
+
+def _money(orders: dict[str, dict[str, Any]], ledger: dict[str, dict[str, Any]]) -> list[str]:
+    """paid - refunded = the totals of confirmed orders, from the provider's ledger (a charge
+    refunded in full is REFUNDED). Orders needing attention are left out: what happens to their
+    money is an operator's decision."""
+    settled = {order_id for order_id, order in orders.items() if order["status"] != "NEEDS_ATTENTION"}
+    kept = sum(
+        (
+            Decimal(str(entry["amount"]))
+            for order_id, entry in ledger.items()
+            if order_id in settled and entry.get("status") == "CHARGED"
+        ),
+        Decimal(0),
+    )
+    confirmed = sum((Decimal(str(o["total"])) for o in orders.values() if o["status"] == "CONFIRMED"), Decimal(0))
+    return [] if kept == confirmed else [f"paid - refunded = {kept}, confirmed orders total {confirmed}"]
+
+
+def _conserved(
+    orders: dict[str, dict[str, Any]], before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]
+) -> list[str]:
+    problems = []
+    sold: Counter[str] = Counter()
+    held: Counter[str] = Counter()
+    for order in orders.values():
+        for line in order["items"]:
+            if order["status"] == "CONFIRMED":
+                sold[line["sku"]] += int(line["quantity"])
+            elif order["status"] == "NEEDS_ATTENTION":
+                held[line["sku"]] += int(line["quantity"])
+    for sku, levels in after.items():
+        if sum(levels.values()) != sum(before[sku].values()):
+            problems.append(f"{sku}: stock not conserved {before[sku]} -> {levels}")
+        if levels["sold"] - before[sku]["sold"] != sold[sku]:
+            problems.append(f"{sku}: sold {levels['sold'] - before[sku]['sold']}, confirmed orders hold {sold[sku]}")
+        if not 0 <= levels["reserved"] - before[sku]["reserved"] <= held[sku]:
+            problems.append(f"{sku}: {levels['reserved'] - before[sku]['reserved']} reserved, not by any open order")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localcloud.soak", description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=4, help="concurrent API clients")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    report = run(Soak(orders=args.orders, clients=args.clients, seed=args.seed))
+    print(report.table())
+    for violation in report.violations[:50]:
+        print(f"VIOLATION {violation}")
+    return 1 if report.violations else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
