@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/shared/python
 STACK ?= orderflow
 
-.PHONY: setup test lint format synth nag deploy diff seed schemas openapi local demo ops clean
+.PHONY: setup test lint format synth nag deploy diff seed schemas openapi local demo soak ops clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ local: setup  ## the whole system on the local cloud (moto on :4566, API on :300
 
 demo: setup  ## a scripted scenario through the local cloud; prints a summary, exits non-zero on a problem
 	$(PY) -m localcloud.demo
+
+ORDERS ?= 1000
+soak: setup  ## chaos soak: ORDERS orders (default 1000) with faults on, then redrive and the invariant checker
+	$(PY) -m localcloud.soak --orders $(ORDERS)
 
 ops: setup  ## the operator CLI: make ops ARGS="dlq list" (add --endpoint-url http://127.0.0.1:4566 for the local cloud)
 	$(PY) -m orderflow.ops $(ARGS)

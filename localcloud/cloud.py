@@ -8,8 +8,9 @@ import logging
 import os
 import threading
 import time
+import urllib.request
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,9 @@ class LocalCloud:
         self.config = config or LocalCloudConfig()
         self.activity = Activity()
         self._lock = threading.Lock()
+        # Called with every log entry (function, entry) and every poller report (kind, details).
+        self.log_listeners: list[Callable[[str, dict[str, Any] | str], None]] = []
+        self.report_listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._pollers: list[Poller] = []
         self._server: Any = None
         self.endpoint = ""
@@ -76,6 +80,9 @@ class LocalCloud:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        # moto's state is per process: a cloud started after another one starts empty.
+        reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310 - local
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310
         self._enable_step_functions(port)
         self.deployment = Provisioner(template, self.client).provision()
         self.runtime = LambdaRuntime(self.deployment.functions, self._function_env(), self._on_log)
@@ -255,6 +262,8 @@ class LocalCloud:
             self.activity.logs.append((function, entry))
             if isinstance(entry, dict) and entry.get("message") == "record failed" and "message_id" in entry:
                 self.activity.failure_reasons[str(entry["message_id"])] = str(entry.get("reason", ""))
+            for listener in self.log_listeners:
+                listener(function, entry)
         if self.config.echo and isinstance(entry, str) and entry.strip():
             print(f"  [{function}] {entry}", flush=True)
 
@@ -262,6 +271,8 @@ class LocalCloud:
         with self._lock:
             self.activity.reports.append((kind, details))
             self.activity.counters[kind] += 1
+            for listener in self.report_listeners:
+                listener(kind, details)
         if self.config.echo:
             print(describe(kind, details), flush=True)
 

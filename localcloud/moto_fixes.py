@@ -19,6 +19,29 @@ def apply_all() -> None:
     new_task_token_per_attempt()
     fast_dispatch()
     parsed_json_paths_kept()
+    task_answers_skip_unstarted_executions()
+
+
+def task_answers_skip_unstarted_executions() -> None:
+    """moto finds the execution a task token belongs to by asking every RUNNING execution, and
+    one that is RUNNING but has no interpreter (yet, or any longer) raises `AttributeError`:
+    a heartbeat or answer for any other execution then fails with a 500. Those executions
+    hold no task tokens; leave them out."""
+    if "task_answers" in _applied:
+        return
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend._get_executions
+
+    def get_executions(self: Any, execution_status: Any = None) -> Any:
+        found = original(self, execution_status)
+        if execution_status == ExecutionStatus.RUNNING:
+            found = [execution for execution in found if getattr(execution, "exec_worker", None) is not None]
+        return found
+
+    StepFunctionsParserBackend._get_executions = get_executions  # type: ignore[method-assign]
+    _applied.add("task_answers")
 
 
 def parsed_json_paths_kept() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from localcloud import state
 from localcloud.api_client import call
 from localcloud.cloud import LocalCloud, LocalCloudConfig, running
 from localcloud.faults import Fault
@@ -64,6 +66,8 @@ class Report:
     faulted_share: float
     invocations: int
     retries: Counter[str]
+    payments: Counter[str]
+    peak_depth: Counter[str]
     dead_lettered: dict[str, int]
     redriven: int
     violations: list[str]
@@ -82,6 +86,8 @@ class Report:
                 ", ".join(f"{queue} {n}" for queue, n in sorted(self.dead_lettered.items())) or "0",
             ),
             ("redriven", str(self.redriven)),
+            *((f"payments: {outcome}", str(n)) for outcome, n in sorted(self.payments.items())),
+            *((f"deepest backlog: {queue}", str(n)) for queue, n in sorted(self.peak_depth.items()) if n),
             *((f"time: {phase}", f"{s:.0f} s") for phase, s in self.seconds.items()),
             ("violations", str(len(self.violations))),
         ]
@@ -101,6 +107,7 @@ def _run(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> Report:
     cloud.seed()
     _stock_up(cloud)
     before = _stock(cloud)
+    tally = Tally(cloud)
     plan = cloud.runtime.faults
     plan.set(soak.faults, seed=soak.seed)
     started = time.monotonic()
@@ -118,6 +125,7 @@ def _run(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> Report:
     _wait(cloud, order_ids, quiet_for=soak.settle_seconds, deadline=recovering + 600, say=say)
     cloud.wait_until_idle(timeout=120, settle=2)
     seconds["recovery"] = time.monotonic() - recovering
+    tally.stop()
     say("checking the invariants")
     violations = check(cloud, order_ids, before)
     return Report(
@@ -126,7 +134,9 @@ def _run(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> Report:
         faults=faults,
         faulted_share=faulted / invocations if invocations else 0.0,
         invocations=invocations,
-        retries=_retries(cloud),
+        retries=tally.retries,
+        payments=tally.payments,
+        peak_depth=tally.peak_depth,
         dead_lettered=dead_lettered,
         redriven=redriven,
         violations=violations,
@@ -206,11 +216,16 @@ def _redrive_all(cloud: LocalCloud, say: Callable[[str], None]) -> tuple[dict[st
     sqs = cloud.client("sqs")
     dead_lettered: dict[str, int] = {}
     moved = 0
-    for _ in range(5):  # a redriven message may fail again (its consumer is now healthy)
+    # A message dead-lettered while its idempotency record was left in progress (the function
+    # failed before completing it) fails again until that record expires, after the function's
+    # timeout: wait that long before each round, as an operator would.
+    lock_expiry = max(spec.timeout_seconds for spec in cloud.deployment.functions.values())
+    for _ in range(5):
         cloud.wait_until_idle(timeout=120, settle=2)
-        queues = [q for q in dlq.dead_letter_queues(sqs) if q.depth and q.source_url]
-        if not queues:
+        if not any(q.depth and q.source_url for q in dlq.dead_letter_queues(sqs)):
             break
+        time.sleep(lock_expiry)
+        queues = [q for q in dlq.dead_letter_queues(sqs) if q.depth and q.source_url]
         for queue in queues:
             dead_lettered[queue.name] = dead_lettered.get(queue.name, 0) + queue.depth
             result = dlq.redrive(sqs, queue, per_second=200)
@@ -261,17 +276,54 @@ def _stock(cloud: LocalCloud) -> dict[str, dict[str, int]]:
     }
 
 
-def _retries(cloud: LocalCloud) -> Counter[str]:
-    retried: Counter[str] = Counter()
-    for kind, details in list(cloud.activity.reports):
-        if kind == "sqs_batch":
-            retried["queue messages"] += len(details["failed"])
+class Tally:
+    """What the soak counts while it runs: retries (from the pollers' reports), payment
+    outcomes and circuit transitions (from the payments function's logs), and each consumer
+    queue's deepest backlog (sampled)."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self.retries: Counter[str] = Counter()
+        self.payments: Counter[str] = Counter()
+        self.peak_depth: Counter[str] = Counter()
+        self._cloud = cloud
+        self._stop = threading.Event()
+        cloud.report_listeners.append(self._on_report)
+        cloud.log_listeners.append(self._on_log)
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._sampler.join()
+        self.retries["saga task attempts"] = self._cloud.activity.counters["saga_task_failed"]
+
+    def _on_report(self, kind: str, details: dict[str, Any]) -> None:
+        if kind == "sqs_batch" and details["failed"]:
+            self.retries["queue messages"] += len(details["failed"])
         elif kind == "stream_batch" and details["failed"]:
-            retried["stream batches"] += 1
+            self.retries["stream batches"] += 1
         elif kind == "rule_delivery_failed":
-            retried["rule deliveries (then DLQ)"] += 1
-    retried["saga task attempts"] = cloud.activity.counters["saga_task_failed"]
-    return retried
+            self.retries["rule deliveries (then DLQ)"] += 1
+
+    def _on_log(self, function: str, entry: dict[str, Any] | str) -> None:
+        if not isinstance(entry, dict):
+            return
+        if entry.get("message") == "payment processed":
+            self.payments[str(entry.get("outcome"))] += 1
+        elif entry.get("message") == "payment gateway circuit changed":
+            self.payments[f"circuit {entry.get('transition')}"] += 1
+
+    def _sample(self) -> None:
+        sqs = self._cloud.client("sqs")
+        dead = {queue.url for queue in dlq.dead_letter_queues(sqs)}
+        queues = [url for url in sqs.list_queues().get("QueueUrls", []) if url not in dead]
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        while not self._stop.wait(2):
+            for url in queues:
+                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+                depth = sum(int(value) for value in attributes.values())
+                name = url.rsplit("/", 1)[-1].removeprefix("orderflow-")
+                self.peak_depth[name] = max(self.peak_depth[name], depth)
 
 
 # --- invariants ---------------------------------------------------------------------------------
@@ -319,12 +371,18 @@ def check(cloud: LocalCloud, order_ids: list[str], stock_before: dict[str, dict[
             violations.append(f"{order_id}: the read model shows {seen}, the order is {expected}")
     violations += _money(orders, ledger)
     violations += _conserved(orders, stock_before, _stock(cloud))
-    violations += [
-        f"{queue.name}: {queue.depth} message(s) left after redrive"
-        for queue in dlq.dead_letter_queues(cloud.client("sqs"))
-        if queue.depth
-    ]
+    violations += _left_in_dead_letter_queues(cloud)
     return violations
+
+
+def _left_in_dead_letter_queues(cloud: LocalCloud) -> list[str]:
+    sqs = cloud.client("sqs")
+    left = []
+    for queue in dlq.dead_letter_queues(sqs):
+        if queue.depth:
+            for letter in dlq.show(sqs, queue, reason_for=lambda message: state.reason(cloud, message)):
+                left.append(f"{queue.name}: {letter.event_type} {letter.order_id} left after redrive: {letter.reason}")
+    return left
 
 
 def _order_invariants(

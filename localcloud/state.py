@@ -30,7 +30,7 @@ def dead_letters(cloud: LocalCloud) -> list[DeadLetter]:
     sqs = cloud.client("sqs")
     letters = []
     for queue in dlq.dead_letter_queues(sqs):
-        for letter in dlq.show(sqs, queue, reason_for=lambda message: _reason(cloud, message)):
+        for letter in dlq.show(sqs, queue, reason_for=lambda message: reason(cloud, message)):
             # A message its consumer dead-lettered itself is a copy whose deduplication id is
             # the original's message id.
             received = max(deliveries(cloud, letter.message_id), deliveries(cloud, letter.deduplication_id or ""))
@@ -57,7 +57,7 @@ def deliveries(cloud: LocalCloud, message_id: str) -> int:
     return max(counts, default=0)
 
 
-def _reason(cloud: LocalCloud, message: dict[str, Any]) -> str:
+def reason(cloud: LocalCloud, message: dict[str, Any]) -> str:
     """The reason a consumer attached when it dead-lettered the message itself, else the last
     failure its consumer logged for it (it went through the redrive policy)."""
     attached = message.get("MessageAttributes", {}).get(MessageAttribute.FAILURE_REASON)

@@ -88,7 +88,8 @@ def _place(request: dict[str, Any]) -> dict[str, Any]:
     """Same key and body: the first answer again, nothing new written. No key: no dedup."""
     command = PlaceOrder.model_validate(request["body"])
     correlation_id = app.context["correlation_id"]
-    return service.place(command, correlation_id=correlation_id).model_dump(mode="json")
+    key = request["idempotency_key"]
+    return service.place(command, correlation_id=correlation_id, idempotency_key=key).model_dump(mode="json")
 
 
 @app.get(Route.ORDER, summary="An order's status, lines, total and timeline")

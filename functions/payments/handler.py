@@ -3,6 +3,7 @@ breaker -> the saga's waiting task answered with SendTaskSuccess or SendTaskFail
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -18,6 +19,7 @@ from aws_lambda_powertools.utilities.circuit_breaker.persistence.dynamodb import
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from orderflow.adapters.orders import DynamoDbOrders
 from orderflow.adapters.payment_gateway import Charge, SimulatedGateway
 from orderflow.adapters.payments import TaskResponder
 from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment
@@ -27,9 +29,9 @@ from orderflow.events import parse_message
 from orderflow.events.models import ProcessPayment
 from orderflow.observability import bind_event, count, logger, metrics, tracer
 from orderflow.services.payments import payment_service
-from orderflow.settings import PaymentsSettings, load
+from orderflow.settings import PaymentsConsumerSettings, load
 
-settings = load(PaymentsSettings)
+settings = load(PaymentsConsumerSettings)
 gateway = SimulatedGateway(settings.ledger_table)
 responder = TaskResponder()
 processor = FifoQueueProcessor()
@@ -60,6 +62,11 @@ def charge(**request: Any) -> Charge:
 
 
 service = payment_service(settings, gateway, charge)
+orders = DynamoDbOrders(
+    orders_table=settings.orders_table,
+    outbox_table=settings.outbox_table,
+    outbox_retention=timedelta(days=settings.outbox_retention_days),
+)
 
 
 @tracer.capture_method
@@ -85,10 +92,8 @@ def handle_record(record: SQSRecord) -> None:
         output = {"payment_id": payment.payment_id, "amount": str(payment.amount), "currency": payment.currency}
         outcome, answered = "PaymentsPaid", responder.succeed(token, output)
         if not answered:
-            # The saga stopped waiting (timed out) and is compensating without this payment:
-            # give the money back rather than keep a charge for a cancelled order.
-            service.refund(command.subject, correlation_id=command.correlation_id, causation_id=command.id)
-            outcome = "PaymentsRefundedLate"
+            order = orders.get(command.subject)
+            outcome = service.settle_unanswered(command, order.status if order else None)
     count(outcome)
     logger.info("payment processed", extra={"outcome": outcome, "saga_answered": answered})
 

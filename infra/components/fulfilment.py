@@ -96,9 +96,10 @@ class Fulfilment(Construct):
             settings=settings.consumer,
             log_retention=settings.log_retention,
             dlq_retention=Duration.days(settings.dlq_retention_days),
-            environment=payments_env,
+            environment={**payments_env, Env.ORDERS_TABLE: tables.orders.table_name},
         )
         grant_payments(self.payments.function)
+        grant_table(tables.orders, self.payments.function, "GetItem")  # a late answer: is the order settled?
         grant_table(tables.idempotency, self.payments.function, *CIRCUIT_ACTIONS)
 
         self.task_functions = (reserve, release, refund, order_steps)

@@ -12,7 +12,7 @@ from orderflow.adapters.errors import AlreadyExists
 from orderflow.adapters.payment_gateway import Charge
 from orderflow.adapters.payments import Payment, PaymentStatus
 from orderflow.domain import inventory
-from orderflow.domain.errors import InvalidTransition, OutOfStock, PaymentDeclined, PaymentGatewayError
+from orderflow.domain.errors import InvalidTransition, OutOfStock, PaymentDeclined, PaymentGatewayError, SagaUndecided
 from orderflow.domain.inventory import StockLevel
 from orderflow.domain.orders import Order, move
 from orderflow.events import Envelope
@@ -188,3 +188,34 @@ def test_saga_error_names_match_the_exceptions_the_functions_raise() -> None:
     for name in (SagaError.OUT_OF_STOCK, SagaError.PAYMENT_DECLINED, SagaError.PAYMENT_GATEWAY):
         assert getattr(errors, name).__name__ == name  # Step Functions matches the class name
     assert errors.ConcurrentUpdate.__name__ == SagaError.CONCURRENT_UPDATE
+
+
+def test_a_late_answer_for_a_confirmed_order_keeps_the_charge() -> None:
+    """A redelivered command whose task an earlier delivery answered: the saga has its payment."""
+    store, gateway = FakePayments(), FakeGateway([None])
+    service = PaymentService(store, gateway)
+    service.process(_command())
+
+    assert service.settle_unanswered(_command(), OrderStatus.CONFIRMED) == "PaymentsAlreadyAnswered"
+    assert gateway.refunds == []
+    assert store.records["o-1"].status is PaymentStatus.PAID
+
+
+def test_a_late_answer_for_a_cancelled_order_is_refunded() -> None:
+    """The saga gave up waiting and compensated, maybe before this charge existed."""
+    store, gateway = FakePayments(), FakeGateway([None])
+    service = PaymentService(store, gateway)
+    service.process(_command())
+
+    assert service.settle_unanswered(_command(), OrderStatus.CANCELLED) == "PaymentsRefundedLate"
+    assert gateway.refunds == ["pay-1"]
+
+
+def test_a_late_answer_for_an_order_not_yet_settled_is_tried_again_later() -> None:
+    store, gateway = FakePayments(), FakeGateway([None])
+    service = PaymentService(store, gateway)
+    service.process(_command())
+
+    with pytest.raises(SagaUndecided):
+        service.settle_unanswered(_command(), OrderStatus.PENDING)
+    assert gateway.refunds == []

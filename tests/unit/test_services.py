@@ -147,3 +147,35 @@ def test_notifier_refuses_events_it_does_not_handle() -> None:
     with pytest.raises(UnsupportedEvent, match="OrderCreated"):
         notify(channel, order_created())
     assert channel.sent == []
+
+
+def test_the_same_idempotency_key_places_one_order_even_without_its_idempotency_record(
+    service: OrderingService, orders: FakeOrders
+) -> None:
+    """The request's first attempt stored the order but its idempotency record was lost: the
+    retry finds the same order instead of placing a second one."""
+    command = PlaceOrder.model_validate(order_request())
+
+    first = service.place(command, correlation_id="c-1", idempotency_key="key-1")
+    again = service.place(command, correlation_id="c-2", idempotency_key="key-1")
+
+    assert again == first
+    assert len(orders.orders) == 1
+    assert len(orders.outbox) == 1
+
+
+def test_an_idempotency_key_used_for_a_different_order_is_refused(service: OrderingService, orders: FakeOrders) -> None:
+    service.place(PlaceOrder.model_validate(order_request()), correlation_id="c-1", idempotency_key="key-1")
+    other = PlaceOrder.model_validate(order_request(items=[{"sku": "KB-001", "quantity": 5}]))
+
+    with pytest.raises(InvalidOrder, match="Idempotency-Key"):
+        service.place(other, correlation_id="c-2", idempotency_key="key-1")
+    assert len(orders.orders) == 1
+
+
+def test_idempotency_keys_are_scoped_to_the_customer(service: OrderingService, orders: FakeOrders) -> None:
+    service.place(PlaceOrder.model_validate(order_request()), correlation_id="c-1", idempotency_key="key-1")
+    someone_else = PlaceOrder.model_validate(order_request(customer_id="someone-else"))
+    service.place(someone_else, correlation_id="c-2", idempotency_key="key-1")
+
+    assert len(orders.orders) == 2

@@ -66,6 +66,10 @@ class PaymentsSettings(_WritesOutbox):
     circuit_recovery_seconds: int = Field(default=30, alias=Env.CIRCUIT_RECOVERY_SECONDS, ge=1)
 
 
+class PaymentsConsumerSettings(PaymentsSettings):
+    orders_table: str = Field(alias=Env.ORDERS_TABLE)  # read: is the saga done with this order?
+
+
 class ShippingSettings(_WritesOutbox):
     shipments_table: str = Field(alias=Env.SHIPMENTS_TABLE)
 

@@ -53,6 +53,10 @@ class PaymentGatewayError(Exception):
     """The gateway failed transiently (timeout, 5xx); the saga retries with backoff."""
 
 
+class SagaUndecided(Exception):
+    """A late answer for a saga that has not settled the order yet: try again later (transient)."""
+
+
 class PaymentUnavailable(Exception):
     """The gateway is not being called (its circuit is open) or kept failing: fail fast."""
 

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict
 
 from orderflow.adapters.catalogue import Catalogue
+from orderflow.adapters.errors import AlreadyExists
 from orderflow.adapters.order_views import OrderViewStore
 from orderflow.adapters.orders import OrderRepository
+from orderflow.domain.errors import InvalidOrder
 from orderflow.domain.orders import Order, PlaceOrder, Product, place_order
 from orderflow.events.models import OrderLine
 from orderflow.events.types import CancellationReason, Currency, Money, OrderStatus
@@ -52,6 +54,21 @@ def _new_order_id() -> str:
     return str(uuid.uuid4())
 
 
+# Order ids for requests with an Idempotency-Key: derived from the customer and the key.
+IDEMPOTENT_ORDER_IDS = uuid.UUID("5b0f61c2-3c1e-4f53-9d6e-8f1f3c2b7a10")
+
+
+def order_id_for(customer_id: str, idempotency_key: str) -> str:
+    """The same request retried gets the same order id, so it cannot create a second order even
+    when the idempotency record of its first attempt was lost (the function failed after the
+    order was written and before the record was completed)."""
+    return str(uuid.uuid5(IDEMPOTENT_ORDER_IDS, f"{customer_id}\n{idempotency_key}"))
+
+
+def _lines(order: Order) -> list[tuple[str, int]]:
+    return [(line.sku, line.quantity) for line in order.items]
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -75,14 +92,23 @@ class OrderingService:
     def products(self) -> list[Product]:
         return self._catalogue.list_all()
 
-    def place(self, command: PlaceOrder, *, correlation_id: str) -> OrderAccepted:
+    def place(self, command: PlaceOrder, *, correlation_id: str, idempotency_key: str | None = None) -> OrderAccepted:
         """Price the order from the catalogue and store it with its `OrderCreated` outbox
-        record. Raises `InvalidOrder` (nothing written) when a line does not fit the catalogue."""
+        record. Raises `InvalidOrder` (nothing written) when a line does not fit the catalogue.
+        With an idempotency key, placing it again answers with the order already stored, or
+        `InvalidOrder` when the key was used for a different order."""
         catalogue = self._catalogue.get_many(line.sku for line in command.items)
+        order_id = self._new_id() if idempotency_key is None else order_id_for(command.customer_id, idempotency_key)
         order, event = place_order(
-            command, catalogue, order_id=self._new_id(), correlation_id=correlation_id, now=self._clock()
+            command, catalogue, order_id=order_id, correlation_id=correlation_id, now=self._clock()
         )
-        self._orders.create(order, event)
+        try:
+            self._orders.create(order, event)
+        except AlreadyExists:
+            stored = self._orders.get(order_id)
+            if stored is None or _lines(stored) != _lines(order) or stored.currency != order.currency:
+                raise InvalidOrder("Idempotency-Key", "already used for a different order") from None
+            return _accepted(stored)
         return _accepted(order)
 
     def details(self, order_id: str) -> OrderDetails | None:

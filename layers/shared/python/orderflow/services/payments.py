@@ -10,7 +10,7 @@ from orderflow.adapters.errors import AlreadyExists
 from orderflow.adapters.payment_gateway import Charge, PaymentGateway, SimulatedGateway
 from orderflow.adapters.payments import DynamoDbPayments, Payment, PaymentStatus, PaymentStore
 from orderflow.contracts import EventSource
-from orderflow.domain.errors import PaymentDeclined
+from orderflow.domain.errors import PaymentDeclined, SagaUndecided
 from orderflow.events import Envelope
 from orderflow.events.models import PaymentDeclined as PaymentDeclinedEvent
 from orderflow.events.models import (
@@ -21,7 +21,7 @@ from orderflow.events.models import (
     PaymentRefundedData,
     ProcessPayment,
 )
-from orderflow.events.types import Currency
+from orderflow.events.types import Currency, OrderStatus
 from orderflow.settings import PaymentsSettings
 
 Charger = Callable[..., Charge]  # the gateway's charge, possibly behind a circuit breaker
@@ -103,6 +103,20 @@ class PaymentService:
             ),
         )
         return self._save(refunded, event, previous=PaymentStatus.PAID)
+
+    def settle_unanswered(self, command: ProcessPayment, order_status: OrderStatus | None) -> str:
+        """A payment made, and the saga no longer waiting for this command's answer: either it
+        has the answer already (an earlier delivery of this command answered it) or it gave up
+        waiting and is compensating without the payment. The order's status tells which: a
+        confirmed order keeps its (single, per-order) charge; a cancelled one is refunded here,
+        since its compensation may have run before the charge existed; an order still pending
+        is not decided yet (`SagaUndecided`: the command is retried later)."""
+        if order_status in (OrderStatus.CONFIRMED, OrderStatus.SHIPPED):
+            return "PaymentsAlreadyAnswered"
+        if order_status in (None, OrderStatus.PENDING):
+            raise SagaUndecided(f"order {command.subject} is {order_status or 'unknown'}: the saga has not settled it")
+        self.refund(command.subject, correlation_id=command.correlation_id, causation_id=command.id)
+        return "PaymentsRefundedLate"
 
     def _save(self, payment: Payment, event: Envelope[Any], *, previous: PaymentStatus | None) -> Payment:
         try:

@@ -1,0 +1,87 @@
+"""The local cloud's fault injection: what a plan accepts, when it strikes, and what a
+reordered batch may look like."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from localcloud.faults import Fault, FaultPlan, WorkerFaults
+from localcloud.pollers import reordered
+
+
+def test_a_fault_must_fit_its_target() -> None:
+    with pytest.raises(ValueError, match="no 'timeout' fault"):
+        Fault(kind="timeout", target="dynamodb")
+    with pytest.raises(ValueError, match="rate must be between 0 and 1"):
+        Fault(kind="error", target="*", rate=1.5)
+    with pytest.raises(ValueError, match="seconds < every"):
+        Fault(kind="outage", target="gateway", seconds=30, every=10)
+
+
+def test_a_service_fault_raises_that_services_throttling_error() -> None:
+    assert Fault(kind="error", target="dynamodb").error_type == "ProvisionedThroughputExceededException"
+    assert Fault(kind="error", target="*").error_type == "Lambda.ServiceException"
+
+
+def test_faults_strike_their_functions_at_their_rate() -> None:
+    plan = FaultPlan()
+    plan.set([Fault(kind="error", target="Fulfilment", rate=0.25)], seed=1)
+
+    strikes = sum(plan.roll("error", "FulfilmentPaymentsConsumer") is not None for _ in range(2000))
+
+    assert 400 < strikes < 600
+    assert plan.roll("error", "OrdersApiFunction") is None
+    assert plan.injected["error"] == strikes
+
+
+def test_no_faults_by_default() -> None:
+    plan = FaultPlan()
+
+    assert not plan.active
+    assert plan.roll("error", "OrdersApiFunction") is None
+    assert plan.dependency_faults() == {}
+
+
+def test_the_gateway_is_down_for_the_end_of_each_period() -> None:
+    plan = FaultPlan()
+    plan.set([Fault(kind="outage", target="gateway", seconds=0.2, every=0.4)])
+    plan._started -= 0.1  # 0.1 s into the first period: up
+    assert not plan.dependency_faults().get("gateway")
+    plan._started -= 0.2  # 0.3 s: down
+    assert plan.dependency_faults()["gateway"] is True
+
+
+def test_a_struck_aws_call_raises_the_modelled_error_before_reaching_the_service() -> None:
+    faults = WorkerFaults()
+    faults.begin({"services": {"dynamodb": {"rate": 1.0, "code": "ProvisionedThroughputExceededException"}}})
+    client = boto3.client("dynamodb", region_name="eu-west-1", endpoint_url="http://127.0.0.1:9")
+
+    with pytest.raises(client.exceptions.ProvisionedThroughputExceededException):
+        client.describe_table(TableName="orders")
+    assert faults.injected == {"dynamodb_error": 1}
+    faults.begin({})
+
+
+def _message(message_id: str, group: str | None) -> dict[str, Any]:
+    return {"MessageId": message_id, "Attributes": {"MessageGroupId": group} if group else {}}
+
+
+def test_reordering_keeps_each_fifo_groups_order() -> None:
+    batch = [_message(f"{group}{n}", group) for n in range(4) for group in "abc"]
+    orders = set()
+    for _ in range(50):
+        shuffled = [m["MessageId"] for m in reordered(batch)]
+        for group in "abc":
+            assert [m for m in shuffled if m.startswith(group)] == [f"{group}{n}" for n in range(4)]
+        orders.add(tuple(shuffled))
+
+    assert len(orders) > 1
+
+
+def test_a_standard_queues_batch_may_come_in_any_order() -> None:
+    batch = [_message(str(n), None) for n in range(6)]
+
+    assert len({tuple(m["MessageId"] for m in reordered(batch)) for _ in range(50)}) > 1
