@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/shared/python
 STACK ?= orderflow
 
-.PHONY: setup test lint format synth nag deploy diff seed schemas openapi local demo soak ops clean
+.PHONY: setup test lint format synth nag deploy diff seed schemas openapi local demo soak bench ops clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ test: setup  ## unit, integration (moto), infrastructure and end-to-end tests
 lint: setup  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy functions layers infra localcloud app.py
+	$(VENV)/bin/mypy functions layers infra localcloud benchmarks app.py
 
 format: setup  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -59,11 +59,14 @@ schemas: setup  ## regenerate the committed event JSON schemas (refuses incompat
 openapi: setup  ## regenerate functions/orders_api/openapi.json from the API code
 	$(PY) -m functions.orders_api.openapi --write
 
-local: setup  ## the whole system on the local cloud (moto on :4566, API on :3000) until Ctrl-C
-	$(PY) -m localcloud
+local: setup  ## the whole system on the local cloud (moto on :4566, API on :3000) until Ctrl-C; FAULTS=file.json injects faults
+	$(PY) -m localcloud $(if $(FAULTS),--faults $(FAULTS))
 
 demo: setup  ## a scripted scenario through the local cloud; prints a summary, exits non-zero on a problem
 	$(PY) -m localcloud.demo
+
+bench: setup  ## benchmarks: cold starts against the floor and plain peers, package sizes, the developer loop
+	$(PY) -m benchmarks
 
 ORDERS ?= 1000
 soak: setup  ## chaos soak: ORDERS orders (default 1000) with faults on, then redrive and the invariant checker

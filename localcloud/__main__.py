@@ -11,8 +11,10 @@ import argparse
 import signal
 import threading
 import time
+from pathlib import Path
 
 from localcloud.cloud import LocalCloud, LocalCloudConfig
+from localcloud.faults import FaultPlan
 from localcloud.state import dead_letter_queues
 
 
@@ -20,7 +22,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--moto-port", type=int, default=4566)
     parser.add_argument("--api-port", type=int, default=3000)
+    parser.add_argument(
+        "--faults", type=Path, help="a JSON list of faults to inject (see localcloud/faults.py); none by default"
+    )
     arguments = parser.parse_args()
+    faults = FaultPlan.load(arguments.faults).faults if arguments.faults else []
     started = time.monotonic()
     print("starting the local cloud (synth, moto, provisioning, function workers)...", flush=True)
     cloud = LocalCloud(LocalCloudConfig(moto_port=arguments.moto_port, api_port=arguments.api_port, echo=True))
@@ -29,6 +35,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
         cloud.start()
+        cloud.runtime.faults.set(faults)
         count = cloud.seed()
         api, endpoint = cloud.api.url, cloud.endpoint
         print(
@@ -48,6 +55,8 @@ orderflow is running locally ({time.monotonic() - started:.1f}s to ready; {count
   aws --endpoint-url {endpoint} --region eu-west-1 sqs list-queues
   aws --endpoint-url {endpoint} --region eu-west-1 dynamodb list-tables
   dead-letter queues: {", ".join(dead_letter_queues(cloud))}
+
+  faults injected: {", ".join(f"{f.kind} {f.target} {f.rate:.0%}" for f in faults) or "none"}
 
 Ctrl-C stops it. One line per processed batch follows.
 """,

@@ -24,9 +24,9 @@ def apply_all() -> None:
 
 def task_answers_skip_unstarted_executions() -> None:
     """moto finds the execution a task token belongs to by asking every RUNNING execution, and
-    one that is RUNNING but has no interpreter (yet, or any longer) raises `AttributeError`:
-    a heartbeat or answer for any other execution then fails with a 500. Those executions
-    hold no task tokens; leave them out."""
+    one that is RUNNING but has no interpreter environment (yet, or any longer) raises
+    `AttributeError`: a heartbeat or answer for any other execution then fails with a 500.
+    Those executions hold no task tokens; leave them out."""
     if "task_answers" in _applied:
         return
     from moto.stepfunctions.parser.api import ExecutionStatus
@@ -37,7 +37,7 @@ def task_answers_skip_unstarted_executions() -> None:
     def get_executions(self: Any, execution_status: Any = None) -> Any:
         found = original(self, execution_status)
         if execution_status == ExecutionStatus.RUNNING:
-            found = [execution for execution in found if getattr(execution, "exec_worker", None) is not None]
+            found = [e for e in found if getattr(getattr(e, "exec_worker", None), "env", None) is not None]
         return found
 
     StepFunctionsParserBackend._get_executions = get_executions  # type: ignore[method-assign]

@@ -19,12 +19,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from localcloud import state
 from localcloud.api_client import call
 from localcloud.cloud import LocalCloud, LocalCloudConfig, running
-from localcloud.faults import Fault
+from localcloud.faults import Fault, FaultPlan
 from orderflow.adapters.dynamodb import from_item
 from orderflow.contracts import CUSTOMER_FACING_EVENTS, ORDER_EVENTS, EventType, Key
 from orderflow.ops import dlq
@@ -34,16 +35,8 @@ SETTLED = {"CONFIRMED", "CANCELLED", "NEEDS_ATTENTION"}  # the order's own last 
 SOAK_STOCK = 1_000_000  # per product: only the out-of-stock orders run out
 SCARCE_SKU = "DK-006"  # ordered 99 at a time: always out of stock
 
-# What the soak injects by default (see `localcloud.faults`).
-DEFAULT_FAULTS = [
-    Fault(kind="error", target="*", rate=0.08),
-    Fault(kind="latency", target="*", rate=0.08, seconds=0.2),
-    Fault(kind="timeout", target="*", rate=0.03),
-    Fault(kind="duplicate", target="*", rate=0.05),
-    Fault(kind="reorder", target="*", rate=0.25),
-    Fault(kind="error", target="dynamodb", rate=0.02),
-    Fault(kind="outage", target="gateway", seconds=3, every=30),
-]
+# What the soak injects by default (see `localcloud.faults`; `make local FAULTS=localcloud/chaos.json`).
+CHAOS = Path(__file__).with_name("chaos.json")
 # Payment tokens (and one out-of-stock order in twenty).
 MIX = [("tok_ok", 15), ("tok_declined", 2), ("tok_flaky", 2), ("out_of_stock", 1)]
 
@@ -53,7 +46,7 @@ class Soak:
     orders: int = 1000
     clients: int = 4
     seed: int = 7
-    faults: list[Fault] = field(default_factory=lambda: list(DEFAULT_FAULTS))
+    faults: list[Fault] = field(default_factory=lambda: FaultPlan.load(CHAOS).faults)
     settle_seconds: float = 30.0  # faults on: stop waiting once nothing changed for this long
     deadline_seconds: float = 3600.0
 

@@ -85,3 +85,12 @@ def test_a_standard_queues_batch_may_come_in_any_order() -> None:
     batch = [_message(str(n), None) for n in range(6)]
 
     assert len({tuple(m["MessageId"] for m in reordered(batch)) for _ in range(50)}) > 1
+
+
+def test_the_soaks_fault_file_loads() -> None:
+    from localcloud.soak import CHAOS
+
+    faults = FaultPlan.load(CHAOS).faults
+
+    assert {fault.kind for fault in faults} == {"error", "latency", "timeout", "duplicate", "reorder", "outage"}
+    assert any(fault.target == "dynamodb" for fault in faults)
