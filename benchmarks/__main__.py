@@ -76,6 +76,35 @@ def _local_ready() -> float:
         process.wait(timeout=30)
 
 
+def _calls_per_order() -> list[str]:
+    from benchmarks import calls
+    from localcloud.cloud import LocalCloudConfig, running
+
+    with running(LocalCloudConfig(moto_port=0, api_port=0)) as cloud:
+        cloud.seed()
+        measured = [calls.measure(cloud, path) for path in calls.PATHS]
+    operations = sorted({operation for result in measured for operation in result.calls})
+    header = " | ".join(result.path for result in measured)
+    lines = [
+        "AWS calls per order, one order at a time through the local cloud (made by our functions,",
+        "counted in botocore; the simulated payment provider's ledger is DynamoDB here, an HTTPS",
+        "call to the provider on a real deployment):",
+        "",
+        f"| call | {header} |",
+        "|---|" + "---|" * len(measured),
+    ]
+    lines += [f"| {op} | " + " | ".join(str(r.calls.get(op, 0)) for r in measured) + " |" for op in operations]
+    lines += [
+        "| **calls by our functions** | " + " | ".join(f"**{r.total_calls}**" for r in measured) + " |",
+        "| function invocations | " + " | ".join(str(sum(r.invocations.values())) for r in measured) + " |",
+        "| saga state transitions | " + " | ".join(str(r.transitions) for r in measured) + " |",
+        "| SQS requests of Lambda's pollers (receive + delete per batch) | "
+        + " | ".join(str(r.poller_requests) for r in measured)
+        + " |",
+    ]
+    return lines
+
+
 def _developer_loop(skip_tests: bool) -> list[str]:
     floor = statistics.median(_timed([sys.executable, "-c", "pass"]) for _ in range(5))
     rows = [("make synth", _timed(["make", "synth"])), ("make local (to ready)", _local_ready())]
@@ -99,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         *_cold_starts(args.runs),
         "",
         *_package_sizes(),
+        "",
+        *_calls_per_order(),
         "",
         *_developer_loop(args.skip_tests),
         "",

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ class Invocation:
     result: Any = None
     error: dict[str, Any] | None = None
     injected: dict[str, int] | None = None  # dependency faults the worker injected
+    calls: dict[str, int] | None = None  # AWS calls the function made ("service.Operation")
 
     @property
     def failed(self) -> bool:
@@ -87,7 +89,12 @@ class Worker:
         if not line:
             return Invocation(error={"errorType": "Runtime.ExitError", "errorMessage": "the function process exited"})
         answer = json.loads(line)
-        return Invocation(result=answer.get("result"), error=answer.get("error"), injected=answer.get("injected"))
+        return Invocation(
+            result=answer.get("result"),
+            error=answer.get("error"),
+            injected=answer.get("injected"),
+            calls=answer.get("calls"),
+        )
 
     @property
     def alive(self) -> bool:
@@ -109,6 +116,9 @@ class LambdaRuntime:
         self._workers: dict[str, Worker] = {}
         self._locks = {name: threading.Lock() for name in functions}
         self.faults = FaultPlan()
+        self.calls: Counter[str] = Counter()  # every AWS call every function made
+        self.invocations: Counter[str] = Counter()  # invocations per function
+        self._calls_lock = threading.Lock()
 
     def inject_fault(self, name: str, error_type: str, message: str) -> None:
         """Make every invocation of function `name` fail with this error until `clear_faults`."""
@@ -153,6 +163,9 @@ class LambdaRuntime:
         if answer is None:
             del self._workers[spec.name]
             return _timed_out(spec)
+        with self._calls_lock:
+            self.invocations[spec.name] += 1
+            self.calls.update(answer.calls or {})
         return answer
 
     def _start(self, spec: FunctionSpec) -> Worker:

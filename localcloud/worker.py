@@ -45,6 +45,29 @@ def error_shape(error: BaseException) -> dict[str, Any]:
     }
 
 
+class CallLog:
+    """Counts the AWS calls the function makes (service and operation), per invocation: what
+    the benchmarks' calls-per-order figures are made of. Local only, like the worker."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        from botocore.client import BaseClient
+
+        original = BaseClient._make_api_call
+        log = self
+
+        def make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            key = f"{client.meta.service_model.service_name}.{operation}"
+            log.calls[key] = log.calls.get(key, 0) + 1
+            return original(client, operation, params)
+
+        BaseClient._make_api_call = make_api_call
+
+    def take(self) -> dict[str, int]:
+        calls, self.calls = self.calls, {}
+        return calls
+
+
 def main() -> None:
     code_dir, handler_path, *layer_dirs = sys.argv[1:]
     request_fd, answer_fd = (int(fd) for fd in os.environ.pop("LOCALCLOUD_FDS").split(","))
@@ -53,6 +76,7 @@ def main() -> None:
     checkout = os.getcwd()
     sys.path[:] = [path for path in sys.path if path not in ("", checkout)]
     sys.path[:0] = [code_dir, *(os.path.join(layer, "python") for layer in layer_dirs)]
+    calls = CallLog()
     module_name, _, function_name = handler_path.rpartition(".")
     handler = None
     init_error: dict[str, Any] | None = None
@@ -76,6 +100,7 @@ def main() -> None:
                     answer = {"error": error_shape(error)}
             if faults.injected:
                 answer["injected"] = dict(faults.injected)
+            answer["calls"] = calls.take()
             sys.stdout.flush()
             sys.stderr.flush()
             answers.write(json.dumps(answer, default=str) + "\n")
