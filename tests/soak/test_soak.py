@@ -23,7 +23,7 @@ def cloud() -> Iterator[LocalCloud]:
 
 @pytest.fixture(scope="module")
 def report(cloud: LocalCloud) -> soak.Report:
-    return soak._run(cloud, soak.Soak(orders=ORDERS, clients=3, settle_seconds=15), say=lambda _: None)
+    return soak._run(cloud, soak.Soak(orders=ORDERS, clients=3, settle_seconds=5), say=lambda _: None)
 
 
 def test_every_invariant_holds_after_faults_and_redrive(report: soak.Report) -> None:

@@ -3,6 +3,7 @@ reordered batch may look like."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -94,3 +95,12 @@ def test_the_soaks_fault_file_loads() -> None:
 
     assert {fault.kind for fault in faults} == {"error", "latency", "timeout", "duplicate", "reorder", "outage"}
     assert any(fault.target == "dynamodb" for fault in faults)
+
+
+def test_nothing_deployed_can_inject_faults() -> None:
+    """The hooks live in the local runtime: no function or layer refers to them."""
+    root = Path(__file__).resolve().parents[2]
+    deployed = [*root.glob("functions/**/*.py"), *root.glob("layers/**/*.py")]
+
+    assert deployed
+    assert [str(p) for p in deployed if "localcloud" in p.read_text()] == []
