@@ -190,8 +190,8 @@ def _place(cloud: LocalCloud, kind: str) -> str:
 def _wait(
     cloud: LocalCloud, order_ids: list[str], *, quiet_for: float, deadline: float, say: Callable[[str], None]
 ) -> None:
-    """Until every order is terminal, or no event source has had anything to do for
-    `quiet_for` seconds (what is left waits in a DLQ, or nowhere)."""
+    """Until every order is terminal, or no saga is running and no event source has had
+    anything to do for `quiet_for` seconds (what is left waits in a DLQ)."""
     last: Counter[str] = Counter()
     while time.monotonic() < deadline:
         statuses = Counter(_views(cloud, order_ids).values())
@@ -200,8 +200,16 @@ def _wait(
         if statuses != last:
             last = statuses
             say("  " + ", ".join(f"{status} {n}" for status, n in sorted(statuses.items())))
-        if cloud.wait_until_idle(timeout=quiet_for + 5, settle=quiet_for):
+        if cloud.wait_until_idle(timeout=quiet_for + 5, settle=quiet_for) and not _sagas_running(cloud):
             return
+
+
+def _sagas_running(cloud: LocalCloud) -> bool:
+    """A saga waiting out a retry interval or a task's timeout shows in no event source."""
+    running = cloud.client("stepfunctions").list_executions(
+        stateMachineArn=str(cloud.deployment.outputs["StateMachine"]), statusFilter="RUNNING", maxResults=1
+    )
+    return bool(running["executions"])
 
 
 def _redrive_all(cloud: LocalCloud, say: Callable[[str], None]) -> tuple[dict[str, int], int]:
