@@ -56,7 +56,7 @@ orderflow is running locally ({time.monotonic() - started:.1f}s to ready; {count
   aws --endpoint-url {endpoint} --region eu-west-1 dynamodb list-tables
   dead-letter queues: {", ".join(dead_letter_queues(cloud))}
 
-  faults injected: {", ".join(f"{f.kind} {f.target} {f.rate:.0%}" for f in faults) or "none"}
+  faults injected: {", ".join(f"{f.kind} on {f.target}" for f in faults) or "none"}
 
 Ctrl-C stops it. One line per processed batch follows.
 """,

@@ -20,6 +20,57 @@ def apply_all() -> None:
     fast_dispatch()
     parsed_json_paths_kept()
     task_answers_skip_unstarted_executions()
+    queue_attributes_kept_briefly()
+
+
+def queue_attributes_kept_briefly() -> None:
+    """moto computes every attribute of a queue, counting its messages one by one for the three
+    approximate counts, whenever one attribute is read: on every message sent (to read
+    `ContentBasedDeduplication`) and several times per `GetQueueAttributes`. With thousands of
+    messages queued that was most of the local cloud's time. Keep a queue's attributes until
+    the queue changes (a message added, received, deleted or made visible, attributes set) or
+    a quarter of a second passes (visibility timeouts running out change the counts too)."""
+    if "queue_attributes" in _applied:
+        return
+    import time
+
+    from moto.sqs.models import Queue, SQSBackend
+
+    computed = Queue.attributes.fget  # type: ignore[attr-defined]
+
+    def attributes(self: Any) -> dict[str, Any]:
+        now = time.monotonic()
+        kept = self.__dict__.get("_kept_attributes")
+        if kept is None or now - kept[0] > 0.25:
+            kept = self.__dict__["_kept_attributes"] = (now, computed(self))
+        return dict(kept[1])
+
+    def forgetting(method: Any, queue_of: Any) -> Any:
+        def changed(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                queue_of(self, *args, **kwargs).__dict__.pop("_kept_attributes", None)
+
+        return changed
+
+    Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+    Queue.add_message = forgetting(Queue.add_message, lambda queue, *_, **__: queue)  # type: ignore[method-assign]
+    Queue.delete_message = forgetting(Queue.delete_message, lambda queue, *_, **__: queue)  # type: ignore[method-assign]
+    for name in (
+        "set_queue_attributes",
+        "receive_message",
+        "delete_message_batch",
+        "change_message_visibility",
+        "change_message_visibility_batch",
+        "purge_queue",
+    ):
+
+        def queue_named(backend: Any, queue_name: str, *_: Any, **__: Any) -> Any:
+            return backend.get_queue(queue_name)
+
+        setattr(SQSBackend, name, forgetting(getattr(SQSBackend, name), queue_named))
+    _applied.add("queue_attributes")
 
 
 def task_answers_skip_unstarted_executions() -> None:
