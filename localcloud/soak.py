@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 import threading
 import time
@@ -311,7 +312,9 @@ class Tally:
         if entry.get("message") == "payment processed":
             self.payments[str(entry.get("outcome"))] += 1
         elif entry.get("message") == "payment gateway circuit changed":
-            self.payments[f"circuit {entry.get('transition')}"] += 1
+            # e.g. "CircuitTransition(..., from_state=<CircuitState.CLOSED: 'CLOSED'>, to_state=<...: 'OPEN'>, ...)"
+            states = re.findall(r"'([A-Z_]+)'>", str(entry.get("transition")))
+            self.payments[f"circuit {' -> '.join(states) or 'changed'}"] += 1
 
     def _sample(self) -> None:
         sqs = self._cloud.client("sqs")
