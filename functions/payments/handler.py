@@ -76,7 +76,12 @@ def handle_record(record: SQSRecord) -> None:
         raise UnsupportedEvent(f"payments handles ProcessPayment, not {command.type}")
     bind_event(command)
     token = command.data.task_token
-    responder.heartbeat(token)
+    if not responder.heartbeat(token):
+        # The saga no longer waits for this command (a redelivery of one already answered, or
+        # it timed out and compensated): charging now would take money nobody accounts for.
+        count("PaymentsNotAwaited")
+        logger.info("payment command no longer awaited")
+        return
     try:
         payment = service.process(command)
     except PaymentDeclined as declined:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from decimal import Decimal
+from typing import Any
 
 from localcloud.cloud import LocalCloud
+from orderflow.contracts import EventSource
 from orderflow.events import parse_event
+from orderflow.events.models import ProcessPayment, ProcessPaymentData
+from orderflow.events.types import Currency
 from tests.e2e.saga_support import (
     charged,
     conserved,
@@ -20,6 +25,8 @@ from tests.e2e.saga_support import (
     view,
     wait_terminal,
 )
+from tests.e2e.test_fidelity import _send
+from tests.e2e.test_order_flow import wait_for
 
 
 def test_happy_path_confirms_then_ships(cloud: LocalCloud) -> None:
@@ -179,3 +186,28 @@ def test_stock_below_the_threshold_raises_low_stock_on_the_alert_topic(cloud: Lo
     alerts = [event for event in bodies if event.type == "LowStock" and event.subject == order_id]
     assert alerts
     assert (alerts[0].data.sku, alerts[0].data.available, alerts[0].data.threshold) == ("DK-006", available - 1, 5)
+
+
+def test_a_payment_command_no_longer_awaited_charges_nothing(cloud: LocalCloud) -> None:
+    """A redelivered command whose task was answered, or one the saga gave up on: the
+    heartbeat is refused, and the customer is not charged."""
+    order_id = f"not-awaited-{uuid.uuid4()}"
+    command = ProcessPayment.new(
+        source=EventSource.SAGA,
+        subject=order_id,
+        correlation_id="corr-not-awaited",
+        sequence=1,
+        data=ProcessPaymentData(
+            amount=Decimal("10.00"), currency=Currency.EUR, payment_token="tok_ok", task_token="a-token-nobody-awaits"
+        ),
+    )
+    message_id = _send(cloud, "FulfilmentPaymentsQueue", order_id, command.to_json())
+
+    wait_for(lambda: any(message_id in d["message_ids"] and not d["failed"] for d in _reports(cloud)), timeout=30)
+
+    assert order_id not in ledger(cloud)
+    assert cloud.wait_for_log("payment command no longer awaited", contains=order_id)
+
+
+def _reports(cloud: LocalCloud) -> list[dict[str, Any]]:
+    return [details for kind, details in list(cloud.activity.reports) if kind == "sqs_batch"]
