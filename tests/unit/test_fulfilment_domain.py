@@ -123,6 +123,11 @@ class FakeGateway:
     def refund(self, *, payment_id: str, idempotency_key: str) -> None:
         self.refunds.append(payment_id)
 
+    def find(self, *, idempotency_key: str) -> Charge | None:
+        if idempotency_key not in self.charges or "pay-1" in self.refunds:
+            return None
+        return Charge(payment_id="pay-1", amount=Decimal("9.90"), currency="EUR")
+
 
 def _command() -> ProcessPayment:
     return ProcessPayment.new(
@@ -219,3 +224,19 @@ def test_a_late_answer_for_an_order_not_yet_settled_is_tried_again_later() -> No
     with pytest.raises(SagaUndecided):
         service.settle_unanswered(_command(), OrderStatus.PENDING)
     assert gateway.refunds == []
+
+
+def test_a_charge_that_was_never_recorded_is_refunded_by_the_compensation() -> None:
+    """The gateway charged, recording the payment failed, and the saga was then answered
+    otherwise: the refund finds the charge at the provider."""
+    store, gateway = FakePayments(), FakeGateway([None])
+    service = PaymentService(store, gateway)
+    gateway.charge(idempotency_key="o-1", amount=Decimal("9.90"), currency="EUR", token="tok")
+
+    refunded = service.refund("o-1", correlation_id="corr", causation_id="c")
+
+    assert gateway.refunds == ["pay-1"]
+    assert refunded is not None
+    assert refunded.status is PaymentStatus.REFUNDED
+    assert [event.type for event in store.events] == ["PaymentRefunded"]
+    assert service.refund("o-1", correlation_id="corr", causation_id="c") == refunded

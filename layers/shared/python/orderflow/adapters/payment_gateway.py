@@ -39,6 +39,10 @@ class PaymentGateway(Protocol):
 
     def refund(self, *, payment_id: str, idempotency_key: str) -> None: ...
 
+    def find(self, *, idempotency_key: str) -> Charge | None:
+        """The charge held under this key and not refunded, if any."""
+        ...
+
 
 class SimulatedGateway:
     def __init__(self, ledger_table: str, client: Any | None = None) -> None:
@@ -77,6 +81,15 @@ class SimulatedGateway:
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_item({":refunded": "REFUNDED", ":id": payment_id}),
         )
+
+    def find(self, *, idempotency_key: str) -> Charge | None:
+        answer = self._client.get_item(
+            TableName=self._table, Key=to_item({Key.LEDGER_KEY: f"charge#{idempotency_key}"}), ConsistentRead=True
+        )
+        item = from_item(answer["Item"]) if "Item" in answer else {}
+        if item.get("status") != "CHARGED":
+            return None
+        return Charge(payment_id=item["payment_id"], amount=item["amount"], currency=item["currency"])
 
     def ledger(self) -> list[dict[str, Any]]:
         """Every charge the provider holds (for reconciliation and tests)."""

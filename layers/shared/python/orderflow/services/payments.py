@@ -86,9 +86,25 @@ class PaymentService:
         return self._save(payment, event, previous=None)
 
     def refund(self, order_id: str, *, correlation_id: str, causation_id: str) -> Payment | None:
-        """Refund a paid order in full; nothing to do when it was never paid or is refunded."""
+        """Refund a paid order in full; nothing to do when it was never paid or is refunded.
+        With no payment recorded, the provider is asked too: a charge whose recording failed
+        (and whose command was then answered otherwise) is refunded all the same."""
         payment = self._store.get(order_id)
-        if payment is None or payment.status is not PaymentStatus.PAID or payment.payment_id is None:
+        if payment is None:
+            charge = self._gateway.find(idempotency_key=order_id)
+            if charge is None:
+                return None
+            payment = Payment(
+                order_id=order_id,
+                status=PaymentStatus.PAID,
+                amount=charge.amount,
+                currency=charge.currency,
+                payment_id=charge.payment_id,
+            )
+            previous: PaymentStatus | None = None
+        else:
+            previous = PaymentStatus.PAID
+        if payment.status is not PaymentStatus.PAID or payment.payment_id is None:
             return payment
         self._gateway.refund(payment_id=payment.payment_id, idempotency_key=order_id)
         refunded = payment.model_copy(update={"status": PaymentStatus.REFUNDED})
@@ -102,7 +118,7 @@ class PaymentService:
                 payment_id=payment.payment_id, amount=payment.amount, currency=Currency(payment.currency)
             ),
         )
-        return self._save(refunded, event, previous=PaymentStatus.PAID)
+        return self._save(refunded, event, previous=previous)
 
     def settle_unanswered(self, command: ProcessPayment, order_status: OrderStatus | None) -> str:
         """A payment made, and the saga no longer waiting for this command's answer: either it
