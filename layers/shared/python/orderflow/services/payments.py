@@ -66,13 +66,7 @@ class PaymentService:
             )
             self._save(payment, declined_event, previous=None)
             raise
-        payment = Payment(
-            order_id=order_id,
-            status=PaymentStatus.PAID,
-            amount=charge.amount,
-            currency=charge.currency,
-            payment_id=charge.payment_id,
-        )
+        payment = _paid(order_id, charge)
         event = PaymentReceived.new(
             source=EventSource.PAYMENTS,
             subject=order_id,
@@ -89,22 +83,10 @@ class PaymentService:
         """Refund a paid order in full; nothing to do when it was never paid or is refunded.
         With no payment recorded, the provider is asked too: a charge whose recording failed
         (and whose command was then answered otherwise) is refunded all the same."""
-        payment = self._store.get(order_id)
-        if payment is None:
-            charge = self._gateway.find(idempotency_key=order_id)
-            if charge is None:
-                return None
-            payment = Payment(
-                order_id=order_id,
-                status=PaymentStatus.PAID,
-                amount=charge.amount,
-                currency=charge.currency,
-                payment_id=charge.payment_id,
-            )
-            previous: PaymentStatus | None = None
-        else:
-            previous = PaymentStatus.PAID
-        if payment.status is not PaymentStatus.PAID or payment.payment_id is None:
+        stored = self._store.get(order_id)
+        charge = None if stored is not None else self._gateway.find(idempotency_key=order_id)
+        payment = stored if charge is None else _paid(order_id, charge)
+        if payment is None or payment.status is not PaymentStatus.PAID or payment.payment_id is None:
             return payment
         self._gateway.refund(payment_id=payment.payment_id, idempotency_key=order_id)
         refunded = payment.model_copy(update={"status": PaymentStatus.REFUNDED})
@@ -118,7 +100,7 @@ class PaymentService:
                 payment_id=payment.payment_id, amount=payment.amount, currency=Currency(payment.currency)
             ),
         )
-        return self._save(refunded, event, previous=previous)
+        return self._save(refunded, event, previous=None if stored is None else PaymentStatus.PAID)
 
     def settle_unanswered(self, command: ProcessPayment, order_status: OrderStatus | None) -> str:
         """A payment made, and the saga no longer waiting for this command's answer: either it
@@ -142,6 +124,16 @@ class PaymentService:
             assert stored is not None
             return stored
         return payment
+
+
+def _paid(order_id: str, charge: Charge) -> Payment:
+    return Payment(
+        order_id=order_id,
+        status=PaymentStatus.PAID,
+        amount=charge.amount,
+        currency=charge.currency,
+        payment_id=charge.payment_id,
+    )
 
 
 def payment_service(
