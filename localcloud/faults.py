@@ -18,7 +18,8 @@ Kinds, and where each one acts:
   `every` seconds.
 
 A function is named by the start of its logical id (`FulfilmentPaymentsConsumer`) or `*` for
-every function; `rate` is the probability per invocation, delivery or call.
+every function; `rate` is the probability per invocation, delivery or call, and `times` (for a
+function fault) the most strikes it makes.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Fault:
     every: float = 0.0  # an outage's period
     error_type: str = INJECTED_ERROR
     message: str = "injected fault"
+    times: int = 0  # a function fault strikes at most this many times (0: no limit)
 
     def __post_init__(self) -> None:
         dependency = self.target in SERVICES or self.target == GATEWAY
@@ -65,6 +67,8 @@ class Fault:
             raise ValueError(f"{self.target} {self.kind}: rate must be between 0 and 1, not {self.rate}")
         if self.kind == "outage" and not 0 < self.seconds < self.every:
             raise ValueError("gateway outage: needs 0 < seconds < every")
+        if self.times < 0 or (self.times and dependency):
+            raise ValueError(f"{self.target} {self.kind}: times is a count of function faults (0: no limit)")
         if self.kind == "latency" and self.seconds <= 0:
             raise ValueError(f"{self.target} latency: seconds must be positive")
         if dependency and self.kind == "error" and self.error_type == INJECTED_ERROR:
@@ -88,6 +92,7 @@ class FaultPlan:
         self._random = random.Random(self.seed)  # noqa: S311 - chaos, not cryptography
         self._lock = threading.Lock()
         self._started = time.monotonic()
+        self._strikes: Counter[Fault] = Counter()
 
     @classmethod
     def load(cls, path: Path, seed: int | None = None) -> FaultPlan:
@@ -103,6 +108,7 @@ class FaultPlan:
         with self._lock:
             self.faults = list(faults)
             self._started = time.monotonic()
+            self._strikes.clear()
             if seed is not None:
                 self._random.seed(seed)
 
@@ -113,8 +119,13 @@ class FaultPlan:
         """The fault of this kind that strikes this function now, if any (and count it)."""
         with self._lock:
             for fault in self.faults:
-                if fault.kind == kind and fault.applies_to(logical_id) and self._random.random() < fault.rate:
+                if fault.kind != kind or not fault.applies_to(logical_id):
+                    continue
+                if fault.times and self._strikes[fault] >= fault.times:
+                    continue
+                if self._random.random() < fault.rate:
                     self.injected[kind] += 1
+                    self._strikes[fault] += 1
                     return fault
         return None
 

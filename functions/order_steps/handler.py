@@ -1,4 +1,5 @@
-"""order-steps: the saga's order steps — `confirm`, `cancel` (with the reason) and `flag`
+"""order-steps: the saga's order steps — `confirm`, `settle` (after a confirmation that reported
+failure: keep it if it was stored, else cancel), `cancel` (with the reason) and `flag`
 (NEEDS_ATTENTION after a failed compensation) — chosen by the task's `step` field."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.orders import DynamoDbOrders
 from orderflow.domain.saga import SagaContext
-from orderflow.events.types import CancellationReason
+from orderflow.events.types import CancellationReason, OrderStatus
 from orderflow.observability import count, logger, metrics, record_duration, tracer
 from orderflow.services.fulfilment import FulfilmentService
 from orderflow.services.inventory import inventory_service
@@ -35,10 +36,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if step == "confirm":
         order = service.confirm(saga.order_id, **causes)
         count("OrdersConfirmed")
-    elif step == "cancel":
+    elif step in ("cancel", "settle"):
         reason = saga.reason or CancellationReason.FULFILMENT_FAILED
-        order = service.cancel(saga.order_id, reason=reason, detail=saga.error_detail, **causes)
-        count("OrdersCancelled", reason=str(reason))
+        move = service.cancel if step == "cancel" else service.settle
+        order = move(saga.order_id, reason=reason, detail=saga.error_detail, **causes)
+        if order.status is OrderStatus.CANCELLED:
+            count("OrdersCancelled", reason=str(reason))
     elif step == "flag":
         order = service.flag(saga.order_id, problem=saga.error_detail or "compensation failed", **causes)
         count("OrdersNeedingAttention")

@@ -2,11 +2,19 @@
 payment and confirms the order, or undoes what was done, in reverse, and cancels it.
 
     ReserveInventory ──> ProcessPayment ──> ConfirmOrder ──> Confirmed
-          │ OutOfStock       │ declined, unavailable  │ any error
-          ▼                  ▼                        ▼
-    CancelOrder <── ReleaseInventory <── RefundPayment      (each compensation: retries, then
-          ▼                                                  FlagNeedsAttention -> Failed)
-       Cancelled
+          │                  │                  │                ▲ stored after all
+          │ OutOfStock       │ declined,        │ any error      │
+          │                  │ unavailable      ▼                │
+          │                  │              SettleOrder ─────────┘
+          │                  │                  │ not stored: the order is cancelled now
+          │                  ▼                  │
+          │            RefundPayment <──────────┘
+          │                  ▼
+          │            ReleaseInventory
+          ▼                  ▼
+    CancelOrder <────────────┘
+          ▼
+       Cancelled        (each compensation: retries, then FlagNeedsAttention -> Failed)
 
 Every compensation is idempotent and a no-op where there is nothing to undo, so each failure
 enters the chain at the step that covers everything done before it.
@@ -26,7 +34,7 @@ from constructs import Construct
 
 from infra.settings import SagaSettings
 from orderflow.contracts import EventSource, EventType, SagaError
-from orderflow.events.types import CancellationReason
+from orderflow.events.types import CancellationReason, OrderStatus
 
 # Errors worth retrying: Lambda's own transient failures, a step that timed out (every step is
 # idempotent, so running it again is safe), DynamoDB throttling and conflicts that outlasted
@@ -96,14 +104,24 @@ class FulfilmentSaga(Construct):
             result_path="$.error",
         )
 
+        confirmed = sfn.Succeed(self, "Confirmed")
         confirm = self._step("ConfirmOrder", order_steps, "confirm", result_path="$.confirmation")
+        # A confirmation can be stored and still report failure (its answer lost, a timeout):
+        # SettleOrder keeps such an order CONFIRMED, and otherwise cancels it before anything is
+        # undone, so no late confirmation can follow the refund and the release.
+        settle = self._step("SettleOrder", order_steps, "settle", result_path="$.settlement", compensation=flag)
         confirm.add_catch(
-            self._reason("ConfirmationFailedReason", CancellationReason.FULFILMENT_FAILED).next(refund),
+            self._reason("ConfirmationFailedReason", CancellationReason.FULFILMENT_FAILED).next(settle),
             errors=["States.ALL"],
             result_path="$.error",
         )
+        settle.next(
+            sfn.Choice(self, "StoredAfterAll")
+            .when(sfn.Condition.string_equals("$.settlement.status", str(OrderStatus.CONFIRMED)), confirmed)
+            .otherwise(refund)
+        )
 
-        definition = reserve.next(payment).next(confirm).next(sfn.Succeed(self, "Confirmed"))
+        definition = reserve.next(payment).next(confirm).next(confirmed)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         self.state_machine = sfn.StateMachine(
             self,

@@ -42,6 +42,17 @@ def wait_terminal(cloud: LocalCloud, *order_ids: str, timeout: float = 60.0) -> 
     raise AssertionError(f"not terminal in time: { {k: v['status'] for k, v in views.items()} }")
 
 
+def view_showing(cloud: LocalCloud, order_id: str, event_type: str, timeout: float = 20.0) -> dict[str, Any]:
+    """The order's view once its timeline shows `event_type` (projection runs behind the saga)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shown = view(cloud, order_id)
+        if event_type in types(shown):
+            return shown
+        time.sleep(0.2)
+    raise AssertionError(f"{order_id}: no {event_type} in {types(shown)}")
+
+
 def types(order_view: dict[str, Any]) -> list[str]:
     return [entry["type"] for entry in order_view["timeline"]]
 
@@ -64,6 +75,18 @@ def executions(cloud: LocalCloud, order_id: str) -> list[dict[str, Any]]:
     sfn = cloud.client("stepfunctions")
     found = sfn.list_executions(stateMachineArn=cloud.deployment.outputs["StateMachine"])["executions"]
     return [execution for execution in found if execution["name"] == order_id]
+
+
+def saga_outcome(cloud: LocalCloud, order_id: str, timeout: float = 60.0) -> str:
+    """The order's saga execution status once it has ended (the order can be terminal while
+    the saga is still retrying a step that already took effect)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        statuses = [execution["status"] for execution in executions(cloud, order_id)]
+        if statuses and "RUNNING" not in statuses:
+            return ",".join(statuses)
+        time.sleep(0.5)
+    raise AssertionError(f"the saga of {order_id} is still running")
 
 
 def charged(entries: dict[str, dict[str, Any]]) -> Decimal:

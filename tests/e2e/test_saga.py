@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from localcloud.cloud import LocalCloud
+from localcloud.faults import Fault
 from orderflow.contracts import EventSource
 from orderflow.events import parse_event
 from orderflow.events.models import ProcessPayment, ProcessPaymentData
@@ -20,9 +21,11 @@ from tests.e2e.saga_support import (
     executions,
     ledger,
     place,
+    saga_outcome,
     stock,
     types,
     view,
+    view_showing,
     wait_terminal,
 )
 from tests.e2e.test_fidelity import _send
@@ -94,6 +97,48 @@ def test_a_failing_compensation_leaves_the_order_needing_attention(cloud: LocalC
     assert final["status"] == "NEEDS_ATTENTION"
     assert types(final)[-1] == "SystemAlert"
     assert [e["status"] for e in executions(cloud, order_id)] == ["FAILED"]
+
+
+# The confirm step's first attempt and its retries (3 locally) each strike.
+CONFIRM_ATTEMPTS = 4
+
+
+def test_a_confirmation_stored_but_reported_failed_stands(cloud: LocalCloud) -> None:
+    """Every confirm attempt writes (the first) or finds the order confirmed (the retries),
+    and every answer is lost: the settle step finds the order CONFIRMED, nothing is undone."""
+    before = stock(cloud)["HS-004"]
+    cloud.runtime.faults.set([Fault(kind="timeout", target="FulfilmentOrderSteps", times=CONFIRM_ATTEMPTS)])
+    try:
+        order_id = place(cloud, "tok_ok", [{"sku": "HS-004", "quantity": 1}])
+        outcome = saga_outcome(cloud, order_id, timeout=90)
+    finally:
+        cloud.runtime.clear_faults()
+
+    final = wait_terminal(cloud, order_id)[order_id]
+    assert outcome == "SUCCEEDED"
+    assert final["status"] == "SHIPPED"
+    assert "OrderCancelled" not in types(final)
+    assert ledger(cloud)[order_id]["status"] == "CHARGED"
+    after = stock(cloud)["HS-004"]
+    assert (after["sold"] - before["sold"], after["reserved"] - before["reserved"]) == (1, 0)
+
+
+def test_a_confirmation_that_never_ran_is_compensated(cloud: LocalCloud) -> None:
+    before = stock(cloud)["HS-004"]
+    cloud.runtime.faults.set([Fault(kind="error", target="FulfilmentOrderSteps", times=CONFIRM_ATTEMPTS)])
+    try:
+        order_id = place(cloud, "tok_ok", [{"sku": "HS-004", "quantity": 1}])
+        outcome = saga_outcome(cloud, order_id, timeout=90)
+    finally:
+        cloud.runtime.clear_faults()
+
+    final = view_showing(cloud, order_id, "InventoryReleased")
+    assert outcome == "SUCCEEDED"
+    assert (final["status"], final["reason"]) == ("CANCELLED", "FULFILMENT_FAILED")
+    # cancelled first, so that no late confirmation can follow the compensations
+    assert types(final)[-3:] == ["OrderCancelled", "PaymentRefunded", "InventoryReleased"]
+    assert ledger(cloud)[order_id]["status"] == "REFUNDED"
+    assert stock(cloud)["HS-004"] == before
 
 
 def test_the_same_order_created_twice_runs_one_saga(cloud: LocalCloud) -> None:

@@ -75,14 +75,27 @@ def test_failures_enter_the_compensations_in_reverse_order(definition: dict[str,
     }
     assert states["DeclinedReason"]["Next"] == states["UnavailableReason"]["Next"] == "RefundPayment"
     assert _catches(states["ConfirmOrder"]) == {"States.ALL": "ConfirmationFailedReason"}
+    assert states["ConfirmationFailedReason"]["Next"] == "SettleOrder"
     assert states["RefundPayment"]["Next"] == "ReleaseInventory"
     assert states["ReleaseInventory"]["Next"] == "CancelOrder"
     assert states["CancelOrder"]["Next"] == "Cancelled"
 
 
+def test_a_confirmation_stored_despite_its_error_stands_and_otherwise_is_compensated(
+    definition: dict[str, Any],
+) -> None:
+    states = definition["States"]
+    settle = states["SettleOrder"]
+    assert settle["Parameters"]["step"] == "settle"
+    assert states[settle["Next"]]["Type"] == "Choice"
+    choice = states[settle["Next"]]
+    assert choice["Choices"] == [{"Variable": "$.settlement.status", "StringEquals": "CONFIRMED", "Next": "Confirmed"}]
+    assert choice["Default"] == "RefundPayment"
+
+
 def test_a_failing_compensation_ends_in_needs_attention(definition: dict[str, Any]) -> None:
     states = definition["States"]
-    for compensation in ("RefundPayment", "ReleaseInventory", "CancelOrder"):
+    for compensation in ("SettleOrder", "RefundPayment", "ReleaseInventory", "CancelOrder"):
         assert _catches(states[compensation]) == {"States.ALL": "FlagNeedsAttention"}
         assert states[compensation]["Retry"][0]["MaxAttempts"] == 3
     assert states["FlagNeedsAttention"]["Next"] == "Failed"

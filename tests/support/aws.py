@@ -17,6 +17,7 @@ class Resources:
     orders_table: str = "orders"
     outbox_table: str = "outbox"
     catalogue_table: str = "catalogue"
+    reservations_table: str = "reservations"
     order_views_table: str = "order-views"
     notifications_table: str = "notifications"
     idempotency_table: str = "idempotency"
@@ -32,6 +33,7 @@ class Resources:
             Env.ORDERS_TABLE: self.orders_table,
             Env.OUTBOX_TABLE: self.outbox_table,
             Env.CATALOGUE_TABLE: self.catalogue_table,
+            Env.RESERVATIONS_TABLE: self.reservations_table,
             Env.ORDER_VIEWS_TABLE: self.order_views_table,
             Env.NOTIFICATIONS_TABLE: self.notifications_table,
             Env.IDEMPOTENCY_TABLE: self.idempotency_table,
@@ -87,6 +89,7 @@ def create_resources(session: Any) -> Resources:
     _table(dynamodb, base.orders_table, Key.ORDER_ID)
     outbox = _table(dynamodb, base.outbox_table, Key.EVENT_ID, stream=True)
     _table(dynamodb, base.catalogue_table, Key.SKU)
+    _table(dynamodb, base.reservations_table, Key.ORDER_ID)
     _table(dynamodb, base.order_views_table, Key.ORDER_ID, Key.VIEW_SK)
     _table(dynamodb, base.notifications_table, Key.ORDER_ID, Key.NOTIFICATION_SK)
     _table(dynamodb, base.idempotency_table, Key.IDEMPOTENCY_ID)

@@ -38,6 +38,17 @@ def test_faults_strike_their_functions_at_their_rate() -> None:
     assert plan.injected["error"] == strikes
 
 
+def test_a_counted_fault_strikes_that_many_times_then_stops() -> None:
+    plan = FaultPlan()
+    plan.set([Fault(kind="timeout", target="FulfilmentOrderSteps", times=3)])
+
+    strikes = [plan.roll("timeout", "FulfilmentOrderStepsFunction") is not None for _ in range(5)]
+
+    assert strikes == [True, True, True, False, False]
+    with pytest.raises(ValueError, match="times is a count of function faults"):
+        Fault(kind="error", target="dynamodb", times=2)
+
+
 def test_no_faults_by_default() -> None:
     plan = FaultPlan()
 

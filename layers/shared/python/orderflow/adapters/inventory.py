@@ -37,10 +37,12 @@ class InventoryStore(Protocol):
         reservation: Reservation,
         previous_status: ReservationStatus | None,
         events: Sequence[Envelope[Any]],
+        also: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Write levels, reservation and events atomically. `AlreadyExists` when the
-        reservation is no longer in `previous_status` (the step was applied before);
-        `ConcurrentUpdate` when a level changed since it was read."""
+        """Write levels, reservation, events and the transaction items `also` atomically.
+        `AlreadyExists` when the reservation is no longer in `previous_status` (the step was
+        applied before); `ConcurrentUpdate` when a level changed since it was read;
+        `TransactionCancelled` when a condition of `also` failed."""
         ...
 
 
@@ -79,6 +81,7 @@ class DynamoDbInventory:
         reservation: Reservation,
         previous_status: ReservationStatus | None,
         events: Sequence[Envelope[Any]],
+        also: Sequence[dict[str, Any]] = (),
     ) -> None:
         if previous_status is None:
             guard = put(
@@ -98,7 +101,7 @@ class DynamoDbInventory:
         levels = [self._level_update(before[sku], level) for sku, level in after.items()]
         outbox = [outbox_put(self._outbox, event, retention=self._retention) for event in events]
         try:
-            transact(self._client, [guard, *levels, *outbox])
+            transact(self._client, [guard, *levels, *outbox, *also])
         except TransactionCancelled as cancelled:
             if cancelled.failed(0):
                 raise AlreadyExists(reservation.order_id) from cancelled

@@ -36,6 +36,11 @@ class OrderRepository(Protocol):
         no longer at `expected_version`."""
         ...
 
+    def update_writes(self, order: Order, event: Envelope[Any], *, expected_version: int) -> list[dict[str, Any]]:
+        """The same change as `update`, as transaction items for another store to write
+        together with its own (a failed condition cancels the whole transaction)."""
+        ...
+
 
 class DynamoDbOrders:
     def __init__(
@@ -72,15 +77,18 @@ class DynamoDbOrders:
             raise
 
     def update(self, order: Order, event: Envelope[Any], *, expected_version: int) -> None:
-        change = put(
-            self._orders, order.model_dump(mode="json"), "version = :expected", values={":expected": expected_version}
-        )
         try:
-            transact(self._client, [change, outbox_put(self._outbox, event, retention=self._retention)])
+            transact(self._client, self.update_writes(order, event, expected_version=expected_version))
         except TransactionCancelled as cancelled:
             if cancelled.failed(0):
                 raise ConcurrentUpdate(order.order_id) from cancelled
             raise
+
+    def update_writes(self, order: Order, event: Envelope[Any], *, expected_version: int) -> list[dict[str, Any]]:
+        change = put(
+            self._orders, order.model_dump(mode="json"), "version = :expected", values={":expected": expected_version}
+        )
+        return [change, outbox_put(self._outbox, event, retention=self._retention)]
 
     def get(self, order_id: str) -> Order | None:
         answer = self._client.get_item(

@@ -82,20 +82,24 @@ class InventoryService:
 
         return self._settle(order_id, ReservationStatus.RELEASED, released)
 
-    def commit(self, order_id: str, *, correlation_id: str, causation_id: str) -> Reservation | None:
-        """Reserved units become sold."""
+    def commit(
+        self, order_id: str, *, correlation_id: str, causation_id: str, together_with: Sequence[dict[str, Any]] = ()
+    ) -> Reservation | None:
+        """Reserved units become sold, in one transaction with the writes `together_with` (the
+        order's confirmation): stock is never sold for an order that was not confirmed."""
 
         def committed(current: Reservation, levels: Mapping[str, StockLevel]) -> Decision:
             after = inventory.commit(levels, current.items)
             return after, self._updates(order_id, after, correlation_id, causation_id, FINAL_VERSION)
 
-        return self._settle(order_id, ReservationStatus.COMMITTED, committed)
+        return self._settle(order_id, ReservationStatus.COMMITTED, committed, together_with)
 
     def _settle(
         self,
         order_id: str,
         status: ReservationStatus,
         decide: Callable[[Reservation, Mapping[str, StockLevel]], Decision],
+        together_with: Sequence[dict[str, Any]] = (),
     ) -> Reservation | None:
         """Move a RESERVED reservation to its final status; anything else is left as it is."""
         current = self._store.reservation(order_id)
@@ -105,6 +109,7 @@ class InventoryService:
             current.model_copy(update={"status": status}),
             ReservationStatus.RESERVED,
             lambda levels: decide(current, levels),
+            together_with,
         )
 
     def _change(
@@ -112,6 +117,7 @@ class InventoryService:
         reservation: Reservation,
         previous: ReservationStatus | None,
         decide: Callable[[Mapping[str, StockLevel]], Decision],
+        together_with: Sequence[dict[str, Any]] = (),
     ) -> Reservation:
         skus = [line.sku for line in reservation.items]
         for _ in range(ATTEMPTS):
@@ -119,7 +125,12 @@ class InventoryService:
             after, events = decide(before)
             try:
                 self._store.save(
-                    before=before, after=after, reservation=reservation, previous_status=previous, events=events
+                    before=before,
+                    after=after,
+                    reservation=reservation,
+                    previous_status=previous,
+                    events=events,
+                    also=together_with,
                 )
             except ConcurrentUpdate:
                 continue  # another order moved the same stock: read again
