@@ -46,6 +46,7 @@ MIX = [("tok_ok", 15), ("tok_declined", 2), ("tok_flaky", 2), ("out_of_stock", 1
 class Soak:
     orders: int = 1000
     clients: int = 4
+    rate: float = 0.0  # orders placed per second, all clients together (0: as fast as they go)
     seed: int = 7
     faults: list[Fault] = field(default_factory=lambda: FaultPlan.load(CHAOS).faults)
     settle_seconds: float = 10.0  # stop waiting once no event source had work for this long
@@ -105,8 +106,9 @@ def _run(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> Report:
     plan = cloud.runtime.faults
     plan.set(soak.faults, seed=soak.seed)
     started = time.monotonic()
-    say(f"placing {soak.orders} orders with faults on ({len(soak.faults)} kinds)")
-    order_ids = _place_all(cloud, soak)
+    paced = f", {soak.rate:g} a second" if soak.rate else ""
+    say(f"placing {soak.orders} orders{paced} with faults on ({len(soak.faults)} kinds)")
+    order_ids = _place_all(cloud, soak, say)
     seconds["placing"] = time.monotonic() - started
     say(f"placed in {seconds['placing']:.0f} s; waiting while the faults go on")
     _wait(cloud, order_ids, quiet_for=soak.settle_seconds, deadline=started + soak.deadline_seconds, say=say)
@@ -154,14 +156,42 @@ def _stock_up(cloud: LocalCloud) -> None:
             )
 
 
-def _place_all(cloud: LocalCloud, soak: Soak) -> list[str]:
+def _place_all(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> list[str]:
     chooser = random.Random(soak.seed)  # noqa: S311 - a test mix
     kinds = chooser.choices([kind for kind, _ in MIX], weights=[w for _, w in MIX], k=soak.orders)
+    pace = Pace(soak.rate)
+    placed = Counter[str]()
+    step = max(1, soak.orders // 10)
+
+    def place(kind: str) -> str:
+        order_id = _place(cloud, kind, pace)
+        with pace.lock:
+            placed["orders"] += 1
+            if placed["orders"] % step == 0:
+                say(f"  placed {placed['orders']}")
+        return order_id
+
     with ThreadPoolExecutor(soak.clients) as clients:
-        return list(clients.map(lambda kind: _place(cloud, kind), kinds))
+        return list(clients.map(place, kinds))
 
 
-def _place(cloud: LocalCloud, kind: str) -> str:
+class Pace:
+    """Arrivals at a steady `rate` per second across every client (a soak, not a burst)."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1 / rate if rate > 0 else 0.0
+        self._next = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        with self.lock:
+            slot, self._next = self._next, max(self._next, time.monotonic()) + self._interval
+        time.sleep(max(0.0, slot - time.monotonic()))
+
+
+def _place(cloud: LocalCloud, kind: str, pace: Pace) -> str:
     """POST /orders like a careful client: one idempotency key, retried on 5xx, 429 and 409 (a
     request still in progress: the function failed mid-way and its lock expires with the
     function's timeout) for up to a minute."""
@@ -173,6 +203,7 @@ def _place(cloud: LocalCloud, kind: str) -> str:
         "payment_token": "tok_ok" if kind == "out_of_stock" else kind,
     }
     headers = {"Idempotency-Key": str(uuid.uuid4())}
+    pace.wait()
     deadline = time.monotonic() + 60
     attempt = 0
     while True:
@@ -461,9 +492,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcloud.soak", description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=4, help="concurrent API clients")
+    parser.add_argument("--rate", type=float, default=1.0, help="orders per second, all clients together (0: unpaced)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    report = run(Soak(orders=args.orders, clients=args.clients, seed=args.seed), say=_say)
+    report = run(Soak(orders=args.orders, clients=args.clients, rate=args.rate, seed=args.seed), say=_say)
     print(report.table())
     for violation in report.violations[:50]:
         print(f"VIOLATION {violation}")
