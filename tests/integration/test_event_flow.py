@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from orderflow.adapters.notifications import RecordingChannel
 from orderflow.events import parse_event
@@ -93,22 +92,38 @@ def test_filter_policy_keeps_order_created_off_the_notifications_queue(
     assert len(receive_all(boto3, seeded.history_queue_url)) == 1
 
 
-def test_relay_fails_the_batch_when_a_router_refuses_and_publishes_nothing_half(
+def test_relay_publishes_a_stream_batch_in_order(
+    place_order: Callable[[], str], relay: Callable[[], dict[str, Any]], seeded: Resources
+) -> None:
+    order_ids = [place_order() for _ in range(12)]  # two PublishBatch and two PutEvents calls
+
+    assert relay() == {"batchItemFailures": []}
+
+    assert [m["Attributes"]["MessageGroupId"] for m in receive_all(boto3, seeded.history_queue_url)] == order_ids
+    assert [json.loads(m["Body"])["detail"]["subject"] for m in receive_all(boto3, seeded.bus_queue_url)] == order_ids
+
+
+def test_a_refused_batch_is_retried_from_the_first_event_not_published_everywhere(
     place_order: Callable[[], str],
     seeded: Resources,
     monkeypatch: pytest.MonkeyPatch,
     handler_module: Callable[[str], ModuleType],
 ) -> None:
-    place_order()
+    order_ids = [place_order() for _ in range(3)]
+    records = stream_records(boto3, seeded.outbox_stream_arn)
     monkeypatch.setenv("EVENT_BUS_NAME", "deleted-bus")
     load.cache_clear()
-    relay_to_missing_bus = handler_module("outbox_relay")
-    records = stream_records(boto3, seeded.outbox_stream_arn)
 
-    # Every record failed: the invocation fails, and Lambda retries the batch (bisecting it)
-    # until it succeeds or the record goes to the on-failure destination.
-    with pytest.raises(BatchProcessingError):
-        relay_to_missing_bus.handler(stream_event(records), LambdaContext())
+    answer = handler_module("outbox_relay").handler(stream_event(records), LambdaContext())
+
+    # The topic took all three, the bus none: Lambda retries from the first record.
+    assert answer == {"batchItemFailures": [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]}
+    monkeypatch.setenv("EVENT_BUS_NAME", seeded.event_bus)
+    load.cache_clear()
+    assert handler_module("outbox_relay").handler(stream_event(records), LambdaContext()) == {"batchItemFailures": []}
+    # Published again to the topic, delivered once (deduplicated by event id); on the bus once.
+    assert [m["Attributes"]["MessageGroupId"] for m in receive_all(boto3, seeded.history_queue_url)] == order_ids
+    assert len(receive_all(boto3, seeded.bus_queue_url)) == 3
 
 
 def test_projector_builds_the_read_model_the_api_returns(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from orderflow.adapters.errors import AlreadyExists
 from orderflow.adapters.notifications import Notification
+from orderflow.adapters.publishers import Refused
 from orderflow.domain.errors import ConcurrentUpdate
 from orderflow.domain.order_view import OrderView, TimelineEntry
 from orderflow.domain.orders import Order, Product
@@ -73,11 +74,16 @@ class FakeChannel:
 
 
 class FakePublisher:
-    def __init__(self, fail_with: Exception | None = None) -> None:
-        self.published: list[Envelope[Any]] = []
-        self.fail_with = fail_with
+    """A router that takes events in order and refuses the one at `refuse_at` (and everything
+    after it, like the real publishers)."""
 
-    def publish(self, event: Envelope[Any]) -> None:
-        if self.fail_with is not None:
-            raise self.fail_with
-        self.published.append(event)
+    def __init__(self, refuse_at: int | None = None) -> None:
+        self.published: list[Envelope[Any]] = []
+        self.refuse_at = refuse_at
+
+    def publish(self, events: Sequence[Envelope[Any]]) -> Refused | None:
+        if self.refuse_at is not None and self.refuse_at < len(events):
+            self.published.extend(events[: self.refuse_at])
+            return Refused(self.refuse_at, "refused")
+        self.published.extend(events)
+        return None

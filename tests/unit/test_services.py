@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from orderflow.adapters.errors import PublishFailed
 from orderflow.contracts import EventType
 from orderflow.domain.errors import InvalidOrder, UnsupportedEvent
 from orderflow.domain.orders import PlaceOrder
@@ -116,19 +115,25 @@ def test_timeline_only_events_are_recorded_once(views: FakeOrderViews) -> None:
     assert [entry.type for entry in views.get("order-1")[1]] == ["OrderCreated", "PaymentReceived"]
 
 
-def test_relay_publishes_to_every_router() -> None:
+def test_relay_publishes_to_every_router_in_order() -> None:
     sns, bus = FakePublisher(), FakePublisher()
-    event = order_created()
+    events = [order_created("o-1"), order_confirmed("o-1"), order_created("o-2")]
 
-    relay(event, [sns, bus])
+    assert relay(events, [sns, bus]) is None
 
-    assert sns.published == [event]
-    assert bus.published == [event]
+    assert sns.published == bus.published == events
 
 
-def test_relay_failure_propagates_so_the_record_is_retried() -> None:
-    with pytest.raises(PublishFailed):
-        relay(order_created(), [FakePublisher(), FakePublisher(fail_with=PublishFailed("bus down"))])
+def test_relay_stops_at_the_first_refusal_so_nothing_overtakes_it() -> None:
+    sns, bus = FakePublisher(refuse_at=2), FakePublisher(refuse_at=1)
+    events = [order_created("o-1"), order_confirmed("o-1"), order_shipped("o-1")]
+
+    refused = relay(events, [sns, bus])
+
+    assert refused is not None
+    assert refused.index == 1  # retried from the confirmation
+    assert sns.published == events[:2]
+    assert bus.published == events[:1]  # the bus is offered only what the topic took
 
 
 def test_customer_is_notified_of_confirmation() -> None:

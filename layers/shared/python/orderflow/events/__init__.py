@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, TypeAlias
 
 from pydantic import Field, TypeAdapter, ValidationError
@@ -63,13 +64,18 @@ AnyEvent: TypeAlias = Annotated[
     Field(discriminator="type"),
 ]
 
-_any_event: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+@cache
+def _any_event() -> TypeAdapter[AnyEvent]:
+    """Built at the first parse, not at import: a function that only raises events never pays
+    for the validators of all of them."""
+    return TypeAdapter(AnyEvent)
 
 
 def parse_event(raw: str | bytes) -> AnyEvent:
     """Parse a JSON envelope into its event class; raises `pydantic.ValidationError`
     for malformed JSON, an unknown type or a payload that breaks its schema."""
-    return _any_event.validate_json(raw)
+    return _any_event().validate_json(raw)
 
 
 def parse_message(raw: str | bytes) -> AnyEvent:
@@ -84,7 +90,7 @@ def parse_message(raw: str | bytes) -> AnyEvent:
 
 
 def parse_event_dict(raw: dict[str, Any]) -> AnyEvent:
-    return _any_event.validate_python(raw)
+    return _any_event().validate_python(raw)
 
 
 __all__ = ["EVENT_MODELS", "AnyEvent", "Envelope", "parse_event", "parse_event_dict", "parse_message"]

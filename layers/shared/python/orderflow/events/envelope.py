@@ -22,13 +22,13 @@ class Payload(BaseModel):
     """Base of every event payload: immutable; unknown fields are ignored (tolerant reader), so a
     producer may add an optional field without breaking consumers still on the older model."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 class Envelope(BaseModel, Generic[DataT]):
     """One event. Subclasses fix `type` and `data` (one class per event type)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     event_type: ClassVar[EventType]
     schema_version: ClassVar[int] = 1
