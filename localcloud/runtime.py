@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,8 @@ class Invocation:
     error: dict[str, Any] | None = None
     injected: dict[str, int] | None = None  # dependency faults the worker injected
     calls: dict[str, int] | None = None  # AWS calls the function made ("service.Operation")
+    capacity: dict[str, float] | None = None  # DynamoDB request units consumed ("WRU table")
+    duration_ms: float = 0.0  # the handler's run time
 
     @property
     def failed(self) -> bool:
@@ -94,6 +96,8 @@ class Worker:
             error=answer.get("error"),
             injected=answer.get("injected"),
             calls=answer.get("calls"),
+            capacity=answer.get("capacity"),
+            duration_ms=answer.get("ms", 0.0),
         )
 
     @property
@@ -113,11 +117,15 @@ class LambdaRuntime:
         self._functions = functions
         self._base_env = base_env
         self._log_sink = log_sink
+        self.log_bytes: Counter[str] = Counter()  # what each function wrote to its log
         self._workers: dict[str, Worker] = {}
         self._locks = {name: threading.Lock() for name in functions}
         self.faults = FaultPlan()
         self.calls: Counter[str] = Counter()  # every AWS call every function made
+        self.calls_by_function: Counter[tuple[str, str]] = Counter()  # (function, "service.Operation")
         self.invocations: Counter[str] = Counter()  # invocations per function
+        self.duration_ms: defaultdict[str, float] = defaultdict(float)  # handler run time per function
+        self.capacity: defaultdict[str, float] = defaultdict(float)  # DynamoDB request units ("RRU table")
         self._calls_lock = threading.Lock()
 
     def inject_fault(self, name: str, error_type: str, message: str) -> None:
@@ -166,10 +174,19 @@ class LambdaRuntime:
         with self._calls_lock:
             self.invocations[spec.name] += 1
             self.calls.update(answer.calls or {})
+            for call, made in (answer.calls or {}).items():
+                self.calls_by_function[spec.name, call] += made
+            self.duration_ms[spec.name] += answer.duration_ms
+            for unit, consumed in (answer.capacity or {}).items():
+                self.capacity[unit] += consumed
         return answer
 
     def _start(self, spec: FunctionSpec) -> Worker:
-        return Worker(spec, self._base_env, self._log_sink)
+        return Worker(spec, self._base_env, self._counted_log_sink)
+
+    def _counted_log_sink(self, name: str, line: str) -> None:
+        self.log_bytes[name] += len(line.encode()) + 1
+        self._log_sink(name, line)
 
     def warm_up(self) -> None:
         """Start every function's worker now (their cold starts in parallel)."""

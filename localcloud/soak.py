@@ -164,7 +164,7 @@ def _place_all(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> lis
     step = max(1, soak.orders // 10)
 
     def place(kind: str) -> str:
-        order_id = _place(cloud, kind, pace)
+        order_id = place_order(cloud, kind, pace)
         with pace.lock:
             placed["orders"] += 1
             if placed["orders"] % step == 0:
@@ -191,7 +191,7 @@ class Pace:
         time.sleep(max(0.0, slot - time.monotonic()))
 
 
-def _place(cloud: LocalCloud, kind: str, pace: Pace) -> str:
+def place_order(cloud: LocalCloud, kind: str, pace: Pace) -> str:
     """POST /orders like a careful client: one idempotency key, retried on 5xx, 429 and 409 (a
     request still in progress: the function failed mid-way and its lock expires with the
     function's timeout) for up to a minute."""

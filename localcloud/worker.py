@@ -17,6 +17,7 @@ import time
 import traceback
 from typing import Any
 
+from localcloud import capacity
 from localcloud.faults import WorkerFaults
 
 
@@ -45,27 +46,50 @@ def error_shape(error: BaseException) -> dict[str, Any]:
     }
 
 
+# The simulated payment provider's calls (its ledger is a DynamoDB table here, an HTTPS call to
+# the provider on AWS): counted under this name, with no request units.
+PROVIDER_CALL = "payment-provider (simulated)"
+
+
 class CallLog:
-    """Counts the AWS calls the function makes (service and operation), per invocation: what
-    the benchmarks' calls-per-order figures are made of. Local only, like the worker."""
+    """Counts the AWS calls the function makes (service and operation) and the DynamoDB request
+    units they consume, per invocation: what the benchmarks' per-order figures are made of.
+    Local only, like the worker."""
 
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
+        self.capacity: dict[str, float] = {}
         from botocore.client import BaseClient
 
         original = BaseClient._make_api_call
         log = self
+        ledger = os.environ.get("LEDGER_TABLE")
 
         def make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
-            key = f"{client.meta.service_model.service_name}.{operation}"
+            service = client.meta.service_model.service_name
+            if ledger and params.get("TableName") == ledger:
+                log.calls[PROVIDER_CALL] = log.calls.get(PROVIDER_CALL, 0) + 1
+                return original(client, operation, params)
+            key = f"{service}.{operation}"
             log.calls[key] = log.calls.get(key, 0) + 1
-            return original(client, operation, params)
+            answer: dict[str, Any] = {}
+            try:
+                answer = original(client, operation, params)
+                return answer
+            finally:
+                if service == "dynamodb":  # a cancelled or failed write is billed too
+                    for table, (write, read) in capacity.units(operation, params, answer).items():
+                        for unit, consumed in (("WRU", write), ("RRU", read)):
+                            if consumed:
+                                key = f"{unit} {table}"
+                                log.capacity[key] = log.capacity.get(key, 0.0) + consumed
 
         BaseClient._make_api_call = make_api_call
 
-    def take(self) -> dict[str, int]:
-        calls, self.calls = self.calls, {}
-        return calls
+    def take(self) -> tuple[dict[str, int], dict[str, float]]:
+        taken = self.calls, self.capacity
+        self.calls, self.capacity = {}, {}
+        return taken
 
 
 def main() -> None:
@@ -90,6 +114,7 @@ def main() -> None:
         for line in requests:
             request = json.loads(line)
             faults.begin(request.get("faults") or {})
+            started = time.perf_counter()
             if handler is None:
                 answer: dict[str, Any] = {"error": init_error}
             else:
@@ -98,9 +123,10 @@ def main() -> None:
                 except Exception as error:
                     traceback.print_exc()
                     answer = {"error": error_shape(error)}
+            answer["ms"] = (time.perf_counter() - started) * 1000
             if faults.injected:
                 answer["injected"] = dict(faults.injected)
-            answer["calls"] = calls.take()
+            answer["calls"], answer["capacity"] = calls.take()
             sys.stdout.flush()
             sys.stderr.flush()
             answers.write(json.dumps(answer, default=str) + "\n")

@@ -12,7 +12,7 @@ import pytest
 from orderflow.adapters.catalogue import DynamoDbCatalogue
 from orderflow.adapters.dynamodb import from_item
 from orderflow.adapters.orders import DynamoDbOrders
-from orderflow.domain.errors import InvalidTransition
+from orderflow.domain.errors import InvalidTransition, OutOfStock
 from orderflow.domain.inventory import ReservationStatus
 from orderflow.domain.orders import Order, PlaceOrder, place_order
 from orderflow.events.models import StockLine
@@ -151,3 +151,18 @@ def test_settling_keeps_a_stored_confirmation_and_cancels_an_unconfirmed_order(
     assert service.settle("o-2", **settle).status is OrderStatus.CONFIRMED
     # o-2's units sold; o-1's still reserved, for the saga's release after the settle step
     assert _keyboards(seeded) == {"available": 46, "reserved": 2, "sold": 2}
+
+
+def test_a_repeated_reservation_moves_the_stock_once_even_when_it_has_run_out_since(
+    seeded: Resources, inventory: InventoryService, pending: Order
+) -> None:
+    """The first attempt reserved; its answer was lost; the keyboards sold out meanwhile."""
+    assert _keyboards(seeded) == {"available": 48, "reserved": 2, "sold": 0}
+    inventory.reserve("o-other", [StockLine(sku="KB-001", quantity=48)], **CAUSES)
+
+    again = inventory.reserve("o-1", [StockLine(sku="KB-001", quantity=2)], **CAUSES)
+
+    assert again.status is ReservationStatus.RESERVED
+    assert _keyboards(seeded) == {"available": 0, "reserved": 50, "sold": 0}
+    with pytest.raises(OutOfStock):
+        inventory.reserve("o-late", [StockLine(sku="KB-001", quantity=1)], **CAUSES)

@@ -15,7 +15,7 @@ from orderflow.adapters.errors import AlreadyExists
 from orderflow.adapters.inventory import DynamoDbInventory, InventoryStore
 from orderflow.contracts import EventSource
 from orderflow.domain import inventory
-from orderflow.domain.errors import ConcurrentUpdate
+from orderflow.domain.errors import ConcurrentUpdate, OutOfStock
 from orderflow.domain.inventory import Reservation, ReservationStatus, StockLevel
 from orderflow.events import Envelope
 from orderflow.events.models import (
@@ -44,10 +44,8 @@ class InventoryService:
         self, order_id: str, items: Sequence[StockLine], *, correlation_id: str, causation_id: str
     ) -> Reservation:
         """Move the order's lines from available to reserved; `OutOfStock` (nothing moved) when
-        a line does not fit. A second call for the same order changes nothing."""
-        existing = self._store.reservation(order_id)
-        if existing is not None:
-            return existing
+        a line does not fit. A second call for the same order changes nothing: the reservation's
+        create condition finds the first one (no read before every first attempt)."""
         reservation = Reservation(order_id=order_id, items=list(items), status=ReservationStatus.RESERVED)
 
         def reserved(levels: Mapping[str, StockLevel]) -> Decision:
@@ -62,7 +60,13 @@ class InventoryService:
             )
             return after, [event, *self._updates(order_id, after, correlation_id, event.id, RESERVED_VERSION)]
 
-        return self._change(reservation, None, reserved)
+        try:
+            return self._change(reservation, None, reserved)
+        except OutOfStock:
+            existing = self._store.reservation(order_id)
+            if existing is not None:
+                return existing  # reserved by an earlier attempt, before the stock ran out
+            raise
 
     def release(self, order_id: str, *, reason: str, correlation_id: str, causation_id: str) -> Reservation | None:
         """Reserved units back to available. No reservation, or one already released or
