@@ -65,12 +65,13 @@ local: setup  ## the whole system on the local cloud (moto on :4566, API on :300
 demo: setup  ## a scripted scenario through the local cloud; prints a summary, exits non-zero on a problem
 	$(PY) -m localcloud.demo
 
-bench: setup  ## benchmarks: cold starts against the floor and plain peers, package sizes, the developer loop
+bench: setup  ## benchmarks: cold starts, package sizes, calls and cost per order, throughput, the developer loop
 	$(PY) -m benchmarks
 
 ORDERS ?= 1000
-soak: setup  ## chaos soak: ORDERS orders (default 1000) with faults on, then redrive and the invariant checker
-	$(PY) -m localcloud.soak --orders $(ORDERS)
+RATE ?= 1
+soak: setup  ## chaos soak: ORDERS orders (default 1000) at RATE a second with faults on, then redrive and the invariant checker
+	$(PY) -m localcloud.soak --orders $(ORDERS) --rate $(RATE)
 
 ops: setup  ## the operator CLI: make ops ARGS="dlq list" (add --endpoint-url http://127.0.0.1:4566 for the local cloud)
 	$(PY) -m orderflow.ops $(ARGS)
