@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.orders import DynamoDbOrders
 from orderflow.domain.saga import SagaContext
-from orderflow.events.types import CancellationReason, OrderStatus
+from orderflow.events.types import CancellationReason
 from orderflow.observability import count, logger, metrics, record_duration, tracer
 from orderflow.services.fulfilment import FulfilmentService
 from orderflow.services.inventory import inventory_service
@@ -36,12 +36,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if step == "confirm":
         order = service.confirm(saga.order_id, **causes)
         count("OrdersConfirmed")
-    elif step in ("cancel", "settle"):
+    elif step == "settle":
+        # Not counted as a cancellation here: the CancelOrder step that follows counts it.
         reason = saga.reason or CancellationReason.FULFILMENT_FAILED
-        move = service.cancel if step == "cancel" else service.settle
-        order = move(saga.order_id, reason=reason, detail=saga.error_detail, **causes)
-        if order.status is OrderStatus.CANCELLED:
-            count("OrdersCancelled", reason=str(reason))
+        order = service.settle(saga.order_id, reason=reason, detail=saga.error_detail, **causes)
+    elif step == "cancel":
+        reason = saga.reason or CancellationReason.FULFILMENT_FAILED
+        order = service.cancel(saga.order_id, reason=reason, detail=saga.error_detail, **causes)
+        count("OrdersCancelled", reason=str(reason))
     elif step == "flag":
         order = service.flag(saga.order_id, problem=saga.error_detail or "compensation failed", **causes)
         count("OrdersNeedingAttention")
