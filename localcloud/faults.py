@@ -129,6 +129,11 @@ class FaultPlan:
                     return fault
         return None
 
+    def choice(self, options: list[Any]) -> Any:
+        """One of `options`, from the plan's seeded generator (a seeded run reorders alike)."""
+        with self._lock:
+            return self._random.choice(options)
+
     def dependency_faults(self) -> dict[str, Any]:
         """What a worker applies during one invocation: error rates per service, and whether
         the gateway is down now."""

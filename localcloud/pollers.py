@@ -96,9 +96,12 @@ def _failed_ids(invocation: Invocation, spec: EventSourceSpec, all_ids: list[str
     return reported
 
 
-def reordered(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def reordered(
+    messages: list[dict[str, Any]], choose: Callable[[list[Any]], Any] = random.choice
+) -> list[dict[str, Any]]:
     """The messages shuffled as far as SQS allows: a FIFO group's messages keep their order,
-    the groups interleave at random; a standard queue's messages in any order."""
+    the groups interleave at random (`choose` picks the next group: a fault plan's seeded
+    choice makes a run reproducible); a standard queue's messages in any order."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for message in messages:
         group = message.get("Attributes", {}).get("MessageGroupId") or message["MessageId"]
@@ -106,7 +109,7 @@ def reordered(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     queues = list(groups.values())
     shuffled: list[dict[str, Any]] = []
     while queues:
-        queue = random.choice(queues)  # noqa: S311 - chaos, not cryptography
+        queue = choose(queues)
         shuffled.append(queue.pop(0))
         if not queue:
             queues.remove(queue)
@@ -131,7 +134,7 @@ class SqsPoller(Poller):
         if not messages:
             return False
         if self._strikes("reorder", self.spec.function_name):
-            messages = reordered(messages)
+            messages = reordered(messages, self._runtime.faults.choice)
         event = {"Records": [self._record(message) for message in messages]}
         invocation = self._runtime.invoke(self.spec.function_name, event)
         ids = [message["MessageId"] for message in messages]

@@ -115,3 +115,15 @@ def test_nothing_deployed_can_inject_faults() -> None:
 
     assert deployed
     assert [str(p) for p in deployed if "localcloud" in p.read_text()] == []
+
+
+def test_a_seeded_plan_reorders_alike() -> None:
+    batch = [_message(f"{group}{n}", group) for n in range(4) for group in "abcd"]
+
+    def run(seed: int) -> list[list[str]]:
+        plan = FaultPlan()
+        plan.set([Fault(kind="reorder", target="*")], seed=seed)
+        return [[m["MessageId"] for m in reordered(batch, plan.choice)] for _ in range(5)]
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
