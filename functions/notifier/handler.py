@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from orderflow.adapters.clients import shared_client
 from orderflow.adapters.notifications import RecordingChannel
 from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment
 from orderflow.contracts import Key
@@ -26,7 +27,9 @@ settings = load(NotifierSettings)
 channel = RecordingChannel(settings.notifications_table)
 processor = FifoQueueProcessor()
 dead_letters = dead_letters_from_environment()
-persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, key_attr=Key.IDEMPOTENCY_ID)
+persistence = DynamoDBPersistenceLayer(
+    table_name=settings.idempotency_table, key_attr=Key.IDEMPOTENCY_ID, boto3_client=shared_client("dynamodb")
+)
 # One notification per event id, however often the event is delivered.
 idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=settings.idempotency_ttl_seconds)
 

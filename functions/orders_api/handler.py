@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.catalogue import DynamoDbCatalogue
+from orderflow.adapters.clients import shared_client
 from orderflow.adapters.order_views import DynamoDbOrderViews
 from orderflow.adapters.orders import DynamoDbOrders
 from orderflow.contracts import Key, Route
@@ -49,7 +50,9 @@ idempotency = IdempotencyConfig(
     payload_validation_jmespath="body",
     expires_after_seconds=settings.idempotency_ttl_seconds,
 )
-persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, key_attr=Key.IDEMPOTENCY_ID)
+persistence = DynamoDBPersistenceLayer(
+    table_name=settings.idempotency_table, key_attr=Key.IDEMPOTENCY_ID, boto3_client=shared_client("dynamodb")
+)
 
 # Requests without an Idempotency-Key are supported (no deduplication), not a warning each time.
 warnings.filterwarnings("ignore", message="No idempotency key value found")

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.circuit_breaker.persistence.dynamodb import
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from orderflow.adapters.clients import shared_client
 from orderflow.adapters.orders import DynamoDbOrders
 from orderflow.adapters.payment_gateway import Charge, SimulatedGateway
 from orderflow.adapters.payments import TaskResponder
@@ -48,7 +49,9 @@ def _on_transition(transition: CircuitTransition) -> None:
 # Only transient gateway failures count against the circuit; a declined card is an answer.
 @circuit_breaker(
     name="payment-gateway",
-    persistence_store=CircuitBreakerDynamoDBPersistence(table_name=settings.idempotency_table),
+    persistence_store=CircuitBreakerDynamoDBPersistence(
+        table_name=settings.idempotency_table, boto3_client=shared_client("dynamodb")
+    ),
     config=CircuitBreakerConfig(
         failure_threshold=settings.circuit_failure_threshold,
         recovery_timeout=settings.circuit_recovery_seconds,

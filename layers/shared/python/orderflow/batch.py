@@ -11,11 +11,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor
 from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from orderflow.adapters.clients import shared_client
 from orderflow.contracts import Env, MessageAttribute
 from orderflow.domain.errors import MalformedMessage, UnsupportedEvent, reason_of
 from orderflow.observability import logger, metrics
@@ -61,7 +61,7 @@ class DeadLetters:
 
     def __init__(self, queue_url: str, client: Any | None = None) -> None:
         self._url = queue_url
-        self._client = client if client is not None else boto3.client("sqs")
+        self._client = client if client is not None else shared_client("sqs")
 
     def send(self, record: SQSRecord, error: Exception) -> None:
         request: dict[str, Any] = {

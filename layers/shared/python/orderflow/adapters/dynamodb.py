@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from orderflow.adapters.clients import shared_client
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
 def dynamodb_client(client: Any | None = None) -> Any:
-    return client if client is not None else boto3.client("dynamodb")
+    return client if client is not None else shared_client("dynamodb")
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-import boto3
 from pydantic import BaseModel, ConfigDict
 
+from orderflow.adapters.clients import shared_client
 from orderflow.adapters.dynamodb import TransactionCancelled, dynamodb_client, from_item, put, to_item, transact
 from orderflow.adapters.errors import AlreadyExists
 from orderflow.adapters.outbox import outbox_put
@@ -79,7 +79,7 @@ class TaskResponder:
     """Answers a Step Functions task waiting on a token (`.waitForTaskToken`)."""
 
     def __init__(self, client: Any | None = None) -> None:
-        self._client = client if client is not None else boto3.client("stepfunctions")
+        self._client = client if client is not None else shared_client("stepfunctions")
 
     def heartbeat(self, token: str) -> bool:
         """The command was picked up (the task's heartbeat timeout measures the time to this)."""

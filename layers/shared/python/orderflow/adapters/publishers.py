@@ -13,9 +13,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from orderflow.adapters.clients import shared_client
 from orderflow.contracts import MessageAttribute
 from orderflow.events import Envelope
 
@@ -57,7 +57,7 @@ class SnsFifoPublisher:
 
     def __init__(self, topic_arn: str, client: Any | None = None) -> None:
         self._topic_arn = topic_arn
-        self._client = client if client is not None else boto3.client("sns")
+        self._client = client if client is not None else shared_client("sns")
 
     def publish(self, events: Sequence[Envelope[Any]]) -> Refused | None:
         entries = []
@@ -91,7 +91,7 @@ class EventBridgePublisher:
 
     def __init__(self, bus_name: str, client: Any | None = None) -> None:
         self._bus_name = bus_name
-        self._client = client if client is not None else boto3.client("events")
+        self._client = client if client is not None else shared_client("events")
 
     def publish(self, events: Sequence[Envelope[Any]]) -> Refused | None:
         # Continue the X-Ray trace into the rules' targets (Lambda sets this variable).

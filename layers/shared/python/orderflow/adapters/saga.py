@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-
+from orderflow.adapters.clients import shared_client
 from orderflow.domain.saga import SagaContext
 
 
 class SagaStarter:
     def __init__(self, state_machine_arn: str, client: Any | None = None) -> None:
         self._arn = state_machine_arn
-        self._client = client if client is not None else boto3.client("stepfunctions")
+        self._client = client if client is not None else shared_client("stepfunctions")
 
     def start(self, context: SagaContext) -> bool:
         """Start the saga; False when this order's saga exists already. Standard workflow
