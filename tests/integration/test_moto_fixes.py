@@ -97,3 +97,24 @@ def test_readers_never_see_half_a_transaction(dynamodb: Any) -> None:
 
     assert seen
     assert set(seen) == {0}
+
+
+def test_a_query_reads_its_partition_in_order(dynamodb: Any) -> None:
+    moto_fixes.partition_queries()
+    for pk in ("a", "b", "c"):
+        for sk in ("3", "1", "2"):
+            dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": pk}, "sk": {"S": sk}, "v": {"S": pk + sk}})
+
+    def query(pk: str, **extra: Any) -> list[str]:
+        answer = dynamodb.query(
+            TableName=TABLE,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            **extra,
+        )
+        return [item["v"]["S"] for item in answer["Items"]]
+
+    assert query("b") == ["b1", "b2", "b3"]
+    assert query("c", ScanIndexForward=False, Limit=2) == ["c3", "c2"]
+    assert query("missing") == []
+    assert len(dynamodb.scan(TableName=TABLE)["Items"]) == 9  # a scan still sees every item
