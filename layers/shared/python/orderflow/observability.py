@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
+from orderflow.adapters.clients import sessions_shared
 from orderflow.contracts import METRICS_NAMESPACE, SERVICE_NAME
 
 # A request that records no metric (a GET) is normal, not worth a warning per invocation.
@@ -22,7 +23,8 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 _service = os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE_NAME)
 
 logger = Logger(service=_service)
-tracer = Tracer(service=_service)
+with sessions_shared():  # the X-Ray SDK's import-time client, from the functions' session
+    tracer = Tracer(service=_service)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=_service)
 
 
