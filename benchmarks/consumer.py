@@ -173,7 +173,7 @@ def _empty_success(body: bytes) -> Callable[..., Any]:
 
 
 def measure(orders: int = 100) -> ConsumerCost:
-    import boto3
+    from orderflow.adapters.clients import botocore_session, shared_client
 
     environment = {
         "AWS_DEFAULT_REGION": REGION,
@@ -185,12 +185,15 @@ def measure(orders: int = 100) -> ConsumerCost:
     }
     saved = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)
-    boto3.setup_default_session()
-    events = boto3.DEFAULT_SESSION.events
-    events.register("before-send.dynamodb", _empty_success(b"{}"))
-    events.register("before-send.dynamodb.Query", _empty_success(b'{"Items": [], "Count": 0}'))
+    # The functions' clients come from one shared session: DynamoDB answers there, for the peer too.
+    hooks = [
+        ("before-send.dynamodb", _empty_success(b"{}")),
+        ("before-send.dynamodb.Query", _empty_success(b'{"Items": [], "Count": 0}')),
+    ]
+    for event, hook in hooks:
+        botocore_session().register(event, hook)
     try:
-        dynamodb = boto3.client("dynamodb")
+        dynamodb = shared_client("dynamodb")
         floor = _cpu_us(lambda batch: [json.loads(r["body"]) for r in batch["Records"]], _records(orders, "floor"))
 
         def peer(batch: dict[str, Any]) -> None:
@@ -213,7 +216,8 @@ def measure(orders: int = 100) -> ConsumerCost:
         _cpu_us(lambda batch: projector.handler(batch, _Context()), _records(2, "warm"))  # builds the validators
         ours = _cpu_us(lambda batch: projector.handler(batch, _Context()), _records(orders, "ours"))
     finally:
-        boto3.DEFAULT_SESSION = None
+        for event, hook in hooks:
+            botocore_session().unregister(event, hook)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

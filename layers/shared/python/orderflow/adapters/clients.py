@@ -18,14 +18,15 @@ import botocore.session
 
 
 @cache
-def _botocore_session() -> Any:
-    # Made at first use, not at import: a test's AWS mock registers itself with botocore first.
+def botocore_session() -> Any:
+    """The session every shared client comes from (made at first use, not at import: a test's
+    AWS mock registers itself with botocore first)."""
     return botocore.session.get_session()
 
 
 @cache
 def _session() -> boto3.session.Session:
-    return boto3.session.Session(botocore_session=_botocore_session())
+    return boto3.session.Session(botocore_session=botocore_session())
 
 
 @cache
@@ -43,7 +44,7 @@ def sessions_shared() -> Iterator[None]:
     sampling decision), so it may as well come from the session the functions' clients use.
     """
     original = botocore.session.get_session
-    shared = _botocore_session()
+    shared = botocore_session()
 
     def get_session(env_vars: Any = None) -> Any:  # botocore's signature; the variables are the session's own
         del env_vars
