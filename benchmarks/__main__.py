@@ -175,9 +175,10 @@ def _cost_table(measured: list[calls.OrderCalls], loaded: throughput.Throughput)
     priced = [cost.lines(use) for use in uses]
     names = [result.path for result in measured] + [f"shipped, {loaded.orders} in flight"]
     lines = [
-        f"Cost per million orders, USD (us-east-1 on-demand list prices read {cost.PRICES_READ}, free tiers",
-        "left out; Lambda run times are the local cloud's, on moto, and X-Ray assumes the default",
-        f"sampling of {cost.TRACED_SHARE:.0%} with every invocation its own trace, an upper bound):",
+        "Cost per million orders, USD (us-east-1 on-demand list prices from the pages cited below;",
+        f"{cost.PRICES_CHECKED} free tiers left out; Lambda run times are the local cloud's,",
+        f"on moto, and X-Ray assumes the default sampling of {cost.TRACED_SHARE:.0%} with every invocation",
+        "its own trace, an upper bound):",
         "",
         "| service | unit | list price, USD | " + " | ".join(names) + " |",
         "|---|---|---|" + "---|" * len(names),

@@ -1,9 +1,9 @@
 """Cost per million orders, by service, from what one order was measured to use on each path
 (`benchmarks.calls`) and AWS's published on-demand prices.
 
-Prices are US East (N. Virginia) list prices from the pages cited, as read on `PRICES_READ`;
-free tiers are left out (they matter below a few hundred thousand orders a month, not per
-million). What is not priced is said in `NOT_PRICED`.
+Prices are US East (N. Virginia) list prices from the pages cited (`PRICES_CHECKED` says which
+were checked against the pages, and when); free tiers are left out (they matter below a few
+hundred thousand orders a month, not per million). What is not priced is said in `NOT_PRICED`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 from benchmarks.calls import OrderCalls
 
-PRICES_READ = "2026-11-28"
+PRICES_CHECKED = (
+    "Step Functions, DynamoDB and SQS checked against their pages on 2026-11-28, the others as last"
+    " published: check them before relying on a total;"
+)
 MILLION = 1_000_000
 
 
