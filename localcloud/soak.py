@@ -162,10 +162,11 @@ def _place_all(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> lis
     pace = Pace(soak.rate)
     placed = Counter[str]()
     step = max(1, soak.orders // 10)
+    counting = threading.Lock()
 
     def place(kind: str) -> str:
         order_id = place_order(cloud, kind, pace)
-        with pace.lock:
+        with counting:
             placed["orders"] += 1
             if placed["orders"] % step == 0:
                 say(f"  placed {placed['orders']}")
@@ -181,12 +182,12 @@ class Pace:
     def __init__(self, rate: float) -> None:
         self._interval = 1 / rate if rate > 0 else 0.0
         self._next = time.monotonic()
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
 
     def wait(self) -> None:
         if not self._interval:
             return
-        with self.lock:
+        with self._lock:
             slot, self._next = self._next, max(self._next, time.monotonic()) + self._interval
         time.sleep(max(0.0, slot - time.monotonic()))
 

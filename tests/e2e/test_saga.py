@@ -178,7 +178,8 @@ def test_the_same_order_created_twice_runs_one_saga(cloud: LocalCloud) -> None:
 
 def test_gateway_down_opens_the_circuit_then_it_closes_again(cloud: LocalCloud) -> None:
     down = place(cloud, "tok_unavailable")
-    cloud.wait_for_log("payment gateway circuit changed", "to_state=<CircuitState.OPEN")
+    # Three failed charges, with the saga's jittered retry intervals between them.
+    cloud.wait_for_log("payment gateway circuit changed", "to_state=<CircuitState.OPEN", timeout=60)
     during = place(cloud, "tok_ok")  # while the circuit is open
 
     views = wait_terminal(cloud, down, during)
