@@ -177,9 +177,17 @@ def test_the_same_order_created_twice_runs_one_saga(cloud: LocalCloud) -> None:
 
 
 def test_gateway_down_opens_the_circuit_then_it_closes_again(cloud: LocalCloud) -> None:
+    # The circuit counts failures per execution environment: nothing else may be paying now.
+    sfn, machine = cloud.client("stepfunctions"), cloud.deployment.outputs["StateMachine"]
+    wait_for(lambda: not sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"], 90)
     down = place(cloud, "tok_unavailable")
     # Three failed charges, with the saga's jittered retry intervals between them.
-    cloud.wait_for_log("payment gateway circuit changed", "to_state=<CircuitState.OPEN", timeout=60)
+    try:
+        cloud.wait_for_log("payment gateway circuit changed", "to_state=<CircuitState.OPEN", timeout=60)
+    except TimeoutError:
+        payments = cloud.function_name("FulfilmentPaymentsConsumer")
+        seen = [entry for name, entry in list(cloud.activity.logs) if name == payments][-30:]
+        raise AssertionError(f"the circuit did not open; the payments function logged: {seen}") from None
     during = place(cloud, "tok_ok")  # while the circuit is open
 
     views = wait_terminal(cloud, down, during)
