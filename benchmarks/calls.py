@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,16 +54,83 @@ class OrderCalls:
         return sum(units for key, units in self.capacity.items() if key.startswith(f"{unit} "))
 
 
+@dataclass(frozen=True)
+class Counted:
+    """What the local runtime has counted so far (or, from `since`, between two readings)."""
+
+    calls: Counter[str]
+    by_function: Counter[tuple[str, str]]  # (function name, "service.Operation")
+    invocations: Counter[str]
+    capacity: dict[str, float]
+    duration_ms: dict[str, float]
+    log_bytes: int
+    batches: int  # SQS batches Lambda's pollers delivered
+
+    @classmethod
+    def now(cls, cloud: LocalCloud) -> Counted:
+        runtime = cloud.runtime
+        return cls(
+            calls=Counter(runtime.calls),
+            by_function=Counter(runtime.calls_by_function),
+            invocations=Counter(runtime.invocations),
+            capacity=dict(runtime.capacity),
+            duration_ms=dict(runtime.duration_ms),
+            log_bytes=sum(runtime.log_bytes.values()),
+            batches=int(cloud.activity.counters["sqs_batch"]),
+        )
+
+    def since(self, before: Counted) -> Counted:
+        def grown(now: Mapping[Any, float], then: Mapping[Any, float]) -> dict[Any, float]:
+            return {key: value - then.get(key, 0) for key, value in now.items() if value - then.get(key, 0)}
+
+        def counted(now: Counter[Any], then: Counter[Any]) -> Counter[Any]:
+            return now - then  # what grew (a Counter keeps positive counts only)
+
+        return Counted(
+            calls=counted(self.calls, before.calls),
+            by_function=counted(self.by_function, before.by_function),
+            invocations=counted(self.invocations, before.invocations),
+            capacity=grown(self.capacity, before.capacity),
+            duration_ms=grown(self.duration_ms, before.duration_ms),
+            log_bytes=self.log_bytes - before.log_bytes,
+            batches=self.batches - before.batches,
+        )
+
+
+def order_calls(
+    cloud: LocalCloud,
+    path: str,
+    counted: Counted,
+    *,
+    transitions: int,
+    sqs_task_messages: int,
+    bus_events: int,
+    saga_seconds: float,
+) -> OrderCalls:
+    """What was counted, with what the saga and the outbox say of the orders concerned."""
+    functions = cloud.runtime.functions.values()
+    logical = {spec.name: spec.logical_id for spec in functions}
+    memory_gb = {spec.name: spec.memory_mb / 1024 for spec in functions}
+    return OrderCalls(
+        path=path,
+        calls=counted.calls,
+        by_function=Counter({(logical[name], call): n for (name, call), n in counted.by_function.items()}),
+        transitions=transitions,
+        poller_requests=2 * counted.batches,
+        invocations=counted.invocations,
+        capacity=counted.capacity,
+        gb_seconds=sum(ms / 1000 * memory_gb[name] for name, ms in counted.duration_ms.items()),
+        sqs_task_messages=sqs_task_messages,
+        log_bytes=counted.log_bytes,
+        bus_events=bus_events,
+        saga_seconds=saga_seconds,
+    )
+
+
 def measure(cloud: LocalCloud, path: str) -> OrderCalls:
     token, items = PATHS[path]
     assert cloud.wait_until_idle(timeout=60, settle=1)
-    calls_before = Counter(cloud.runtime.calls)
-    by_function_before = Counter(cloud.runtime.calls_by_function)
-    batches_before = _batches(cloud)
-    invocations_before = Counter(cloud.runtime.invocations)
-    capacity_before = dict(cloud.runtime.capacity)
-    duration_before = dict(cloud.runtime.duration_ms)
-    logged_before = sum(cloud.runtime.log_bytes.values())
+    before = Counted.now(cloud)
     body = {"customer_id": "bench", "items": items, "currency": "EUR", "payment_token": token}
     # as a careful client sends it: an Idempotency-Key, so a retried POST cannot order twice
     order_id = call(cloud.api.url, "POST", "/orders", body, {"Idempotency-Key": str(uuid.uuid4())}).body["order_id"]
@@ -72,30 +140,13 @@ def measure(cloud: LocalCloud, path: str) -> OrderCalls:
             raise TimeoutError(f"{path}: order {order_id} did not finish")
         time.sleep(0.3)
     cloud.wait_until_idle(timeout=60, settle=2)
-    calls = Counter(cloud.runtime.calls)
-    calls.subtract(calls_before)
-    invocations = Counter(cloud.runtime.invocations)
-    invocations.subtract(invocations_before)
-    logical = {spec.name: spec.logical_id for spec in cloud.runtime.functions.values()}
-    by_function = Counter(cloud.runtime.calls_by_function)
-    by_function.subtract(by_function_before)
-    capacity = {key: units - capacity_before.get(key, 0.0) for key, units in cloud.runtime.capacity.items()}
-    memory_gb = {spec.name: spec.memory_mb / 1024 for spec in cloud.runtime.functions.values()}
-    gb_seconds = sum(
-        (ms - duration_before.get(name, 0.0)) / 1000 * memory_gb[name] for name, ms in cloud.runtime.duration_ms.items()
-    )
     transitions, payment_commands, saga_seconds = _saga(cloud, order_id)
-    return OrderCalls(
-        path=path,
-        calls=+calls,
-        by_function=Counter({(logical[name], call): n for (name, call), n in by_function.items() if n > 0}),
+    return order_calls(
+        cloud,
+        path,
+        Counted.now(cloud).since(before),
         transitions=transitions,
-        poller_requests=2 * (_batches(cloud) - batches_before),
-        invocations=+invocations,
-        capacity={key: units for key, units in capacity.items() if units},
-        gb_seconds=gb_seconds,
         sqs_task_messages=payment_commands,
-        log_bytes=sum(cloud.runtime.log_bytes.values()) - logged_before,
         bus_events=_outbox_events(cloud, order_id),
         saga_seconds=saga_seconds,
     )
@@ -106,10 +157,6 @@ def status(cloud: LocalCloud, order_id: str) -> str:
         TableName=cloud.table_name("OrderViews"), Key={"order_id": {"S": order_id}, "sk": {"S": "SUMMARY"}}
     )
     return str(summary.get("Item", {}).get("status", {}).get("S", "PENDING"))
-
-
-def _batches(cloud: LocalCloud) -> int:
-    return int(cloud.activity.counters["sqs_batch"])
 
 
 def _outbox_events(cloud: LocalCloud, order_id: str) -> int:

@@ -8,7 +8,7 @@ hundred thousand orders a month, not per million). What is not priced is said in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from benchmarks.calls import OrderCalls
 
@@ -130,6 +130,11 @@ def usage(order: OrderCalls) -> Usage:
         log_bytes=order.log_bytes,
         saga_seconds=order.saga_seconds,
     )
+
+
+def per_order(use: Usage, orders: int) -> Usage:
+    """What `orders` orders used together, for one of them on average."""
+    return Usage(*(value / orders for value in astuple(use)))
 
 
 def lines(use: Usage) -> list[Line]:

@@ -7,9 +7,8 @@ one order at a time).
 from __future__ import annotations
 
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from benchmarks import calls, cost
 from benchmarks.cost import Usage
@@ -31,13 +30,8 @@ class Throughput:
 def measure(cloud: LocalCloud, shipped: calls.OrderCalls, orders: int = 60, clients: int = 4) -> Throughput:
     """`shipped` (the shipped path, one order at a time) supplies what does not change with
     load: the saga's transitions, run time and payment command, and the events per order."""
-    runtime = cloud.runtime
     assert cloud.wait_until_idle(timeout=60, settle=1)
-    calls_before, invocations_before = Counter(runtime.calls), sum(runtime.invocations.values())
-    capacity_before, duration_before = dict(runtime.capacity), dict(runtime.duration_ms)
-    logged_before, batches_before = sum(runtime.log_bytes.values()), cloud.activity.counters["sqs_batch"]
-    memory_gb = {spec.name: spec.memory_mb / 1024 for spec in runtime.functions.values()}
-
+    before = calls.Counted.now(cloud)
     started = time.perf_counter()
     pace = Pace(0)
     with ThreadPoolExecutor(clients) as pool:
@@ -49,23 +43,13 @@ def measure(cloud: LocalCloud, shipped: calls.OrderCalls, orders: int = 60, clie
         time.sleep(0.2)
     seconds = time.perf_counter() - started
     cloud.wait_until_idle(timeout=60, settle=2)
-
-    made = Counter(runtime.calls)
-    made.subtract(calls_before)
-    units = {key: value - capacity_before.get(key, 0.0) for key, value in runtime.capacity.items()}
-    gb_seconds = sum(
-        (ms - duration_before.get(name, 0.0)) / 1000 * memory_gb[name] for name, ms in runtime.duration_ms.items()
+    run = calls.order_calls(
+        cloud,
+        "at load",
+        calls.Counted.now(cloud).since(before),
+        transitions=shipped.transitions * orders,
+        sqs_task_messages=shipped.sqs_task_messages * orders,
+        bus_events=shipped.bus_events * orders,
+        saga_seconds=shipped.saga_seconds * orders,
     )
-    batches = cloud.activity.counters["sqs_batch"] - batches_before
-    sent = made["sqs.SendMessage"] + made["sqs.SendMessageBatch"] + made["sqs.DeleteMessage"]
-    usage = replace(
-        cost.usage(shipped),
-        invocations=(sum(runtime.invocations.values()) - invocations_before) / orders,
-        gb_seconds=gb_seconds / orders,
-        write_units=sum(v for k, v in units.items() if k.startswith("WRU ")) / orders,
-        read_units=sum(v for k, v in units.items() if k.startswith("RRU ")) / orders,
-        sqs_requests=(2 * batches + sent) / orders + shipped.sqs_task_messages,
-        sns_publishes=(made["sns.Publish"] + made["sns.PublishBatch"]) / orders,
-        log_bytes=(sum(runtime.log_bytes.values()) - logged_before) / orders,
-    )
-    return Throughput(orders=orders, seconds=seconds, usage=usage)
+    return Throughput(orders=orders, seconds=seconds, usage=cost.per_order(cost.usage(run), orders))

@@ -103,16 +103,23 @@ def test_a_failing_compensation_leaves_the_order_needing_attention(cloud: LocalC
 CONFIRM_ATTEMPTS = 4
 
 
+def _order_with_every_confirm_attempt_failing(cloud: LocalCloud, kind: str) -> tuple[str, str]:
+    """An order whose confirm attempts all fail with this fault kind (`timeout`: the step ran
+    and its answer was lost; `error`: it never ran); its id and how its saga ended."""
+    cloud.runtime.faults.set([Fault(kind=kind, target="FulfilmentOrderSteps", times=CONFIRM_ATTEMPTS)])
+    try:
+        order_id = place(cloud, "tok_ok", [{"sku": "HS-004", "quantity": 1}])
+        return order_id, saga_outcome(cloud, order_id, timeout=90)
+    finally:
+        cloud.runtime.clear_faults()
+
+
 def test_a_confirmation_stored_but_reported_failed_stands(cloud: LocalCloud) -> None:
     """Every confirm attempt writes (the first) or finds the order confirmed (the retries),
     and every answer is lost: the settle step finds the order CONFIRMED, nothing is undone."""
     before = stock(cloud)["HS-004"]
-    cloud.runtime.faults.set([Fault(kind="timeout", target="FulfilmentOrderSteps", times=CONFIRM_ATTEMPTS)])
-    try:
-        order_id = place(cloud, "tok_ok", [{"sku": "HS-004", "quantity": 1}])
-        outcome = saga_outcome(cloud, order_id, timeout=90)
-    finally:
-        cloud.runtime.clear_faults()
+
+    order_id, outcome = _order_with_every_confirm_attempt_failing(cloud, "timeout")
 
     final = wait_terminal(cloud, order_id)[order_id]
     assert outcome == "SUCCEEDED"
@@ -125,12 +132,8 @@ def test_a_confirmation_stored_but_reported_failed_stands(cloud: LocalCloud) -> 
 
 def test_a_confirmation_that_never_ran_is_compensated(cloud: LocalCloud) -> None:
     before = stock(cloud)["HS-004"]
-    cloud.runtime.faults.set([Fault(kind="error", target="FulfilmentOrderSteps", times=CONFIRM_ATTEMPTS)])
-    try:
-        order_id = place(cloud, "tok_ok", [{"sku": "HS-004", "quantity": 1}])
-        outcome = saga_outcome(cloud, order_id, timeout=90)
-    finally:
-        cloud.runtime.clear_faults()
+
+    order_id, outcome = _order_with_every_confirm_attempt_failing(cloud, "error")
 
     final = view_showing(cloud, order_id, "InventoryReleased")
     assert outcome == "SUCCEEDED"
