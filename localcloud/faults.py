@@ -14,6 +14,10 @@ Kinds, and where each one acts:
   keeping its order;
 - `error` on an AWS service (`dynamodb`, `sns`, `sqs`, `events`, `stepfunctions`): a call from a
   function fails with the service's throttling error, as once the SDK's retries are spent;
+- `conflict` on `dynamodb`: a transaction's first attempt is cancelled with reason
+  `TransactionConflict` for its first item, as DynamoDB answers when another request touched
+  that item at the same moment (nothing is written); `rate` is the share of transactions that
+  meet one, and the same transaction sent again goes through (the other writer is done);
 - `outage` on the `gateway`: the payment gateway fails every charge for `seconds`, every
   `every` seconds.
 
@@ -28,13 +32,14 @@ import json
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 FUNCTION_KINDS = ("error", "latency", "timeout", "duplicate", "reorder")
 SERVICES = ("dynamodb", "sns", "sqs", "events", "stepfunctions")
+SERVICE_KINDS = {"dynamodb": ("error", "conflict")}
 GATEWAY = "gateway"
 # The error a throttled call raises after the SDK's retries, per service.
 THROTTLING = {
@@ -60,7 +65,13 @@ class Fault:
 
     def __post_init__(self) -> None:
         dependency = self.target in SERVICES or self.target == GATEWAY
-        allowed = ("error",) if self.target in SERVICES else ("outage",) if self.target == GATEWAY else FUNCTION_KINDS
+        allowed = (
+            SERVICE_KINDS.get(self.target, ("error",))
+            if self.target in SERVICES
+            else ("outage",)
+            if self.target == GATEWAY
+            else FUNCTION_KINDS
+        )
         if self.kind not in allowed:
             raise ValueError(f"{self.target}: no {self.kind!r} fault (one of {', '.join(allowed)})")
         if not 0 <= self.rate <= 1:
@@ -85,6 +96,7 @@ class FaultPlan:
     faults: list[Fault] = field(default_factory=list)
     seed: int | None = None
     injected: Counter[str] = field(default_factory=Counter)  # kind (and service) -> count
+    injected_by_function: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     faulted_invocations: int = 0
     invocations: int = 0
 
@@ -138,15 +150,22 @@ class FaultPlan:
         """What a worker applies during one invocation: error rates per service, and whether
         the gateway is down now."""
         with self._lock:
-            services = {f.target: {"rate": f.rate, "code": f.error_type} for f in self.faults if f.target in SERVICES}
+            services = [
+                {"service": f.target, "kind": f.kind, "rate": f.rate, "code": f.error_type}
+                for f in self.faults
+                if f.target in SERVICES
+            ]
             elapsed = time.monotonic() - self._started
             down = any(f.kind == "outage" and elapsed % f.every >= f.every - f.seconds for f in self.faults)
         return {"services": services, GATEWAY: down} if services or down else {}
 
-    def count(self, kinds: dict[str, int]) -> None:
-        """Faults a worker injected (dependency errors, gateway refusals)."""
+    def count(self, kinds: dict[str, int], function: str) -> None:
+        """Faults a worker injected (dependency errors, gateway refusals) in one invocation of
+        `function` (a logical id)."""
         with self._lock:
             self.injected.update(kinds)
+            for kind, times in kinds.items():
+                self.injected_by_function[kind][function] += times
 
     def record_invocation(self, faulted: bool) -> None:
         with self._lock:
@@ -166,10 +185,12 @@ class WorkerFaults:
         self.injected: Counter[str] = Counter()
         self._random = random.Random()  # noqa: S311 - chaos, not cryptography
         self._installed: set[str] = set()
+        self._conflicted: set[str] = set()  # transactions (their items) that met their conflict
 
     def begin(self, faults: dict[str, Any]) -> None:
         self.current = faults
         self.injected = Counter()
+        self._conflicted = set()
         if faults:
             self._install()
 
@@ -183,7 +204,7 @@ class WorkerFaults:
             worker = self
 
             def make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
-                worker.strike(client)
+                worker.strike(client, operation, params)
                 return original(client, operation, params)
 
             BaseClient._make_api_call = make_api_call
@@ -202,11 +223,37 @@ class WorkerFaults:
             gateway.SimulatedGateway.charge = refusing_charge
             self._installed.add(GATEWAY)
 
-    def strike(self, client: Any) -> None:
+    def strike(self, client: Any, operation: str, params: dict[str, Any]) -> None:
         service = client.meta.service_model.service_name
         service = "stepfunctions" if service == "sfn" else service
-        fault = self.current.get("services", {}).get(service)
-        if fault and self._random.random() < fault["rate"]:
+        for fault in self.current.get("services", []):
+            if fault["service"] != service or self._random.random() >= fault["rate"]:
+                continue
+            if fault["kind"] == "conflict":
+                transaction = json.dumps(params.get("TransactItems"), sort_keys=True, default=str)
+                if operation != "TransactWriteItems" or transaction in self._conflicted:
+                    continue
+                self._conflicted.add(transaction)
+                self.injected[f"{service}_conflict"] += 1
+                error = client.exceptions.TransactionCanceledException
+                raise error(transaction_conflict(len(params["TransactItems"])), operation)
             self.injected[f"{service}_error"] += 1
             error = client.exceptions.from_code(fault["code"])
             raise error({"Error": {"Code": fault["code"], "Message": "injected fault"}}, "injected")
+
+
+def transaction_conflict(items: int) -> dict[str, Any]:
+    """DynamoDB's answer to a transaction of `items` items cancelled because another request
+    touched its first item (the reasons are per item, in order)."""
+    reasons = ["TransactionConflict", *["None"] * (items - 1)]
+    return {
+        "Error": {
+            "Code": "TransactionCanceledException",
+            "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons "
+            f"[{', '.join(reasons)}]",
+        },
+        "CancellationReasons": [
+            {"Code": reason, **({"Message": "Transaction is ongoing for the item"} if reason != "None" else {})}
+            for reason in reasons
+        ],
+    }

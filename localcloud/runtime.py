@@ -156,7 +156,7 @@ class LambdaRuntime:
             timeout = self.faults.roll("timeout", spec.logical_id)
             answer = self._invoke(spec, event, self.faults.dependency_faults())
             if answer.injected:
-                self.faults.count(answer.injected)
+                self.faults.count(answer.injected, spec.logical_id)
             if timeout and name in self._workers:
                 self._workers.pop(name).stop()  # the answer is lost; the next invocation starts cold
                 answer = _timed_out(spec)

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orderflow.adapters.order_views import DynamoDbOrderViews
+from orderflow.adapters.unit_of_work import unit_of_work
 from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment
 from orderflow.events import parse_message
 from orderflow.observability import bind_event, logger, metrics, tracer
@@ -17,7 +17,7 @@ from orderflow.services.projection import Applied, apply_event
 from orderflow.settings import ProjectorSettings, load
 
 settings = load(ProjectorSettings)
-store = DynamoDbOrderViews(settings.order_views_table)
+uow = unit_of_work(settings)
 processor = FifoQueueProcessor()
 dead_letters = dead_letters_from_environment()
 
@@ -31,7 +31,7 @@ _METRIC = {
 def handle_record(record: SQSRecord) -> None:
     event = parse_message(record.body)
     bind_event(event)
-    applied = apply_event(store, event)
+    applied = apply_event(uow, event)
     metrics.add_metric(name=_METRIC.get(applied, "EventsProjected"), unit="Count", value=1)
     logger.info("event projected", extra={"outcome": str(applied)})
 

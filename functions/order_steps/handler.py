@@ -4,25 +4,18 @@ failure: keep it if it was stored, else cancel), `cancel` (with the reason) and 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orderflow.adapters.orders import DynamoDbOrders
+from orderflow.adapters.unit_of_work import unit_of_work
 from orderflow.domain.saga import SagaContext
 from orderflow.events.types import CancellationReason
 from orderflow.observability import count, logger, metrics, record_duration, tracer
 from orderflow.services.fulfilment import FulfilmentService
-from orderflow.services.inventory import inventory_service
 from orderflow.settings import OrderStepsSettings, load
 
-settings = load(OrderStepsSettings)
-retention = timedelta(days=settings.outbox_retention_days)
-service = FulfilmentService(
-    DynamoDbOrders(orders_table=settings.orders_table, outbox_table=settings.outbox_table, outbox_retention=retention),
-    inventory_service(settings),
-)
+service = FulfilmentService(unit_of_work(load(OrderStepsSettings)))
 
 
 @logger.inject_lambda_context(correlation_id_path="saga.correlation_id", clear_state=True)

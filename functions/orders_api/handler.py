@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from datetime import timedelta
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -25,8 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.catalogue import DynamoDbCatalogue
 from orderflow.adapters.clients import shared_client
-from orderflow.adapters.order_views import DynamoDbOrderViews
-from orderflow.adapters.orders import DynamoDbOrders
+from orderflow.adapters.unit_of_work import unit_of_work
 from orderflow.contracts import Key, Route
 from orderflow.domain.errors import InvalidOrder
 from orderflow.domain.orders import PlaceOrder, Product
@@ -38,12 +36,7 @@ from orderflow.settings import OrdersApiSettings, load
 settings = load(OrdersApiSettings)
 service = OrderingService(
     catalogue=DynamoDbCatalogue(settings.catalogue_table),
-    orders=DynamoDbOrders(
-        orders_table=settings.orders_table,
-        outbox_table=settings.outbox_table,
-        outbox_retention=timedelta(days=settings.outbox_retention_days),
-    ),
-    views=DynamoDbOrderViews(settings.order_views_table),
+    uow=unit_of_work(settings),
 )
 idempotency = IdempotencyConfig(
     event_key_jmespath="idempotency_key",

@@ -3,7 +3,6 @@ breaker -> the saga's waiting task answered with SendTaskSuccess or SendTaskFail
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -20,16 +19,16 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.clients import shared_client
-from orderflow.adapters.orders import DynamoDbOrders
 from orderflow.adapters.payment_gateway import Charge, SimulatedGateway
 from orderflow.adapters.payments import TaskResponder
+from orderflow.adapters.unit_of_work import unit_of_work
 from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment
 from orderflow.contracts import SagaError
 from orderflow.domain.errors import PaymentDeclined, PaymentGatewayError, UnsupportedEvent
 from orderflow.events import parse_message
 from orderflow.events.models import ProcessPayment
 from orderflow.observability import bind_event, count, logger, metrics, tracer
-from orderflow.services.payments import payment_service
+from orderflow.services.payments import PaymentService
 from orderflow.settings import PaymentsConsumerSettings, load
 
 settings = load(PaymentsConsumerSettings)
@@ -64,12 +63,8 @@ def charge(**request: Any) -> Charge:
     return gateway.charge(**request)
 
 
-service = payment_service(settings, gateway, charge)
-orders = DynamoDbOrders(
-    orders_table=settings.orders_table,
-    outbox_table=settings.outbox_table,
-    outbox_retention=timedelta(days=settings.outbox_retention_days),
-)
+uow = unit_of_work(settings)
+service = PaymentService(uow, gateway, charge)
 
 
 @tracer.capture_method
@@ -100,7 +95,7 @@ def handle_record(record: SQSRecord) -> None:
         output = {"payment_id": payment.payment_id, "amount": str(payment.amount), "currency": payment.currency}
         outcome, answered = "PaymentsPaid", responder.succeed(token, output)
         if not answered:
-            order = orders.get(command.subject)
+            order = uow.orders.get(command.subject)
             outcome = service.settle_unanswered(command, order.status if order else None)
     count(outcome)
     logger.info("payment processed", extra={"outcome": outcome, "saga_answered": answered})

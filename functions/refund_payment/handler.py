@@ -6,12 +6,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from orderflow.adapters.payment_gateway import SimulatedGateway
+from orderflow.adapters.unit_of_work import unit_of_work
 from orderflow.domain.saga import SagaContext
 from orderflow.observability import logger, metrics, tracer
-from orderflow.services.payments import payment_service
+from orderflow.services.payments import PaymentService
 from orderflow.settings import PaymentsSettings, load
 
-service = payment_service(load(PaymentsSettings))
+settings = load(PaymentsSettings)
+service = PaymentService(unit_of_work(settings), SimulatedGateway(settings.ledger_table))
 
 
 @logger.inject_lambda_context(correlation_id_path="saga.correlation_id", clear_state=True)

@@ -6,12 +6,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from orderflow.adapters.unit_of_work import unit_of_work
 from orderflow.domain.saga import SagaContext
 from orderflow.observability import logger, metrics, tracer
-from orderflow.services.inventory import inventory_service
+from orderflow.services.inventory import InventoryService
 from orderflow.settings import InventorySettings, load
 
-service = inventory_service(load(InventorySettings))
+service = InventoryService(unit_of_work(load(InventorySettings)))
 
 
 @logger.inject_lambda_context(correlation_id_path="saga.correlation_id", clear_state=True)

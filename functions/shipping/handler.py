@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -10,20 +9,17 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from orderflow.adapters.unit_of_work import unit_of_work
 from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment
 from orderflow.domain.errors import UnsupportedEvent
 from orderflow.events import parse_message
 from orderflow.events.models import OrderConfirmed
 from orderflow.observability import bind_event, logger, metrics, tracer
-from orderflow.services.shipping import Shipments
+from orderflow.services.shipping import ship
 from orderflow.settings import ShippingSettings, load
 
 settings = load(ShippingSettings)
-shipments = Shipments(
-    shipments_table=settings.shipments_table,
-    outbox_table=settings.outbox_table,
-    outbox_retention=timedelta(days=settings.outbox_retention_days),
-)
+uow = unit_of_work(settings)
 processor = FifoQueueProcessor()
 dead_letters = dead_letters_from_environment()
 
@@ -34,7 +30,7 @@ def handle_record(record: SQSRecord) -> None:
     if not isinstance(event, OrderConfirmed):
         raise UnsupportedEvent(f"shipping handles OrderConfirmed, not {event.type}")
     bind_event(event)
-    shipped = shipments.ship(event)
+    shipped = ship(uow, event)
     metrics.add_metric(name="OrdersShipped" if shipped else "DuplicatesSkipped", unit="Count", value=1)
     logger.info("order shipped" if shipped else "already shipped")
 

@@ -38,8 +38,8 @@ from orderflow.events.types import CancellationReason, OrderStatus
 
 # Errors worth retrying: Lambda's own transient failures, a step that timed out (every step is
 # idempotent, so running it again is safe), DynamoDB throttling and conflicts that outlasted
-# the SDK's retries, and optimistic-lock contention. Anything else is a bug or a rule and goes
-# to the compensation.
+# the SDK's and the unit of work's retries, and optimistic-lock contention. Anything else is a
+# bug or a rule and goes to the compensation.
 TRANSIENT = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -52,6 +52,7 @@ TRANSIENT = [
     "TransactionConflictException",
     "InternalServerError",
     SagaError.CONCURRENT_UPDATE,
+    SagaError.CONTENTION,
 ]
 
 

@@ -106,7 +106,7 @@ def test_only_transient_errors_are_retried_with_backoff_and_jitter(definition: d
     states = definition["States"]
     (reserve_retry,) = states["ReserveInventory"]["Retry"]
     assert "OutOfStock" not in reserve_retry["ErrorEquals"]
-    assert "ConcurrentUpdate" in reserve_retry["ErrorEquals"]
+    assert {"ConcurrentUpdate", "Contention"} <= set(reserve_retry["ErrorEquals"])
     (payment_retry,) = states["ProcessPayment"]["Retry"]
     assert payment_retry["ErrorEquals"] == ["PaymentGatewayError"]
     for retry in (reserve_retry, payment_retry):

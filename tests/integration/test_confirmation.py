@@ -3,7 +3,7 @@ confirmed, whatever fails in between."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -11,47 +11,44 @@ import pytest
 
 from orderflow.adapters.catalogue import DynamoDbCatalogue
 from orderflow.adapters.dynamodb import from_item
-from orderflow.adapters.orders import DynamoDbOrders
+from orderflow.adapters.unit_of_work import DynamoDbUnitOfWork, StoreTables
 from orderflow.domain.errors import InvalidTransition, OutOfStock
 from orderflow.domain.inventory import ReservationStatus
 from orderflow.domain.orders import Order, PlaceOrder, place_order
 from orderflow.events.models import StockLine
 from orderflow.events.types import CancellationReason, OrderStatus
 from orderflow.services.fulfilment import FulfilmentService
-from orderflow.services.inventory import InventoryService, inventory_service
+from orderflow.services.inventory import InventoryService
 from orderflow.settings import OrderStepsSettings, load
 from tests.support.aws import REGION, Resources
+from tests.support.contention import EVENT
 
 CAUSES = {"correlation_id": "corr-1", "causation_id": "evt-1"}
 
 
-class StaleReads(DynamoDbOrders):
-    """Orders whose first read returns `stale`: the step decided on a version that has since
-    moved (another step wrote in between)."""
-
-    def __init__(self, stale: Order, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._stale: Order | None = stale
-
-    def get(self, order_id: str) -> Order | None:
-        stale, self._stale = self._stale, None
-        return stale if stale is not None else super().get(order_id)
+def _uow(resources: Resources, client: Any | None = None) -> DynamoDbUnitOfWork:
+    """A unit of work on the tables the order-steps function is given (`resources`' names)."""
+    load.cache_clear()
+    client = client or boto3.client("dynamodb", region_name=REGION)
+    return DynamoDbUnitOfWork(StoreTables.of(load(OrderStepsSettings)), client=client)
 
 
-def _orders(resources: Resources, cls: type[DynamoDbOrders] = DynamoDbOrders, **kwargs: Any) -> DynamoDbOrders:
-    return cls(
-        orders_table=resources.orders_table,
-        outbox_table=resources.outbox_table,
-        outbox_retention=timedelta(days=1),
-        client=boto3.client("dynamodb", region_name=REGION),
-        **kwargs,
-    )
+def _cancelled_before_commit(step_client: Any, resources: Resources) -> None:
+    """Another writer cancels the order after the step read it and before the step's
+    transaction is sent (a hook on the step's client, run once)."""
+
+    def cancel(**_: Any) -> None:
+        step_client.meta.events.unregister(EVENT, unique_id="cancel-meanwhile")
+        FulfilmentService(_uow(resources)).cancel(
+            "o-1", reason=CancellationReason.FULFILMENT_FAILED, detail="", **CAUSES
+        )
+
+    step_client.meta.events.register_first(EVENT, cancel, unique_id="cancel-meanwhile")
 
 
 @pytest.fixture
 def inventory(seeded: Resources) -> InventoryService:
-    load.cache_clear()
-    return inventory_service(load(OrderStepsSettings))
+    return InventoryService(_uow(seeded))
 
 
 def _place(resources: Resources, inventory: InventoryService, order_id: str) -> Order:
@@ -63,7 +60,10 @@ def _place(resources: Resources, inventory: InventoryService, order_id: str) -> 
     order, created = place_order(
         command, catalogue.get_many(["KB-001"]), order_id=order_id, correlation_id="corr-1", now=datetime.now(UTC)
     )
-    _orders(resources).create(order, created)
+    with _uow(resources) as uow:
+        uow.orders.add(order)
+        uow.outbox.add(created)
+        uow.commit()
     inventory.reserve(order_id, [StockLine(sku="KB-001", quantity=2)], **CAUSES)
     return order
 
@@ -93,13 +93,13 @@ def _outbox_types(resources: Resources) -> list[str]:
 def test_confirming_sells_the_stock_and_confirms_the_order_together(
     seeded: Resources, inventory: InventoryService, pending: Order
 ) -> None:
-    service = FulfilmentService(_orders(seeded), inventory)
+    service = FulfilmentService(_uow(seeded))
 
     confirmed = service.confirm("o-1", **CAUSES)
     again = service.confirm("o-1", **CAUSES)
 
     assert (confirmed.status, confirmed.version) == (OrderStatus.CONFIRMED, 2)
-    assert again == _orders(seeded).get("o-1") == confirmed
+    assert again == _uow(seeded).orders.get("o-1") == confirmed
     assert _keyboards(seeded) == {"available": 48, "reserved": 0, "sold": 2}
     assert _reservation_status(seeded, "o-1") == ReservationStatus.COMMITTED
     assert _outbox_types(seeded).count("OrderConfirmed") == 1
@@ -110,13 +110,11 @@ def test_a_confirmation_whose_order_moved_meanwhile_sells_nothing(
 ) -> None:
     """The order was cancelled after the step read it: the transaction fails as a whole, the
     stock stays reserved, and the release that follows puts it back."""
-    FulfilmentService(_orders(seeded), inventory).cancel(
-        "o-1", reason=CancellationReason.FULFILMENT_FAILED, detail="", **CAUSES
-    )
-    stale = FulfilmentService(_orders(seeded, StaleReads, stale=pending), inventory)
+    step_client = boto3.client("dynamodb", region_name=REGION)
+    _cancelled_before_commit(step_client, seeded)
 
-    with pytest.raises(InvalidTransition):
-        stale.confirm("o-1", **CAUSES)
+    with pytest.raises(InvalidTransition, match="is CANCELLED"):
+        FulfilmentService(_uow(seeded, step_client)).confirm("o-1", **CAUSES)
 
     assert _keyboards(seeded) == {"available": 48, "reserved": 2, "sold": 0}
     assert _reservation_status(seeded, "o-1") == ReservationStatus.RESERVED
@@ -131,16 +129,16 @@ def test_a_released_reservation_cannot_be_confirmed(
     inventory.release("o-1", reason="payment declined", **CAUSES)
 
     with pytest.raises(InvalidTransition, match="its reservation is RELEASED"):
-        FulfilmentService(_orders(seeded), inventory).confirm("o-1", **CAUSES)
+        FulfilmentService(_uow(seeded)).confirm("o-1", **CAUSES)
 
-    assert _orders(seeded).get("o-1") == pending
+    assert _uow(seeded).orders.get("o-1") == pending
     assert _keyboards(seeded) == {"available": 50, "reserved": 0, "sold": 0}
 
 
 def test_settling_keeps_a_stored_confirmation_and_cancels_an_unconfirmed_order(
     seeded: Resources, inventory: InventoryService, pending: Order
 ) -> None:
-    service = FulfilmentService(_orders(seeded), inventory)
+    service = FulfilmentService(_uow(seeded))
     settle = {"reason": CancellationReason.FULFILMENT_FAILED, "detail": "Sandbox.Timedout", **CAUSES}
 
     assert service.settle("o-1", **settle).status is OrderStatus.CANCELLED

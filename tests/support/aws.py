@@ -21,6 +21,9 @@ class Resources:
     order_views_table: str = "order-views"
     notifications_table: str = "notifications"
     idempotency_table: str = "idempotency"
+    payments_table: str = "payments"
+    shipments_table: str = "shipments"
+    ledger_table: str = "payment-ledger"
     event_bus: str = "orderflow"
     topic_arn: str = ""
     history_queue_url: str = ""
@@ -37,6 +40,9 @@ class Resources:
             Env.ORDER_VIEWS_TABLE: self.order_views_table,
             Env.NOTIFICATIONS_TABLE: self.notifications_table,
             Env.IDEMPOTENCY_TABLE: self.idempotency_table,
+            Env.PAYMENTS_TABLE: self.payments_table,
+            Env.SHIPMENTS_TABLE: self.shipments_table,
+            Env.LEDGER_TABLE: self.ledger_table,
             Env.EVENT_BUS_NAME: self.event_bus,
             Env.ORDER_EVENTS_TOPIC_ARN: self.topic_arn,
         }
@@ -93,6 +99,9 @@ def create_resources(session: Any) -> Resources:
     _table(dynamodb, base.order_views_table, Key.ORDER_ID, Key.VIEW_SK)
     _table(dynamodb, base.notifications_table, Key.ORDER_ID, Key.NOTIFICATION_SK)
     _table(dynamodb, base.idempotency_table, Key.IDEMPOTENCY_ID)
+    _table(dynamodb, base.payments_table, Key.ORDER_ID)
+    _table(dynamodb, base.shipments_table, Key.ORDER_ID)
+    _table(dynamodb, base.ledger_table, Key.LEDGER_KEY)
 
     sns = session.client("sns", region_name=REGION)
     sqs = session.client("sqs", region_name=REGION)

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from localcloud.faults import Fault, FaultPlan, WorkerFaults
 from localcloud.pollers import reordered
@@ -68,13 +69,39 @@ def test_the_gateway_is_down_for_the_end_of_each_period() -> None:
 
 def test_a_struck_aws_call_raises_the_modelled_error_before_reaching_the_service() -> None:
     faults = WorkerFaults()
-    faults.begin({"services": {"dynamodb": {"rate": 1.0, "code": "ProvisionedThroughputExceededException"}}})
+    faults.begin(FaultPlan([Fault(kind="error", target="dynamodb")]).dependency_faults())
     client = boto3.client("dynamodb", region_name="eu-west-1", endpoint_url="http://127.0.0.1:9")
 
     with pytest.raises(client.exceptions.ProvisionedThroughputExceededException):
         client.describe_table(TableName="orders")
     assert faults.injected == {"dynamodb_error": 1}
     faults.begin({})
+
+
+def test_a_conflict_cancels_a_transactions_first_attempt_and_lets_the_same_one_through() -> None:
+    faults = WorkerFaults()
+    faults.begin(FaultPlan([Fault(kind="conflict", target="dynamodb")]).dependency_faults())
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    items = [
+        {"ConditionCheck": {"TableName": "t", "Key": {"k": {"S": str(n)}}, "ConditionExpression": "a = b"}}
+        for n in (1, 2)
+    ]
+
+    with Stubber(client) as stubber:
+        with pytest.raises(client.exceptions.TransactionCanceledException) as cancelled:
+            client.transact_write_items(TransactItems=items)
+        stubber.add_response("transact_write_items", {})
+        client.transact_write_items(TransactItems=items)
+
+    reasons = [reason["Code"] for reason in cancelled.value.response["CancellationReasons"]]
+    assert reasons == ["TransactionConflict", "None"]
+    assert faults.injected == {"dynamodb_conflict": 1}
+    faults.begin({})
+
+
+def test_only_dynamodb_takes_conflicts() -> None:
+    with pytest.raises(ValueError, match="no 'conflict' fault"):
+        Fault(kind="conflict", target="sqs")
 
 
 def _message(message_id: str, group: str | None) -> dict[str, Any]:

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
-from orderflow.adapters.errors import AlreadyExists
 from orderflow.adapters.payment_gateway import Charge
-from orderflow.adapters.payments import Payment, PaymentStatus
 from orderflow.domain import inventory
 from orderflow.domain.errors import InvalidTransition, OutOfStock, PaymentDeclined, PaymentGatewayError, SagaUndecided
 from orderflow.domain.inventory import StockLevel
 from orderflow.domain.orders import Order, move
-from orderflow.events import Envelope
+from orderflow.domain.payments import PaymentStatus
 from orderflow.events.models import OrderLine, ProcessPayment, ProcessPaymentData, StockLine
 from orderflow.events.types import CancellationReason, Currency, OrderStatus
 from orderflow.services.payments import PaymentService
+from tests.support.fakes import FakeUnitOfWork
 
 LEVELS = {"A": StockLevel(sku="A", available=5), "B": StockLevel(sku="B", available=1, reserved=2, sold=3)}
 
@@ -91,22 +89,6 @@ def test_a_confirmed_order_cannot_be_cancelled_but_can_need_attention() -> None:
     assert move(_order(OrderStatus.CONFIRMED), OrderStatus.NEEDS_ATTENTION) is not None
 
 
-class FakePayments:
-    def __init__(self) -> None:
-        self.records: dict[str, Payment] = {}
-        self.events: list[Envelope[Any]] = []
-
-    def get(self, order_id: str) -> Payment | None:
-        return self.records.get(order_id)
-
-    def save(self, payment: Payment, event: Envelope[Any], *, previous: PaymentStatus | None) -> None:
-        current = self.records.get(payment.order_id)
-        if (current.status if current else None) != previous:
-            raise AlreadyExists(payment.order_id)
-        self.records[payment.order_id] = payment
-        self.events.append(event)
-
-
 class FakeGateway:
     def __init__(self, outcomes: list[Exception | None]) -> None:
         self.outcomes = outcomes
@@ -140,49 +122,49 @@ def _command() -> ProcessPayment:
 
 
 def test_a_repeated_command_charges_once() -> None:
-    store, gateway = FakePayments(), FakeGateway([None, None])
-    service = PaymentService(store, gateway)
+    uow, gateway = FakeUnitOfWork(), FakeGateway([None, None])
+    service = PaymentService(uow, gateway)
 
     first, again = service.process(_command()), service.process(_command())
 
     assert first == again
     assert gateway.charges == ["o-1"]
-    assert [event.type for event in store.events] == ["PaymentReceived"]
+    assert [event.type for event in uow.published] == ["PaymentReceived"]
 
 
 def test_a_decline_is_recorded_and_repeated_without_calling_the_gateway_again() -> None:
-    store, gateway = FakePayments(), FakeGateway([PaymentDeclined("card_declined")])
-    service = PaymentService(store, gateway)
+    uow, gateway = FakeUnitOfWork(), FakeGateway([PaymentDeclined("card_declined")])
+    service = PaymentService(uow, gateway)
 
     for _ in range(2):
         with pytest.raises(PaymentDeclined):
             service.process(_command())
 
-    assert store.records["o-1"].status is PaymentStatus.DECLINED
-    assert [event.type for event in store.events] == ["PaymentDeclined"]
+    assert uow.payments_by_order["o-1"].status is PaymentStatus.DECLINED
+    assert [event.type for event in uow.published] == ["PaymentDeclined"]
 
 
 def test_a_transient_gateway_error_records_nothing_so_a_retry_can_pay() -> None:
-    store, gateway = FakePayments(), FakeGateway([PaymentGatewayError("timeout"), None])
-    service = PaymentService(store, gateway)
+    uow, gateway = FakeUnitOfWork(), FakeGateway([PaymentGatewayError("timeout"), None])
+    service = PaymentService(uow, gateway)
 
     with pytest.raises(PaymentGatewayError):
         service.process(_command())
-    assert store.records == {}
+    assert uow.payments_by_order == {}
 
     assert service.process(_command()).status is PaymentStatus.PAID
 
 
 def test_refund_returns_a_paid_order_once_and_ignores_an_unpaid_one() -> None:
-    store, gateway = FakePayments(), FakeGateway([None])
-    service = PaymentService(store, gateway)
+    uow, gateway = FakeUnitOfWork(), FakeGateway([None])
+    service = PaymentService(uow, gateway)
     service.process(_command())
 
     service.refund("o-1", correlation_id="corr", causation_id="c")
     service.refund("o-1", correlation_id="corr", causation_id="c")
 
     assert gateway.refunds == ["pay-1"]
-    assert store.records["o-1"].status is PaymentStatus.REFUNDED
+    assert uow.payments_by_order["o-1"].status is PaymentStatus.REFUNDED
     assert service.refund("never-paid", correlation_id="corr", causation_id="c") is None
 
 
@@ -193,23 +175,24 @@ def test_saga_error_names_match_the_exceptions_the_functions_raise() -> None:
     for name in (SagaError.OUT_OF_STOCK, SagaError.PAYMENT_DECLINED, SagaError.PAYMENT_GATEWAY):
         assert getattr(errors, name).__name__ == name  # Step Functions matches the class name
     assert errors.ConcurrentUpdate.__name__ == SagaError.CONCURRENT_UPDATE
+    assert errors.Contention.__name__ == SagaError.CONTENTION
 
 
 def test_a_late_answer_for_a_confirmed_order_keeps_the_charge() -> None:
     """A redelivered command whose task an earlier delivery answered: the saga has its payment."""
-    store, gateway = FakePayments(), FakeGateway([None])
-    service = PaymentService(store, gateway)
+    uow, gateway = FakeUnitOfWork(), FakeGateway([None])
+    service = PaymentService(uow, gateway)
     service.process(_command())
 
     assert service.settle_unanswered(_command(), OrderStatus.CONFIRMED) == "PaymentsAlreadyAnswered"
     assert gateway.refunds == []
-    assert store.records["o-1"].status is PaymentStatus.PAID
+    assert uow.payments_by_order["o-1"].status is PaymentStatus.PAID
 
 
 def test_a_late_answer_for_a_cancelled_order_is_refunded() -> None:
     """The saga gave up waiting and compensated, maybe before this charge existed."""
-    store, gateway = FakePayments(), FakeGateway([None])
-    service = PaymentService(store, gateway)
+    uow, gateway = FakeUnitOfWork(), FakeGateway([None])
+    service = PaymentService(uow, gateway)
     service.process(_command())
 
     assert service.settle_unanswered(_command(), OrderStatus.CANCELLED) == "PaymentsRefundedLate"
@@ -217,8 +200,8 @@ def test_a_late_answer_for_a_cancelled_order_is_refunded() -> None:
 
 
 def test_a_late_answer_for_an_order_not_yet_settled_is_tried_again_later() -> None:
-    store, gateway = FakePayments(), FakeGateway([None])
-    service = PaymentService(store, gateway)
+    uow, gateway = FakeUnitOfWork(), FakeGateway([None])
+    service = PaymentService(uow, gateway)
     service.process(_command())
 
     with pytest.raises(SagaUndecided):
@@ -229,8 +212,8 @@ def test_a_late_answer_for_an_order_not_yet_settled_is_tried_again_later() -> No
 def test_a_charge_that_was_never_recorded_is_refunded_by_the_compensation() -> None:
     """The gateway charged, recording the payment failed, and the saga was then answered
     otherwise: the refund finds the charge at the provider."""
-    store, gateway = FakePayments(), FakeGateway([None])
-    service = PaymentService(store, gateway)
+    uow, gateway = FakeUnitOfWork(), FakeGateway([None])
+    service = PaymentService(uow, gateway)
     gateway.charge(idempotency_key="o-1", amount=Decimal("9.90"), currency="EUR", token="tok")
 
     refunded = service.refund("o-1", correlation_id="corr", causation_id="c")
@@ -238,5 +221,5 @@ def test_a_charge_that_was_never_recorded_is_refunded_by_the_compensation() -> N
     assert gateway.refunds == ["pay-1"]
     assert refunded is not None
     assert refunded.status is PaymentStatus.REFUNDED
-    assert [event.type for event in store.events] == ["PaymentRefunded"]
+    assert [event.type for event in uow.published] == ["PaymentRefunded"]
     assert service.refund("o-1", correlation_id="corr", causation_id="c") == refunded

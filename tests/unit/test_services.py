@@ -22,48 +22,45 @@ from tests.support.factories import (
     payment_received,
     product,
 )
-from tests.support.fakes import FakeCatalogue, FakeChannel, FakeOrders, FakeOrderViews, FakePublisher
+from tests.support.fakes import FakeCatalogue, FakeChannel, FakePublisher, FakeUnitOfWork
 
 
 @pytest.fixture
-def orders() -> FakeOrders:
-    return FakeOrders()
+def uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork()
 
 
 @pytest.fixture
-def views() -> FakeOrderViews:
-    return FakeOrderViews()
-
-
-@pytest.fixture
-def service(orders: FakeOrders, views: FakeOrderViews) -> OrderingService:
+def service(uow: FakeUnitOfWork) -> OrderingService:
     catalogue = FakeCatalogue([product("KB-001", price="89.00"), product("MS-002", price="24.50")])
-    return OrderingService(catalogue=catalogue, orders=orders, views=views, new_id=lambda: "order-1")
+    return OrderingService(catalogue=catalogue, uow=uow, new_id=lambda: "order-1")
 
 
-def test_placing_an_order_stores_it_with_exactly_one_outbox_event(service: OrderingService, orders: FakeOrders) -> None:
+def test_placing_an_order_stores_it_with_exactly_one_outbox_event(
+    service: OrderingService, uow: FakeUnitOfWork
+) -> None:
     accepted = service.place(PlaceOrder.model_validate(order_request()), correlation_id="corr-1")
 
     assert (accepted.order_id, accepted.status, accepted.total) == ("order-1", OrderStatus.PENDING, Decimal("202.50"))
-    assert list(orders.orders) == ["order-1"]
-    assert [(event.type, event.subject, event.correlation_id) for event in orders.outbox] == [
+    assert list(uow.orders_by_id) == ["order-1"]
+    assert [(event.type, event.subject, event.correlation_id) for event in uow.published] == [
         (EventType.ORDER_CREATED, "order-1", "corr-1")
     ]
 
 
-def test_an_invalid_order_writes_nothing(service: OrderingService, orders: FakeOrders) -> None:
+def test_an_invalid_order_writes_nothing(service: OrderingService, uow: FakeUnitOfWork) -> None:
     with pytest.raises(InvalidOrder):
         service.place(
             PlaceOrder.model_validate(order_request(items=[{"sku": "GONE-1", "quantity": 1}])), correlation_id="c"
         )
 
-    assert (orders.orders, orders.outbox) == ({}, [])
+    assert (uow.orders_by_id, uow.published) == ({}, [])
 
 
-def test_details_come_from_the_read_model_once_projected(service: OrderingService, views: FakeOrderViews) -> None:
+def test_details_come_from_the_read_model_once_projected(service: OrderingService, uow: FakeUnitOfWork) -> None:
     service.place(PlaceOrder.model_validate(order_request()), correlation_id="corr-1")
-    apply_event(views, order_created("order-1"))
-    apply_event(views, order_confirmed("order-1"))
+    apply_event(uow, order_created("order-1"))
+    apply_event(uow, order_confirmed("order-1"))
 
     details = service.details("order-1")
 
@@ -85,34 +82,34 @@ def test_unknown_order_has_no_details(service: OrderingService) -> None:
     assert service.details("missing") is None
 
 
-def test_a_duplicate_event_changes_nothing(views: FakeOrderViews) -> None:
+def test_a_duplicate_event_changes_nothing(uow: FakeUnitOfWork) -> None:
     created = order_created()
-    assert apply_event(views, created) is Applied.APPLIED
-    before = views.get("order-1")
+    assert apply_event(uow, created) is Applied.APPLIED
+    before = uow.views.get("order-1")
 
-    assert apply_event(views, created) is Applied.DUPLICATE
-    assert views.get("order-1") == before
+    assert apply_event(uow, created) is Applied.DUPLICATE
+    assert uow.views.get("order-1") == before
 
 
-def test_a_stale_event_keeps_status_but_joins_the_timeline(views: FakeOrderViews) -> None:
-    apply_event(views, order_created())
-    apply_event(views, order_shipped(sequence=3))
+def test_a_stale_event_keeps_status_but_joins_the_timeline(uow: FakeUnitOfWork) -> None:
+    apply_event(uow, order_created())
+    apply_event(uow, order_shipped(sequence=3))
 
-    assert apply_event(views, order_confirmed(sequence=2)) is Applied.STALE
+    assert apply_event(uow, order_confirmed(sequence=2)) is Applied.STALE
 
-    view, timeline = views.get("order-1")
+    view, timeline = uow.views.get("order-1")
     assert view is not None
     assert view.status is OrderStatus.SHIPPED
     assert [entry.type for entry in timeline] == ["OrderCreated", "OrderConfirmed", "OrderShipped"]
 
 
-def test_timeline_only_events_are_recorded_once(views: FakeOrderViews) -> None:
-    apply_event(views, order_created())
+def test_timeline_only_events_are_recorded_once(uow: FakeUnitOfWork) -> None:
+    apply_event(uow, order_created())
     paid = payment_received()
 
-    assert apply_event(views, paid) is Applied.TIMELINE_ONLY
-    assert apply_event(views, paid) is Applied.DUPLICATE
-    assert [entry.type for entry in views.get("order-1")[1]] == ["OrderCreated", "PaymentReceived"]
+    assert apply_event(uow, paid) is Applied.TIMELINE_ONLY
+    assert apply_event(uow, paid) is Applied.DUPLICATE
+    assert [entry.type for entry in uow.views.get("order-1")[1]] == ["OrderCreated", "PaymentReceived"]
 
 
 def test_relay_publishes_to_every_router_in_order() -> None:
@@ -155,7 +152,7 @@ def test_notifier_refuses_events_it_does_not_handle() -> None:
 
 
 def test_the_same_idempotency_key_places_one_order_even_without_its_idempotency_record(
-    service: OrderingService, orders: FakeOrders
+    service: OrderingService, uow: FakeUnitOfWork
 ) -> None:
     """The request's first attempt stored the order but its idempotency record was lost: the
     retry finds the same order instead of placing a second one."""
@@ -165,22 +162,24 @@ def test_the_same_idempotency_key_places_one_order_even_without_its_idempotency_
     again = service.place(command, correlation_id="c-2", idempotency_key="key-1")
 
     assert again == first
-    assert len(orders.orders) == 1
-    assert len(orders.outbox) == 1
+    assert len(uow.orders_by_id) == 1
+    assert len(uow.published) == 1
 
 
-def test_an_idempotency_key_used_for_a_different_order_is_refused(service: OrderingService, orders: FakeOrders) -> None:
+def test_an_idempotency_key_used_for_a_different_order_is_refused(
+    service: OrderingService, uow: FakeUnitOfWork
+) -> None:
     service.place(PlaceOrder.model_validate(order_request()), correlation_id="c-1", idempotency_key="key-1")
     other = PlaceOrder.model_validate(order_request(items=[{"sku": "KB-001", "quantity": 5}]))
 
     with pytest.raises(InvalidOrder, match="Idempotency-Key"):
         service.place(other, correlation_id="c-2", idempotency_key="key-1")
-    assert len(orders.orders) == 1
+    assert len(uow.orders_by_id) == 1
 
 
-def test_idempotency_keys_are_scoped_to_the_customer(service: OrderingService, orders: FakeOrders) -> None:
+def test_idempotency_keys_are_scoped_to_the_customer(service: OrderingService, uow: FakeUnitOfWork) -> None:
     service.place(PlaceOrder.model_validate(order_request()), correlation_id="c-1", idempotency_key="key-1")
     someone_else = PlaceOrder.model_validate(order_request(customer_id="someone-else"))
     service.place(someone_else, correlation_id="c-2", idempotency_key="key-1")
 
-    assert len(orders.orders) == 2
+    assert len(uow.orders_by_id) == 2

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from orderflow.adapters.clients import shared_client
 from orderflow.contracts import Env, MessageAttribute
-from orderflow.domain.errors import MalformedMessage, UnsupportedEvent, reason_of
+from orderflow.domain.errors import MalformedMessage, UnsupportedEvent, WriteRejected, reason_of
 from orderflow.observability import logger, metrics
 
 FAILURE_LOG_MESSAGE = "record failed"
@@ -51,9 +51,10 @@ class StreamProcessor(_LogsFailures, BatchProcessor):
         super().__init__(event_type=EventType.DynamoDBStreams)
 
 
-# Failures no retry can fix: the message does not parse, breaks its schema, or is not for this
-# consumer. They go to the DLQ at once, with the reason, instead of maxReceiveCount receives.
-PERMANENT: tuple[type[Exception], ...] = (MalformedMessage, UnsupportedEvent)
+# Failures no retry can fix: the message does not parse, breaks its schema, is not for this
+# consumer, or asks for a write the store refuses whatever the timing. They go to the DLQ at
+# once, with the reason, instead of maxReceiveCount receives.
+PERMANENT: tuple[type[Exception], ...] = (MalformedMessage, UnsupportedEvent, WriteRejected)
 
 
 class DeadLetters:

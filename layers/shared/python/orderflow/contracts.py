@@ -106,6 +106,7 @@ class SagaError(StrEnum):
     PAYMENT_GATEWAY = "PaymentGatewayError"  # transient: retried with backoff
     PAYMENT_UNAVAILABLE = "PaymentUnavailable"  # circuit open or retries spent: fail fast
     CONCURRENT_UPDATE = "ConcurrentUpdate"  # transient: retried
+    CONTENTION = "Contention"  # transient: a conflict or throttling that outlasted the store's retries
 
 
 class Key:

@@ -25,17 +25,6 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
-def cancellation_codes(error: Any) -> list[str]:
-    """The per-item reason codes of a `TransactionCanceledException` ('None' where an item passed)."""
-    reasons = error.response.get("CancellationReasons", [])
-    return [reason.get("Code", "None") for reason in reasons]
-
-
-def is_error(error: Exception, code: str) -> bool:
-    response = getattr(error, "response", None)
-    return isinstance(response, dict) and response.get("Error", {}).get("Code") == code
-
-
 BATCH_GET_LIMIT = 100
 
 
@@ -53,31 +42,8 @@ def batch_get(client: Any, table: str, keys: list[dict[str, Any]], *, consistent
     return found
 
 
-class TransactionCancelled(Exception):
-    """A `TransactWriteItems` whose conditions failed; `codes[i]` is item i's reason code."""
-
-    def __init__(self, codes: list[str]) -> None:
-        super().__init__(", ".join(codes))
-        self.codes = codes
-
-    def failed(self, index: int) -> bool:
-        return index < len(self.codes) and self.codes[index] == "ConditionalCheckFailed"
-
-
-def transact(client: Any, items: list[dict[str, Any]]) -> None:
-    """Write `items` atomically; raise `TransactionCancelled` naming which conditions failed."""
-    from botocore.exceptions import ClientError
-
-    try:
-        client.transact_write_items(TransactItems=items)
-    except ClientError as error:
-        if is_error(error, "TransactionCanceledException"):
-            raise TransactionCancelled(cancellation_codes(error)) from error
-        raise
-
-
 def put(table: str, item: dict[str, Any], condition: str | None = None, **expression: Any) -> dict[str, Any]:
-    """A `Put` for `transact` (values are plain Python; names and values of the condition in
+    """A `Put` for a transaction (values are plain Python; names and values of the condition in
     `expression` as `names=` / `values=`)."""
     request: dict[str, Any] = {"TableName": table, "Item": to_item(item)}
     if condition:

@@ -4,12 +4,12 @@ event twice fails its condition: that is how duplicates are recognised."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from functools import partial
+from typing import Any
 
-from botocore.exceptions import ClientError
-
-from orderflow.adapters.dynamodb import cancellation_codes, dynamodb_client, from_item, is_error, to_item
+from orderflow.adapters.dynamodb import from_item, put, to_item
 from orderflow.adapters.errors import AlreadyExists
+from orderflow.adapters.transaction import Transaction
 from orderflow.contracts import Key
 from orderflow.domain.errors import ConcurrentUpdate
 from orderflow.domain.order_view import OrderView, TimelineEntry
@@ -18,28 +18,15 @@ SUMMARY = "SUMMARY"
 EVENT_PREFIX = "EVENT#"
 
 
-class OrderViewStore(Protocol):
-    def get(self, order_id: str) -> tuple[OrderView | None, list[TimelineEntry]]: ...
-
-    def record(
-        self, order_id: str, entry: TimelineEntry, view: OrderView | None, *, expected_sequence: int | None
-    ) -> None:
-        """Store the timeline entry and, when given, the new summary, atomically.
-
-        Raises `AlreadyExists` when the entry was recorded before (a duplicate event) and
-        `ConcurrentUpdate` when the summary is no longer at `expected_sequence`.
-        """
-        ...
-
-
 def _timeline_key(entry: TimelineEntry) -> str:
     return f"{EVENT_PREFIX}{entry.time.isoformat()}#{entry.event_id}"
 
 
 class DynamoDbOrderViews:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = dynamodb_client(client)
+    def __init__(self, table: str, transaction: Transaction, client: Any) -> None:
+        self._table = table
+        self._transaction = transaction
+        self._client = client
 
     def get(self, order_id: str) -> tuple[OrderView | None, list[TimelineEntry]]:
         paginator = self._client.get_paginator("query")
@@ -65,38 +52,20 @@ class DynamoDbOrderViews:
     def record(
         self, order_id: str, entry: TimelineEntry, view: OrderView | None, *, expected_sequence: int | None
     ) -> None:
-        items: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": to_item(
-                        {Key.ORDER_ID: order_id, Key.VIEW_SK: _timeline_key(entry), **entry.model_dump(mode="json")}
-                    ),
-                    "ConditionExpression": "attribute_not_exists(#sk)",
-                    "ExpressionAttributeNames": {"#sk": Key.VIEW_SK},
-                }
-            }
-        ]
-        if view is not None:
-            put: dict[str, Any] = {
-                "TableName": self._table,
-                "Item": to_item({Key.VIEW_SK: SUMMARY, **view.model_dump(mode="json")}),
-            }
-            if expected_sequence is None:
-                put["ConditionExpression"] = "attribute_not_exists(#sk)"
-                put["ExpressionAttributeNames"] = {"#sk": Key.VIEW_SK}
-            else:
-                put["ConditionExpression"] = "last_sequence = :expected"
-                put["ExpressionAttributeValues"] = to_item({":expected": expected_sequence})
-            items.append({"Put": put})
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if not is_error(error, "TransactionCanceledException"):
-                raise
-            codes = cancellation_codes(error)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                raise AlreadyExists(entry.event_id) from error
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise ConcurrentUpdate(order_id) from error
-            raise
+        self._transaction.stage(
+            put(
+                self._table,
+                {Key.ORDER_ID: order_id, Key.VIEW_SK: _timeline_key(entry), **entry.model_dump(mode="json")},
+                "attribute_not_exists(#sk)",
+                names={"#sk": Key.VIEW_SK},
+            ),
+            partial(AlreadyExists, entry.event_id),
+        )
+        if view is None:
+            return
+        summary = {Key.VIEW_SK: SUMMARY, **view.model_dump(mode="json")}
+        if expected_sequence is None:
+            request = put(self._table, summary, "attribute_not_exists(#sk)", names={"#sk": Key.VIEW_SK})
+        else:
+            request = put(self._table, summary, "last_sequence = :expected", values={":expected": expected_sequence})
+        self._transaction.stage(request, partial(ConcurrentUpdate, order_id))

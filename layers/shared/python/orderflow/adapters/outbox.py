@@ -1,34 +1,47 @@
-"""The outbox record: how an event is stored next to the state change that raised it, and read
-back from the table's stream by the relay."""
+"""The outbox: events stored in the same transaction as the state change that raised them, and
+read back from the table's stream by the relay."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
-from orderflow.adapters.dynamodb import from_item, to_item
+from orderflow.adapters.dynamodb import from_item, put
+from orderflow.adapters.errors import AlreadyExists
+from orderflow.adapters.transaction import Transaction
 from orderflow.contracts import Key
 from orderflow.events import AnyEvent, Envelope, parse_event
 
 
-def outbox_put(table: str, event: Envelope[Any], *, retention: timedelta) -> dict[str, Any]:
-    """A `Put` for `TransactWriteItems`; fails the transaction if the event id already exists.
-    The record expires (TTL) after `retention`, long after the relay has published it."""
-    item = {
+def outbox_record(event: Envelope[Any], *, retention: timedelta) -> dict[str, Any]:
+    """The stored record; it expires (TTL) after `retention`, long after the relay published it."""
+    return {
         Key.EVENT_ID: event.id,
         "event_type": str(event.type),
         "subject": event.subject,
         "envelope": event.to_json(),
         Key.OUTBOX_TTL: int((event.time + retention).timestamp()),
     }
-    return {
-        "Put": {
-            "TableName": table,
-            "Item": to_item(item),
-            "ConditionExpression": "attribute_not_exists(#id)",
-            "ExpressionAttributeNames": {"#id": Key.EVENT_ID},
-        }
-    }
+
+
+class DynamoDbOutbox:
+    def __init__(self, table: str, transaction: Transaction, *, retention: timedelta) -> None:
+        self._table = table
+        self._transaction = transaction
+        self._retention = retention
+
+    def add(self, *events: Envelope[Any]) -> None:
+        for event in events:
+            self._transaction.stage(
+                put(
+                    self._table,
+                    outbox_record(event, retention=self._retention),
+                    "attribute_not_exists(#id)",
+                    names={"#id": Key.EVENT_ID},
+                ),
+                partial(AlreadyExists, event.id),
+            )
 
 
 def event_from_stream_image(new_image: dict[str, Any]) -> AnyEvent:

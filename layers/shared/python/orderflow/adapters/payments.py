@@ -1,57 +1,26 @@
-"""Payment records (one per order) written with their outbox events in one transaction, and
-the answer to the saga's waiting task."""
+"""Payment records (one per order), and the answer to the saga's waiting task."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
-from decimal import Decimal
-from enum import StrEnum
-from typing import Any, Protocol
-
-from pydantic import BaseModel, ConfigDict
+from functools import partial
+from typing import Any
 
 from orderflow.adapters.clients import shared_client
-from orderflow.adapters.dynamodb import TransactionCancelled, dynamodb_client, from_item, put, to_item, transact
+from orderflow.adapters.dynamodb import from_item, put, to_item
 from orderflow.adapters.errors import AlreadyExists
-from orderflow.adapters.outbox import outbox_put
+from orderflow.adapters.transaction import Transaction
 from orderflow.contracts import Key
-from orderflow.events import Envelope
-
-
-class PaymentStatus(StrEnum):
-    PAID = "PAID"
-    DECLINED = "DECLINED"
-    REFUNDED = "REFUNDED"
-
-
-class Payment(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    order_id: str
-    status: PaymentStatus
-    amount: Decimal
-    currency: str
-    payment_id: str | None = None
-    reason: str | None = None
-
-
-class PaymentStore(Protocol):
-    def get(self, order_id: str) -> Payment | None: ...
-
-    def save(self, payment: Payment, event: Envelope[Any], *, previous: PaymentStatus | None) -> None:
-        """`AlreadyExists` when the payment is no longer in `previous` (applied before)."""
-        ...
+from orderflow.domain.payments import Payment, PaymentStatus
 
 
 class DynamoDbPayments:
-    def __init__(
-        self, *, payments_table: str, outbox_table: str, outbox_retention: timedelta, client: Any | None = None
-    ) -> None:
-        self._table = payments_table
-        self._outbox = outbox_table
-        self._retention = outbox_retention
-        self._client = dynamodb_client(client)
+    """Payment records (one per order), staged in a unit of work's transaction."""
+
+    def __init__(self, table: str, transaction: Transaction, client: Any) -> None:
+        self._table = table
+        self._transaction = transaction
+        self._client = client
 
     def get(self, order_id: str) -> Payment | None:
         answer = self._client.get_item(
@@ -59,20 +28,27 @@ class DynamoDbPayments:
         )
         return Payment.model_validate(from_item(answer["Item"])) if "Item" in answer else None
 
-    def save(self, payment: Payment, event: Envelope[Any], *, previous: PaymentStatus | None) -> None:
-        values = payment.model_dump(mode="json", exclude_none=True)
-        if previous is None:
-            record = put(self._table, values, "attribute_not_exists(#id)", names={"#id": Key.ORDER_ID})
-        else:
-            record = put(
-                self._table, values, "#status = :previous", names={"#status": "status"}, values={":previous": previous}
-            )
-        try:
-            transact(self._client, [record, outbox_put(self._outbox, event, retention=self._retention)])
-        except TransactionCancelled as cancelled:
-            if cancelled.failed(0):
-                raise AlreadyExists(payment.order_id) from cancelled
-            raise
+    def add(self, payment: Payment) -> None:
+        self._transaction.stage(
+            put(self._table, _record(payment), "attribute_not_exists(#id)", names={"#id": Key.ORDER_ID}),
+            partial(AlreadyExists, payment.order_id),
+        )
+
+    def update(self, payment: Payment, *, expected_status: PaymentStatus) -> None:
+        self._transaction.stage(
+            put(
+                self._table,
+                _record(payment),
+                "#status = :expected",
+                names={"#status": "status"},
+                values={":expected": str(expected_status)},
+            ),
+            partial(AlreadyExists, payment.order_id),
+        )
+
+
+def _record(payment: Payment) -> dict[str, Any]:
+    return payment.model_dump(mode="json", exclude_none=True)
 
 
 class TaskResponder:

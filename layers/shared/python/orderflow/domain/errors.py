@@ -34,7 +34,17 @@ class UnsupportedEvent(DomainError):
 
 
 class ConcurrentUpdate(Exception):
-    """Another writer changed the record first; the caller retries (transient)."""
+    """Another writer changed the record first; the caller reads again and retries (transient)."""
+
+
+class Contention(Exception):
+    """The store did not take a write now (a conflicting transaction, throttling) and kept not
+    taking it through the retries: transient, retried by the caller, never a business outcome."""
+
+
+class WriteRejected(Exception):
+    """A write the store refuses whatever the timing (too large, invalid): a defect or a limit
+    that should have been enforced before; retrying cannot help."""
 
 
 class OutOfStock(DomainError):

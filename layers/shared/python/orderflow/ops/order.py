@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orderflow.adapters.order_views import DynamoDbOrderViews
+from orderflow.adapters.unit_of_work import DynamoDbUnitOfWork, StoreTables
 from orderflow.ops.dlq import dead_letter_queues, show
 
 
@@ -17,8 +17,9 @@ def _table(dynamodb: Any, marker: str) -> str:
 
 
 def story(clients: Any, order_id: str) -> dict[str, Any]:
-    views = DynamoDbOrderViews(_table(clients("dynamodb"), "OrderViews"), client=clients("dynamodb"))
-    view, timeline = views.get(order_id)
+    dynamodb = clients("dynamodb")
+    store = DynamoDbUnitOfWork(StoreTables(order_views=_table(dynamodb, "OrderViews")), client=dynamodb)
+    view, timeline = store.views.get(order_id)
     sfn = clients("stepfunctions")
     execution: dict[str, Any] | None = None
     for machine in sfn.list_state_machines()["stateMachines"]:

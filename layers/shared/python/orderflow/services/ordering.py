@@ -10,12 +10,11 @@ from pydantic import BaseModel, ConfigDict
 
 from orderflow.adapters.catalogue import Catalogue
 from orderflow.adapters.errors import AlreadyExists
-from orderflow.adapters.order_views import OrderViewStore
-from orderflow.adapters.orders import OrderRepository
 from orderflow.domain.errors import InvalidOrder
 from orderflow.domain.orders import Order, PlaceOrder, Product, place_order
 from orderflow.events.models import OrderLine
 from orderflow.events.types import CancellationReason, Currency, Money, OrderStatus
+from orderflow.services.unit_of_work import UnitOfWork
 
 
 class OrderAccepted(BaseModel):
@@ -78,14 +77,12 @@ class OrderingService:
         self,
         *,
         catalogue: Catalogue,
-        orders: OrderRepository,
-        views: OrderViewStore,
+        uow: UnitOfWork,
         new_id: Callable[[], str] = _new_order_id,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._catalogue = catalogue
-        self._orders = orders
-        self._views = views
+        self._uow = uow
         self._new_id = new_id
         self._clock = clock
 
@@ -103,9 +100,12 @@ class OrderingService:
             command, catalogue, order_id=order_id, correlation_id=correlation_id, now=self._clock()
         )
         try:
-            self._orders.create(order, event)
+            with self._uow as uow:
+                uow.orders.add(order)
+                uow.outbox.add(event)
+                uow.commit()
         except AlreadyExists:
-            stored = self._orders.get(order_id)
+            stored = self._uow.orders.get(order_id)
             if stored is None or _lines(stored) != _lines(order) or stored.currency != order.currency:
                 raise InvalidOrder("Idempotency-Key", "already used for a different order") from None
             return _accepted(stored)
@@ -114,7 +114,7 @@ class OrderingService:
     def details(self, order_id: str) -> OrderDetails | None:
         """The read model; until the projection has caught up with a new order, the order as
         stored at intake (PENDING, empty timeline), so a client following `Location` finds it."""
-        view, timeline = self._views.get(order_id)
+        view, timeline = self._uow.views.get(order_id)
         if view is not None:
             return OrderDetails(
                 order_id=view.order_id,
@@ -126,7 +126,7 @@ class OrderingService:
                 currency=view.currency,
                 timeline=[TimelineItem(type=entry.type, time=entry.time) for entry in timeline],
             )
-        order = self._orders.get(order_id)
+        order = self._uow.orders.get(order_id)
         if order is None:
             return None
         return OrderDetails(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from orderflow.adapters.errors import AlreadyExists
-from orderflow.adapters.payment_gateway import Charge, PaymentGateway, SimulatedGateway
-from orderflow.adapters.payments import DynamoDbPayments, Payment, PaymentStatus, PaymentStore
+from orderflow.adapters.payment_gateway import Charge, PaymentGateway
 from orderflow.contracts import EventSource
 from orderflow.domain.errors import PaymentDeclined, SagaUndecided
+from orderflow.domain.payments import Payment, PaymentStatus
 from orderflow.events import Envelope
 from orderflow.events.models import PaymentDeclined as PaymentDeclinedEvent
 from orderflow.events.models import (
@@ -22,15 +21,15 @@ from orderflow.events.models import (
     ProcessPayment,
 )
 from orderflow.events.types import Currency, OrderStatus
-from orderflow.settings import PaymentsSettings
+from orderflow.services.unit_of_work import UnitOfWork
 
 Charger = Callable[..., Charge]  # the gateway's charge, possibly behind a circuit breaker
 PAID_VERSION, FINAL_VERSION = 1, 2
 
 
 class PaymentService:
-    def __init__(self, store: PaymentStore, gateway: PaymentGateway, charge: Charger | None = None) -> None:
-        self._store = store
+    def __init__(self, uow: UnitOfWork, gateway: PaymentGateway, charge: Charger | None = None) -> None:
+        self._uow = uow
         self._gateway = gateway
         self._charge = charge or gateway.charge
 
@@ -39,7 +38,7 @@ class PaymentService:
         the same payment, or `PaymentDeclined` again. Transient gateway errors and an open
         circuit propagate (nothing recorded) for the caller to report."""
         order_id, data = command.subject, command.data
-        existing = self._store.get(order_id)
+        existing = self._uow.payments.get(order_id)
         if existing is not None:
             if existing.status is PaymentStatus.DECLINED:
                 raise PaymentDeclined(existing.reason or "declined")
@@ -83,7 +82,7 @@ class PaymentService:
         """Refund a paid order in full; nothing to do when it was never paid or is refunded.
         With no payment recorded, the provider is asked too: a charge whose recording failed
         (and whose command was then answered otherwise) is refunded all the same."""
-        stored = self._store.get(order_id)
+        stored = self._uow.payments.get(order_id)
         charge = None if stored is not None else self._gateway.find(idempotency_key=order_id)
         payment = stored if charge is None else _paid(order_id, charge)
         if payment is None or payment.status is not PaymentStatus.PAID or payment.payment_id is None:
@@ -117,10 +116,18 @@ class PaymentService:
         return "PaymentsRefundedLate"
 
     def _save(self, payment: Payment, event: Envelope[Any], *, previous: PaymentStatus | None) -> Payment:
+        """Record the payment with its event; a record already there (or already moved on) is
+        the outcome of an earlier attempt of the same step, and is the answer."""
         try:
-            self._store.save(payment, event, previous=previous)
+            with self._uow as uow:
+                if previous is None:
+                    uow.payments.add(payment)
+                else:
+                    uow.payments.update(payment, expected_status=previous)
+                uow.outbox.add(event)
+                uow.commit()
         except AlreadyExists:
-            stored = self._store.get(payment.order_id)
+            stored = self._uow.payments.get(payment.order_id)
             assert stored is not None
             return stored
         return payment
@@ -134,15 +141,3 @@ def _paid(order_id: str, charge: Charge) -> Payment:
         currency=charge.currency,
         payment_id=charge.payment_id,
     )
-
-
-def payment_service(
-    settings: PaymentsSettings, gateway: PaymentGateway | None = None, charge: Charger | None = None
-) -> PaymentService:
-    """The service on the tables named in `settings` (the functions' composition root)."""
-    store = DynamoDbPayments(
-        payments_table=settings.payments_table,
-        outbox_table=settings.outbox_table,
-        outbox_retention=timedelta(days=settings.outbox_retention_days),
-    )
-    return PaymentService(store, gateway or SimulatedGateway(settings.ledger_table), charge)
