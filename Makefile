@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/shared/python
 STACK ?= orderflow
 
-.PHONY: setup test lint format synth nag deploy diff seed schemas openapi local demo soak bench ops clean
+.PHONY: setup test lint format synth nag deploy destroy diff seed schemas openapi local demo soak bench ops clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,8 +47,11 @@ diff: setup  ## compare the synthesized stack with what is deployed
 	$(CDK) diff $(STACK)
 
 deploy: setup  ## deploy to the AWS account of the current credentials, then seed the catalogue
-	$(CDK) deploy $(STACK) --require-approval broadening
+	$(CDK) deploy $(STACK) --require-approval broadening $(if $(ALERT_EMAIL),-c alert_email=$(ALERT_EMAIL)) $(if $(ALERT_URL),-c alert_url=$(ALERT_URL))
 	$(MAKE) seed
+
+destroy: setup  ## delete the deployed stack; lists what it keeps (tables, keys, logs, DLQs, the archive) and how to delete each
+	$(PY) -m infra.destroy --stack $(STACK)
 
 seed: setup  ## load infra/seed/catalogue.json into the catalogue table (ENDPOINT_URL=... for a local endpoint)
 	$(PY) -m infra.seed --stack $(STACK) $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(TABLE),--table $(TABLE))

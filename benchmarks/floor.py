@@ -31,7 +31,7 @@ SHIPPED = [
         "one PublishBatch and one PutEvents per stream batch: five transactions write this order's "
         "seven events, each read as one batch",
     ),
-    Floor("FulfilmentSagaStarter", 1, "StartExecution, named after the order"),
+    Floor("FulfilmentSagaStartsConsumer", 1, "StartExecution, named after the order"),
     Floor(
         "FulfilmentReserveInventory",
         2,

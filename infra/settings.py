@@ -38,6 +38,9 @@ class ApiSettings:
     usage_plan_burst_limit: int = 100
     usage_plan_daily_quota: int = 100_000
     max_body_bytes: int = 16_384
+    # API Gateway's CloudWatch role is one setting for the whole account and region: the stack
+    # creates it (and keeps it on deletion) only when asked (`-c api_cloudwatch_role=true`).
+    create_cloudwatch_role: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +82,15 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AlertSettings:
+    """Who hears the alert topic: e-mail addresses and HTTPS endpoints (`-c alert_email=...`,
+    `-c alert_url=...`, comma-separated). An e-mail subscription is confirmed by its owner."""
+
+    emails: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class OrderflowSettings:
     stack_name: str = "orderflow"
     api: ApiSettings = field(default_factory=ApiSettings)
@@ -86,6 +98,7 @@ class OrderflowSettings:
     consumer: ConsumerSettings = field(default_factory=ConsumerSettings)
     saga: SagaSettings = field(default_factory=SagaSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     function: FunctionSettings = field(default_factory=FunctionSettings)
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     outbox_retention_days: int = 7

@@ -5,13 +5,14 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
+from infra.components.alerting import AlertTopic
 from infra.components.api import OrdersApi
 from infra.components.backbone import EventBackbone
 from infra.components.fulfilment import Fulfilment
-from infra.components.messaging import FifoConsumer
+from infra.components.messaging import QueueConsumer
 from infra.components.monitoring import Monitoring
 from infra.components.runtime import Layers, OrderflowFunction
-from infra.components.security import DataKeys, grant_table
+from infra.components.security import DataKeys, LogGroups, grant_table
 from infra.components.tables import Tables
 from infra.settings import OrderflowSettings
 from orderflow.contracts import CUSTOMER_FACING_EVENTS, ORDER_EVENTS, Env
@@ -24,10 +25,18 @@ class OrderflowStack(Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         keys = DataKeys(self, "Keys", retain=settings.retain_data)
         key = keys.data
+        log_groups = LogGroups(self, key=key, retention=settings.log_retention, retain=settings.retain_data)
         tables = Tables(self, "Tables", key=key, retain=settings.retain_data)
         layers = Layers(self, "Layers")
         self.backbone = backbone = EventBackbone(
-            self, "Backbone", outbox=tables.outbox, key=key, topic_key=keys.topic, layers=layers, settings=settings
+            self,
+            "Backbone",
+            outbox=tables.outbox,
+            key=key,
+            topic_key=keys.topic,
+            layers=layers,
+            log_groups=log_groups,
+            settings=settings,
         )
 
         api_function = OrderflowFunction(
@@ -37,7 +46,7 @@ class OrderflowStack(Stack):
             description="Orders API: catalogue, order intake, order status",
             layers=layers,
             settings=settings.function,
-            log_retention=settings.log_retention,
+            log_groups=log_groups,
             environment={
                 Env.ORDERS_TABLE: tables.orders.table_name,
                 Env.OUTBOX_TABLE: tables.outbox.table_name,
@@ -59,7 +68,7 @@ class OrderflowStack(Stack):
             "OrdersApi",
             handler=api_function,
             settings=settings.api,
-            log_retention=settings.log_retention,
+            log_groups=log_groups,
         )
 
         consumer_options = {
@@ -67,10 +76,11 @@ class OrderflowStack(Stack):
             "key": key,
             "layers": layers,
             "settings": settings.consumer,
-            "log_retention": settings.log_retention,
+            "log_groups": log_groups,
             "dlq_retention": Duration.days(settings.dlq_retention_days),
+            "retain": settings.retain_data,
         }
-        history = FifoConsumer(
+        history = QueueConsumer(
             self,
             "OrderHistory",
             name="history_projector",
@@ -81,7 +91,7 @@ class OrderflowStack(Stack):
         )
         grant_table(tables.order_views, history.function, "Query", "PutItem")
 
-        notifications = FifoConsumer(
+        notifications = QueueConsumer(
             self,
             "Notifications",
             name="notifier",
@@ -97,15 +107,17 @@ class OrderflowStack(Stack):
         grant_table(tables.notifications, notifications.function, "PutItem")
         grant_table(tables.idempotency, notifications.function, *IDEMPOTENCY_ACTIONS)
 
+        self.alerts = AlertTopic(self, "Alerts", key=keys.topic, settings=settings.alerts).topic
         self.fulfilment = Fulfilment(
             self,
             "Fulfilment",
             tables=tables,
             key=key,
-            topic_key=keys.topic,
             layers=layers,
             topic=backbone.topic,
             bus=backbone.bus,
+            alerts=self.alerts,
+            log_groups=log_groups,
             settings=settings,
         )
 
@@ -116,7 +128,8 @@ class OrderflowStack(Stack):
             relay=backbone.relay.function,
             state_machine=self.fulfilment.saga.state_machine,
             failure_queues=[backbone.relay_failures, self.fulfilment.rule_failures],
-            alerts=self.fulfilment.alerts,
+            alerts=self.alerts,
+            payment_path=[self.fulfilment.payments.function, self.fulfilment.refund],
             settings=settings.monitoring,
         )
 
@@ -126,4 +139,4 @@ class OrderflowStack(Stack):
         CfnOutput(self, "OrderEventsTopic", value=backbone.topic.topic_arn)
         CfnOutput(self, "EventBus", value=backbone.bus.event_bus_name)
         CfnOutput(self, "StateMachine", value=self.fulfilment.saga.state_machine.state_machine_arn)
-        CfnOutput(self, "AlertTopic", value=self.fulfilment.alerts.topic_arn)
+        CfnOutput(self, "AlertTopic", value=self.alerts.topic_arn)

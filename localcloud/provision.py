@@ -46,6 +46,8 @@ SKIPPED_TYPES = frozenset(
         "AWS::ApiGateway::UsagePlanKey",
         "AWS::CloudWatch::Alarm",
         "AWS::CloudWatch::Dashboard",
+        "AWS::XRay::ResourcePolicy",
+        "AWS::Events::EventBusPolicy",
     }
 )
 
@@ -362,6 +364,7 @@ class Provisioner:
             Code={"ZipFile": _EMPTY_ZIP},
             Timeout=spec.timeout_seconds,
             MemorySize=spec.memory_mb,
+            Environment={"Variables": spec.environment},
         )
         return {None: name, "Arn": spec.arn}
 

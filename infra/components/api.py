@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.components.api_schema import request_schema
+from infra.components.security import LogGroups
 from infra.settings import ApiSettings
 from orderflow.contracts import Route
 from orderflow.domain.orders import PlaceOrder
@@ -30,18 +30,19 @@ class OrdersApi(Construct):
         *,
         handler: lambda_.IFunction,
         settings: ApiSettings,
-        log_retention: logs.RetentionDays,
+        log_groups: LogGroups,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        self.access_logs = log_groups.create(self, "AccessLogs")
         self.api = apigateway.RestApi(
             self,
             "Api",
+            # Named after the stack: API Gateway's metrics (and the alarms on them) are keyed by
+            # the API's name, which must not merge with another API in the account.
+            rest_api_name=f"{Stack.of(self).stack_name}-orders",
             description="orderflow orders API",
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            cloud_watch_role=settings.create_cloudwatch_role,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if settings.create_cloudwatch_role else None,
             deploy_options=apigateway.StageOptions(
                 stage_name=settings.stage_name,
                 tracing_enabled=True,

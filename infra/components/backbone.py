@@ -3,17 +3,20 @@ relay that is the only publisher to both."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_xray as xray
 from constructs import Construct
 
 from infra.components.messaging import secure_queue
 from infra.components.runtime import Layers, OrderflowFunction
+from infra.components.security import LogGroups
 from infra.settings import OrderflowSettings
 from orderflow.contracts import Env
 
@@ -28,6 +31,7 @@ class EventBackbone(Construct):
         key: kms.IKey,
         topic_key: kms.IKey,
         layers: Layers,
+        log_groups: LogGroups,
         settings: OrderflowSettings,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -43,13 +47,51 @@ class EventBackbone(Construct):
             display_name="orderflow order events",
             tracing_config=sns.TracingConfig.ACTIVE,
         )
+        # SNS delivers its trace segments to X-Ray only if X-Ray's resource policy lets it (SNS:
+        # "Active tracing in Amazon SNS"): scoped to the order-events topic of this account.
+        stack = Stack.of(self)
+        xray.CfnResourcePolicy(
+            self,
+            "TopicTracing",
+            policy_name=f"{settings.stack_name}-sns-tracing",
+            policy_document=stack.to_json_string(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "SnsTopicsOfThisAccount",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "sns.amazonaws.com"},
+                            "Action": ["xray:PutTraceSegments", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
+                            "Resource": "*",
+                            "Condition": {
+                                "StringEquals": {"aws:SourceAccount": stack.account},
+                                "ArnLike": {"aws:SourceArn": self.topic.topic_arn},
+                            },
+                        }
+                    ],
+                }
+            ),
+        )
         self.bus = events.EventBus(self, "Bus", event_bus_name=f"{settings.stack_name}-events")
+        # Only this account puts events on the bus (Security Hub EventBridge.3).
+        self.bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PutEventsFromThisAccountOnly",
+                principals=[iam.AccountPrincipal(stack.account)],
+                actions=["events:PutEvents"],
+                resources=[self.bus.event_bus_arn],
+            )
+        )
         self.archive = self.bus.archive(
             "Archive",
             description="Every orderflow event, for replay",
-            event_pattern=events.EventPattern(account=[Stack.of(self).account]),
+            event_pattern=events.EventPattern(account=[stack.account]),
             retention=Duration.days(settings.archive_retention_days),
         )
+        if settings.retain_data:  # the archive holds every event; the bus it belongs to stays with it
+            for resource in (self.bus, self.archive):
+                resource.apply_removal_policy(RemovalPolicy.RETAIN)
         self.relay = OrderflowFunction(
             self,
             "Relay",
@@ -57,13 +99,18 @@ class EventBackbone(Construct):
             description="Publishes outbox records to the order-events topic and the event bus",
             layers=layers,
             settings=settings.function,
-            log_retention=settings.log_retention,
+            log_groups=log_groups,
             environment={Env.ORDER_EVENTS_TOPIC_ARN: self.topic.topic_arn, Env.EVENT_BUS_NAME: self.bus.event_bus_name},
         )
         # Stream batches that still fail after bisecting and retrying are recorded here
         # (a stream failure destination must be a standard queue).
         self.relay_failures = secure_queue(
-            self, "RelayFailures", key=key, fifo=False, retention=Duration.days(settings.dlq_retention_days)
+            self,
+            "RelayFailures",
+            key=key,
+            fifo=False,
+            retention=Duration.days(settings.dlq_retention_days),
+            retain=settings.retain_data,
         )
         self.relay.function.add_event_source(
             sources.DynamoEventSource(

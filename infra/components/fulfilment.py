@@ -1,6 +1,12 @@
 """Fulfilment: the saga's task functions, the payments service and its command queue, the
 OrderFulfillment state machine, the EventBridge rules that start it and watch stock, and
-shipping."""
+shipping.
+
+No function here is invoked asynchronously: EventBridge invokes a Lambda target asynchronously,
+and an event whose function keeps failing is dropped after Lambda's retries unless the
+function has an on-failure destination. The OrderCreated rule targets a queue instead, whose
+consumer starts the saga: a start that keeps failing stays in that queue's DLQ, alarmed and
+redrivable, and never leaves an order PENDING unseen."""
 
 from __future__ import annotations
 
@@ -9,16 +15,15 @@ from collections.abc import Mapping
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.components.messaging import FifoConsumer, secure_queue
+from infra.components.messaging import QueueConsumer, secure_queue
 from infra.components.runtime import Layers, OrderflowFunction
 from infra.components.saga import FulfilmentSaga
-from infra.components.security import grant_table
+from infra.components.security import LogGroups, grant_table
 from infra.components.tables import Tables
 from infra.settings import OrderflowSettings
 from orderflow.contracts import Env, EventSource, EventType
@@ -36,13 +41,15 @@ class Fulfilment(Construct):
         *,
         tables: Tables,
         key: kms.IKey,
-        topic_key: kms.IKey,
         layers: Layers,
         topic: sns.ITopic,
         bus: events.IEventBus,
+        alerts: sns.ITopic,
+        log_groups: LogGroups,
         settings: OrderflowSettings,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._log_groups = log_groups
         self._layers = layers
         self._settings = settings
         outbox: dict[str, str] = {
@@ -86,7 +93,7 @@ class Fulfilment(Construct):
         grant_table(tables.orders, order_steps, *RECORD_ACTIONS)
         grant_payments(refund)
 
-        self.payments = FifoConsumer(
+        self.payments = QueueConsumer(
             self,
             "Payments",
             name="payments",
@@ -94,14 +101,16 @@ class Fulfilment(Construct):
             key=key,
             layers=layers,
             settings=settings.consumer,
-            log_retention=settings.log_retention,
+            log_groups=log_groups,
             dlq_retention=Duration.days(settings.dlq_retention_days),
+            retain=settings.retain_data,
             environment={**payments_env, Env.ORDERS_TABLE: tables.orders.table_name},
         )
         grant_payments(self.payments.function)
         grant_table(tables.orders, self.payments.function, "GetItem")  # a late answer: is the order settled?
         grant_table(tables.idempotency, self.payments.function, *CIRCUIT_ACTIONS)
 
+        self.refund = refund
         self.task_functions = (reserve, release, refund, order_steps)
         self.saga = FulfilmentSaga(
             self,
@@ -112,21 +121,34 @@ class Fulfilment(Construct):
             order_steps=order_steps,
             payment_commands=self.payments.queue,
             settings=settings.saga,
-            log_retention=settings.log_retention,
+            log_groups=log_groups,
         )
         self.saga.state_machine.grant_task_response(self.payments.function)
 
-        starter = self._function(
-            "saga_starter",
-            "Starts the fulfilment saga for each OrderCreated (execution name = order id)",
-            {Env.STATE_MACHINE_ARN: self.saga.state_machine.state_machine_arn},
+        self.saga_starts = QueueConsumer(
+            self,
+            "SagaStarts",
+            name="saga_starter",
+            description="Starts the fulfilment saga for each OrderCreated (execution name = order id)",
+            key=key,
+            layers=layers,
+            settings=settings.consumer,
+            log_groups=log_groups,
+            dlq_retention=Duration.days(settings.dlq_retention_days),
+            retain=settings.retain_data,
+            environment={Env.STATE_MACHINE_ARN: self.saga.state_machine.state_machine_arn},
+            fifo=False,  # a start is idempotent on the order id: order does not matter
         )
-        self.saga.state_machine.grant_start_execution(starter)
+        self.saga.state_machine.grant_start_execution(self.saga_starts.function)
         # Events the rule targets could not take after retries are kept here.
         self.rule_failures = secure_queue(
-            self, "RuleFailures", key=key, fifo=False, retention=Duration.days(settings.dlq_retention_days)
+            self,
+            "RuleFailures",
+            key=key,
+            fifo=False,
+            retention=Duration.days(settings.dlq_retention_days),
+            retain=settings.retain_data,
         )
-        key.grant_encrypt_decrypt(iam.ServicePrincipal("events.amazonaws.com"))
         self.order_created_rule = events.Rule(
             self,
             "StartSaga",
@@ -134,8 +156,8 @@ class Fulfilment(Construct):
             description="OrderCreated starts the fulfilment saga",
             event_pattern=events.EventPattern(source=[EventSource.ORDERS], detail_type=[EventType.ORDER_CREATED]),
             targets=[
-                targets.LambdaFunction(
-                    starter,
+                targets.SqsQueue(
+                    self.saga_starts.queue,
                     retry_attempts=8,
                     max_event_age=Duration.hours(6),
                     dead_letter_queue=self.rule_failures,
@@ -143,9 +165,6 @@ class Fulfilment(Construct):
             ],
         )
 
-        self.alerts = sns.Topic(self, "Alerts", display_name="orderflow alerts", master_key=topic_key, enforce_ssl=True)
-        for publisher in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
-            topic_key.grant_encrypt_decrypt(iam.ServicePrincipal(publisher))
         threshold = settings.saga.low_stock_threshold
         self.low_stock_rule = events.Rule(
             self,
@@ -159,7 +178,9 @@ class Fulfilment(Construct):
             ),
             targets=[
                 targets.SnsTopic(
-                    self.alerts,
+                    alerts,
+                    # A role scoped to this topic, not a topic-policy statement any rule could use.
+                    authorize_using_role=True,
                     message=events.RuleTargetInput.from_object(
                         {
                             "id": events.EventField.event_id,
@@ -184,7 +205,7 @@ class Fulfilment(Construct):
             ],
         )
 
-        self.shipping = FifoConsumer(
+        self.shipping = QueueConsumer(
             self,
             "Shipping",
             name="shipping",
@@ -194,8 +215,9 @@ class Fulfilment(Construct):
             key=key,
             layers=layers,
             settings=settings.consumer,
-            log_retention=settings.log_retention,
+            log_groups=log_groups,
             dlq_retention=Duration.days(settings.dlq_retention_days),
+            retain=settings.retain_data,
             environment={**outbox, Env.SHIPMENTS_TABLE: tables.shipments.table_name},
         )
         grant_table(tables.shipments, self.shipping.function, "PutItem")
@@ -210,6 +232,6 @@ class Fulfilment(Construct):
             description=description,
             layers=self._layers,
             settings=self._settings.function,
-            log_retention=self._settings.log_retention,
+            log_groups=self._log_groups,
             environment=environment,
         ).function

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.components.runtime import Layers, OrderflowFunction
+from infra.components.security import LogGroups
 from infra.settings import ConsumerSettings
 from orderflow.contracts import Env, MessageAttribute
 
@@ -27,8 +27,11 @@ def secure_queue(
     retention: Duration | None = None,
     visibility_timeout: Duration | None = None,
     dead_letter_queue: sqs.DeadLetterQueue | None = None,
+    retain: bool = False,
 ) -> sqs.Queue:
-    """KMS with the stack's key, TLS-only policy, and for FIFO per-message-group throughput."""
+    """KMS with the stack's key, TLS-only policy, and for FIFO per-message-group throughput.
+    `retain`: a queue that keeps what failed (a DLQ, a failure destination) outlives the stack,
+    with what is in it."""
     return sqs.Queue(
         scope,
         construct_id,
@@ -43,13 +46,15 @@ def secure_queue(
         retention_period=retention,
         visibility_timeout=visibility_timeout,
         dead_letter_queue=dead_letter_queue,
+        removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
     )
 
 
-class FifoConsumer(Construct):
-    """A FIFO queue subscribed to the topic for some event types, with its FIFO dead-letter
-    queue, and a function consuming it with partial batch responses. Without a topic it is a
-    command queue (other components send to it).
+class QueueConsumer(Construct):
+    """A queue with its dead-letter queue, and a function consuming it with partial batch
+    responses. FIFO by default, subscribed to the topic for some event types; without a topic
+    it is a command queue (other components send to it); `fifo=False` for work whose order does
+    not matter (SQS then scales delivery out without message groups).
 
     Adding a consumer is this construct plus a handler in `functions/<name>/`.
     """
@@ -64,15 +69,21 @@ class FifoConsumer(Construct):
         key: kms.IKey,
         layers: Layers,
         settings: ConsumerSettings,
-        log_retention: logs.RetentionDays,
+        log_groups: LogGroups,
         dlq_retention: Duration,
         environment: Mapping[str, str] | None = None,
         topic: sns.ITopic | None = None,
         event_types: Sequence[str] = (),
+        fifo: bool = True,
+        retain: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
+        if topic is not None and not fifo:
+            raise ValueError(f"{construct_id}: the order-events topic is FIFO, so its subscribers' queues are FIFO")
         self.event_types = tuple(event_types)
-        self.dead_letter_queue = secure_queue(self, "DeadLetterQueue", key=key, fifo=True, retention=dlq_retention)
+        self.dead_letter_queue = secure_queue(
+            self, "DeadLetterQueue", key=key, fifo=fifo, retention=dlq_retention, retain=retain
+        )
         self.consumer = OrderflowFunction(
             self,
             "Consumer",
@@ -80,7 +91,7 @@ class FifoConsumer(Construct):
             description=description,
             layers=layers,
             settings=settings.function,
-            log_retention=log_retention,
+            log_groups=log_groups,
             # Messages no retry can fix go straight to the DLQ, with the reason (orderflow.batch).
             environment={**(environment or {}), Env.DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url},
         )
@@ -90,7 +101,7 @@ class FifoConsumer(Construct):
             self,
             "Queue",
             key=key,
-            fifo=True,
+            fifo=fifo,
             # AWS: at least 6x the function timeout, so a batch being retried after throttling
             # is not made visible again while a slow invocation still holds it.
             visibility_timeout=Duration.seconds(6 * settings.function.timeout_seconds),

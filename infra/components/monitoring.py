@@ -3,9 +3,16 @@
 Everything is found from the construct tree — every function, every consumer queue with its
 DLQ, the relay's stream, the state machine — so a new consumer is on the dashboard and alarmed
 without touching this file. Alarms go to the alert topic; thresholds come from settings.
+
+Alarms about something that matters the first time it happens (a message in a DLQ, a saga
+failed or timed out, an order needing attention, a function error in the payment path) alarm on
+one datapoint; the library's default (3 of 3 five-minute periods) would stay silent about a
+single poison message.
 """
 
 from __future__ import annotations
+
+from typing import TypedDict
 
 import cdk_monitoring_constructs as monitoring
 from aws_cdk import Duration, Stack
@@ -18,9 +25,18 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.components.messaging import FifoConsumer
+from infra.components.messaging import QueueConsumer
 from infra.settings import MonitoringSettings
 from orderflow.contracts import METRICS_NAMESPACE
+
+
+class Evaluation(TypedDict, total=False):
+    evaluation_periods: int
+    datapoints_to_alarm: int
+
+
+# Evaluate one period, alarm on one datapoint.
+ONCE = Evaluation(evaluation_periods=1, datapoints_to_alarm=1)
 
 # Business metrics the functions emit (Powertools EMF, one namespace): (title, [(service, name)]).
 BUSINESS_METRICS = [
@@ -83,6 +99,7 @@ class Monitoring(Construct):
         state_machine: sfn.IStateMachine,
         failure_queues: list[sqs.Queue],
         alerts: sns.ITopic,
+        payment_path: list[lambda_.IFunction],
         settings: MonitoringSettings,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -110,12 +127,13 @@ class Monitoring(Construct):
             (node for node in stack.node.find_all() if isinstance(node, lambda_.Function)), key=lambda f: f.node.path
         ):
             is_relay = function is relay
+            once = ONCE if function in payment_path else Evaluation()
             self.facade.monitor_lambda_function(
                 lambda_function=function,
                 human_readable_name=_name(function),
                 alarm_friendly_name=_name(function),
                 add_fault_count_alarm={
-                    "Critical": monitoring.ErrorCountThreshold(max_error_count=settings.function_errors)
+                    "Critical": monitoring.ErrorCountThreshold(max_error_count=settings.function_errors, **once)
                 },
                 add_throttles_count_alarm={"Critical": monitoring.ErrorCountThreshold(max_error_count=0)},
                 is_iterator=is_relay,
@@ -126,7 +144,7 @@ class Monitoring(Construct):
                 ),
             )
         for consumer in sorted(
-            (node for node in stack.node.find_all() if isinstance(node, FifoConsumer)), key=lambda c: c.node.path
+            (node for node in stack.node.find_all() if isinstance(node, QueueConsumer)), key=lambda c: c.node.path
         ):
             self.facade.monitor_sqs_queue_with_dlq(
                 queue=consumer.queue,
@@ -137,7 +155,7 @@ class Monitoring(Construct):
                     "Warning": monitoring.MaxMessageAgeThreshold(max_age_in_seconds=settings.queue_max_age_seconds)
                 },
                 add_dead_letter_queue_max_size_alarm={
-                    "Critical": monitoring.MaxMessageCountThreshold(max_message_count=0)
+                    "Critical": monitoring.MaxMessageCountThreshold(max_message_count=0, **ONCE)
                 },
             )
         for queue in failure_queues:
@@ -146,13 +164,13 @@ class Monitoring(Construct):
                 queue=queue,
                 human_readable_name=_name(queue),
                 alarm_friendly_name=_name(queue),
-                add_queue_max_size_alarm={"Critical": monitoring.MaxMessageCountThreshold(max_message_count=0)},
+                add_queue_max_size_alarm={"Critical": monitoring.MaxMessageCountThreshold(max_message_count=0, **ONCE)},
             )
         self.facade.monitor_step_function(
             state_machine=state_machine,
             human_readable_name="OrderFulfillment saga",
-            add_failed_execution_count_alarm={"Critical": monitoring.ErrorCountThreshold(max_error_count=0)},
-            add_timed_out_execution_count_alarm={"Critical": monitoring.ErrorCountThreshold(max_error_count=0)},
+            add_failed_execution_count_alarm={"Critical": monitoring.ErrorCountThreshold(max_error_count=0, **ONCE)},
+            add_timed_out_execution_count_alarm={"Critical": monitoring.ErrorCountThreshold(max_error_count=0, **ONCE)},
         )
         self.facade.monitor_custom(
             human_readable_name="Business",
@@ -186,3 +204,16 @@ class Monitoring(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.circuit_open_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts))
+        # A compensation failed: an order is stuck until a person looks at it.
+        self.needs_attention_alarm = cloudwatch.Alarm(
+            self,
+            "OrderNeedsAttention",
+            alarm_name=f"{stack.stack_name}-order-needs-attention",
+            alarm_description="An order is NEEDS_ATTENTION (a compensation failed): see its SystemAlert and runbook",
+            metric=_metric("order-steps", "OrdersNeedingAttention").with_(period=Duration.minutes(1)),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            **ONCE,
+        )
+        self.needs_attention_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import BundlingOptions, Duration, RemovalPolicy
+from aws_cdk import BundlingOptions, Duration
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.components.bundling import PipLayerBundling
+from infra.components.security import LogGroups
 from infra.settings import FunctionSettings
 from orderflow.contracts import METRICS_NAMESPACE
 
@@ -71,16 +71,11 @@ class OrderflowFunction(Construct):
         description: str,
         layers: Layers,
         settings: FunctionSettings,
-        log_retention: logs.RetentionDays,
+        log_groups: LogGroups,
         environment: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.log_group = log_groups.create(self, "Logs")
         self.function = lambda_.Function(
             self,
             "Function",

@@ -24,14 +24,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.components.security import LogGroups
 from infra.settings import SagaSettings
 from orderflow.contracts import EventSource, EventType, SagaError
 from orderflow.events.types import CancellationReason, OrderStatus
@@ -68,7 +68,7 @@ class FulfilmentSaga(Construct):
         order_steps: lambda_.IFunction,
         payment_commands: sqs.IQueue,
         settings: SagaSettings,
-        log_retention: logs.RetentionDays,
+        log_groups: LogGroups,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
@@ -123,7 +123,12 @@ class FulfilmentSaga(Construct):
         )
 
         definition = reserve.next(payment).next(confirm).next(confirmed)
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        # Step Functions delivers logs as a vended log source: under /aws/vendedlogs/ its resource
+        # policy stays within CloudWatch Logs' size limit however many state machines log
+        # (Step Functions: "Logging using CloudWatch Logs").
+        self.log_group = log_groups.create(
+            self, "Logs", name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-order-fulfillment"
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "OrderFulfillment",

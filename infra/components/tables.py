@@ -54,4 +54,5 @@ class Tables(Construct):
             stream=stream,
             time_to_live_attribute=ttl,
             removal_policy=self._removal,
+            deletion_protection=self._removal is RemovalPolicy.RETAIN,
         )

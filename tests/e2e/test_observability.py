@@ -17,7 +17,7 @@ TOUCHING = (
     "BackboneRelay",
     "OrderHistoryConsumer",
     "NotificationsConsumer",
-    "FulfilmentSagaStarter",
+    "FulfilmentSagaStartsConsumer",
     "FulfilmentReserveInventory",
     "FulfilmentPaymentsConsumer",
     "FulfilmentOrderSteps",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
+from localcloud.faults import Fault
 from orderflow.ops.__main__ import main
 from tests.e2e.saga_support import place, wait_terminal
 from tests.e2e.test_fidelity import _send, _unreadable_view
@@ -164,3 +165,55 @@ def test_replaying_order_created_starts_no_second_saga(cloud: LocalCloud, capsys
     assert '"state": "COMPLETED"' in output
     assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == executions  # applied before: a no-op
     assert view_status(cloud, order_id) == "SHIPPED"
+
+
+def _queue_depth(cloud: LocalCloud, marker: str) -> int:
+    sqs = cloud.client("sqs")
+    url = next(u for u in sqs.list_queues()["QueueUrls"] if marker in u)
+    return int(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]["ApproximateNumberOfMessages"]
+    )
+
+
+def test_a_saga_start_that_keeps_failing_waits_in_its_dlq_and_redrive_starts_it(
+    cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """EventBridge hands OrderCreated to the saga-starts queue, not to a function: a starter
+    failing on every receive leaves the event in the queue's DLQ (alarmed), not dropped."""
+    cloud.runtime.faults.set([Fault(kind="error", target="FulfilmentSagaStartsConsumer")])
+    try:
+        order_id = place(cloud, "tok_ok")
+        wait_for(lambda: _queue_depth(cloud, "SagaStartsDeadLetter") == 1, timeout=60)
+    finally:
+        cloud.runtime.clear_faults()
+    assert view_status(cloud, order_id) == "PENDING"
+
+    shown = run(cloud, capsys, "dlq", "show", "SagaStartsDeadLetter")
+    output = run(cloud, capsys, "dlq", "redrive", "SagaStartsDeadLetter")
+
+    assert f"event: OrderCreated order={order_id}" in shown
+    assert "moved 1 message(s)" in output
+    assert wait_terminal(cloud, order_id)[order_id]["status"] == "SHIPPED"
+
+
+def test_a_stream_batch_the_relay_could_not_publish_is_read_again_and_published(
+    cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The relay fails on every retry: Lambda records the batch's stream positions in the
+    failure queue; redrive reads those records from the stream and hands them to the relay."""
+    cloud.runtime.faults.set([Fault(kind="error", target="BackboneRelay")])
+    try:
+        order_id = place(cloud, "tok_ok")
+        wait_for(lambda: _queue_depth(cloud, "RelayFailures") == 1, timeout=90)
+    finally:
+        cloud.runtime.clear_faults()
+    assert view_status(cloud, order_id) == "PENDING"  # OrderCreated never left the outbox
+
+    shown = run(cloud, capsys, "dlq", "show", "RelayFailures")
+    output = run(cloud, capsys, "dlq", "redrive", "RelayFailures")
+
+    assert "stream batch of 1 record(s)" in shown
+    assert "redrove 1 failure record(s) from" in output
+    assert "(1 stream record(s))" in output
+    assert _queue_depth(cloud, "RelayFailures") == 0
+    assert wait_terminal(cloud, order_id)[order_id]["status"] == "SHIPPED"

@@ -48,9 +48,9 @@ def test_the_order_events_topic_is_fifo_encrypted_and_tls_only(template: Templat
 
 def test_every_queue_is_kms_encrypted_and_tls_only(resources: Resources) -> None:
     queues = of_type(resources, "AWS::SQS::Queue")
-    # 4 consumers (history, notifications, payments, shipping) x (queue + DLQ), and the
+    # 5 consumers (history, notifications, payments, shipping, saga starts) x (queue + DLQ), and the
     # failure queues of the outbox relay and of the EventBridge rule targets.
-    assert len(queues) == 10
+    assert len(queues) == 12
     for queue in queues.values():
         assert "KmsMasterKeyId" in queue["Properties"]
     guarded = set()
@@ -61,17 +61,20 @@ def test_every_queue_is_kms_encrypted_and_tls_only(resources: Resources) -> None
     assert guarded == set(queues)
 
 
-def test_each_consumer_queue_is_fifo_with_a_fifo_dlq_and_max_receive_count(resources: Resources) -> None:
+def test_each_consumer_queue_has_a_dlq_of_its_kind_and_max_receive_count(resources: Resources) -> None:
+    """The order-event and command queues are FIFO with FIFO DLQs; the saga-starts queue (a
+    start is idempotent on the order id) is standard with a standard DLQ."""
     queues = of_type(resources, "AWS::SQS::Queue")
-    sources = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
-    assert len(sources) == 4
-    for queue in sources:
-        props = queue["Properties"]
-        assert props["FifoQueue"] is True
-        assert (props["DeduplicationScope"], props["FifoThroughputLimit"]) == ("messageGroup", "perMessageGroupId")
+    sources = {lid: q["Properties"] for lid, q in queues.items() if "RedrivePolicy" in q["Properties"]}
+    assert len(sources) == 5
+    for lid, props in sources.items():
+        fifo = "SagaStarts" not in lid
+        assert props.get("FifoQueue", False) is fifo, lid
+        if fifo:
+            assert (props["DeduplicationScope"], props["FifoThroughputLimit"]) == ("messageGroup", "perMessageGroupId")
         assert props["RedrivePolicy"]["maxReceiveCount"] == 5
         dlq = queues[_ref_name(props["RedrivePolicy"]["deadLetterTargetArn"])]
-        assert dlq["Properties"]["FifoQueue"] is True
+        assert dlq["Properties"].get("FifoQueue", False) is fifo
         assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
@@ -80,7 +83,7 @@ def test_queue_visibility_is_at_least_six_times_the_consumer_timeout(resources: 
     queues = of_type(resources, "AWS::SQS::Queue")
     mappings = of_type(resources, "AWS::Lambda::EventSourceMapping").values()
     sqs_mappings = [m["Properties"] for m in mappings if _ref_name(m["Properties"]["EventSourceArn"]) in queues]
-    assert len(sqs_mappings) == 4
+    assert len(sqs_mappings) == 5
     for mapping in sqs_mappings:
         queue = queues[_ref_name(mapping["EventSourceArn"])]
         function = functions[_ref_name(mapping["FunctionName"])]
@@ -92,7 +95,7 @@ def test_sqs_event_sources_report_partial_failures_and_cap_concurrency(template:
         "AWS::Lambda::EventSourceMapping",
         {"Properties": {"ScalingConfig": Match.any_value()}},
     )
-    assert len(mappings) == 4
+    assert len(mappings) == 5
     for mapping in mappings.values():
         assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 5}

@@ -46,6 +46,13 @@ class FifoQueueProcessor(_LogsFailures, SqsFifoPartialProcessor):
         super().__init__(skip_group_on_error=True)
 
 
+class QueueProcessor(_LogsFailures, BatchProcessor):
+    """Standard queues: each failed record is retried alone."""
+
+    def __init__(self) -> None:
+        super().__init__(event_type=EventType.SQS)
+
+
 class StreamProcessor(_LogsFailures, BatchProcessor):
     def __init__(self) -> None:
         super().__init__(event_type=EventType.DynamoDBStreams)

@@ -3,6 +3,8 @@
   python -m orderflow.ops dlq list
   python -m orderflow.ops dlq show QUEUE
   python -m orderflow.ops dlq redrive QUEUE [--dry-run] [--max N] [--rate PER_SECOND]
+      (a failure destination: each failed stream batch is read from the stream again and handed
+       to its function; each event a rule could not deliver goes to its target queue again)
   python -m orderflow.ops replay --from 2026-11-28T09:00:00Z --to 2026-11-28T10:00:00Z [--type OrderCreated]
   python -m orderflow.ops order ORDER_ID
 
@@ -22,7 +24,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from orderflow.ops import dlq
+from orderflow.ops import dlq, failures
 from orderflow.ops.order import story
 from orderflow.ops.replay import replay
 
@@ -50,7 +52,7 @@ def _list(clients: Any) -> None:
 def _show(clients: Any, name: str) -> None:
     sqs = clients("sqs")
     queue = dlq.find(sqs, name)
-    letters = dlq.show(sqs, queue)
+    letters = dlq.show(sqs, queue, dlq.attached_reason if queue.source_url else failures.describe)
     print(f"{queue.name}: {len(letters)} message(s)")
     for letter in letters:
         print(
@@ -63,6 +65,13 @@ def _show(clients: Any, name: str) -> None:
 def _redrive(clients: Any, name: str, *, dry_run: bool, max_messages: int | None, rate: float) -> None:
     sqs = clients("sqs")
     queue = dlq.find(sqs, name)
+    if queue.source_url is None:
+        outcome = failures.redrive(clients, queue, dry_run=dry_run)
+        verb = "would redrive" if dry_run else "redrove"
+        print(f"{verb} {outcome.redriven} failure record(s) from {queue.name} ({outcome.records} stream record(s))")
+        for reason in outcome.kept:
+            print(f"  kept {reason}")
+        return
 
     def progress(moved: int) -> None:
         if moved % 10 == 0:

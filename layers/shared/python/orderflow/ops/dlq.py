@@ -78,6 +78,8 @@ def _letter(message: dict[str, Any], reason_for: Callable[[dict[str, Any]], str]
     except ValueError:
         envelope = None
     envelope = envelope if isinstance(envelope, dict) else {}
+    if isinstance(envelope.get("detail"), dict) and "detail-type" in envelope:
+        envelope = envelope["detail"]  # an EventBridge event (a rule's target queue): the envelope is its detail
     return Letter(
         message_id=message["MessageId"],
         group=message["Attributes"].get("MessageGroupId"),
@@ -158,7 +160,7 @@ def redrive(
     per-order order holds) and gets a fresh deduplication id (the old one would be deduplicated
     away). Standard queues use SQS's own StartMessageMoveTask where the endpoint has it."""
     if queue.source_url is None:
-        raise SystemExit(f"{queue.name} is a failure destination, not a redrive DLQ: nothing to move back to")
+        raise SystemExit(f"{queue.name} is a failure destination: redrive it with orderflow.ops.failures")
     if dry_run:
         letters = show(sqs, queue)
         count = len(letters) if max_messages is None else min(max_messages, len(letters))
