@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.unit_of_work import unit_of_work
-from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment
-from orderflow.events import parse_message
+from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment, parse_message
+from orderflow.contracts import Metric
 from orderflow.observability import bind_event, logger, metrics, tracer
 from orderflow.services.projection import Applied, apply_event
 from orderflow.settings import ProjectorSettings, load
@@ -22,8 +22,8 @@ processor = FifoQueueProcessor()
 dead_letters = dead_letters_from_environment()
 
 _METRIC = {
-    Applied.DUPLICATE: "DuplicatesSkipped",
-    Applied.STALE: "StaleEventsRejected",
+    Applied.DUPLICATE: Metric.DUPLICATES_SKIPPED,
+    Applied.STALE: Metric.STALE_EVENTS_REJECTED,
 }
 
 
@@ -32,7 +32,7 @@ def handle_record(record: SQSRecord) -> None:
     event = parse_message(record.body)
     bind_event(event)
     applied = apply_event(uow, event)
-    metrics.add_metric(name=_METRIC.get(applied, "EventsProjected"), unit="Count", value=1)
+    metrics.add_metric(name=_METRIC.get(applied, Metric.EVENTS_PROJECTED), unit="Count", value=1)
     logger.info("event projected", extra={"outcome": str(applied)})
 
 

@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.clients import shared_client
 from orderflow.adapters.notifications import RecordingChannel
-from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment
-from orderflow.contracts import Key
-from orderflow.events import parse_event_dict, parse_message
+from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment, parse_message
+from orderflow.contracts import Key, Metric
+from orderflow.events import parse_event_dict
 from orderflow.observability import bind_event, logger, metrics, tracer
 from orderflow.services.notifying import notify
 from orderflow.settings import NotifierSettings, load
@@ -37,7 +37,7 @@ idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=s
 @idempotent_function(data_keyword_argument="envelope", config=idempotency, persistence_store=persistence)
 def send_once(envelope: dict[str, Any]) -> dict[str, Any]:
     notification = notify(channel, parse_event_dict(envelope))
-    metrics.add_metric(name="CustomersNotified", unit="Count", value=1)
+    metrics.add_metric(name=Metric.CUSTOMERS_NOTIFIED, unit="Count", value=1)
     return notification.model_dump(mode="json")
 
 

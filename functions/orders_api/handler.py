@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from orderflow.adapters.catalogue import DynamoDbCatalogue
 from orderflow.adapters.clients import shared_client
 from orderflow.adapters.unit_of_work import unit_of_work
-from orderflow.contracts import Key, Route
+from orderflow.contracts import Key, Metric, Route
 from orderflow.domain.errors import InvalidOrder
 from orderflow.domain.orders import PlaceOrder, Product
 from orderflow.http import correlation_middleware, oversized, problem, validation_errors
@@ -67,7 +67,7 @@ def create_order(
     accepted = OrderAccepted.model_validate(
         _place(request={"idempotency_key": idempotency_key, "body": order.model_dump(mode="json")})
     )
-    metrics.add_metric(name="OrdersCreated", unit="Count", value=1)
+    metrics.add_metric(name=Metric.ORDERS_CREATED, unit="Count", value=1)
     logger.append_keys(order_id=accepted.order_id)
     logger.info("order accepted")
     location = f"{app.current_event.request_context.path.rstrip('/')}/{accepted.order_id}"

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from orderflow.adapters.outbox import event_from_stream_image
 from orderflow.adapters.publishers import EventBridgePublisher, Refused, SnsFifoPublisher
 from orderflow.batch import FAILURE_LOG_MESSAGE
+from orderflow.contracts import Metric
 from orderflow.domain.errors import reason_of
 from orderflow.events import Envelope
 from orderflow.observability import count, logger, metrics, record_duration, tracer
@@ -53,11 +54,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dic
                 "event_id": envelope.id,
             },
         )
-        count("EventsPublished", event_type=str(envelope.type))
-        record_duration("EventAge", envelope.time)
+        count(Metric.EVENTS_PUBLISHED, event_type=str(envelope.type))
+        record_duration(Metric.EVENT_AGE, envelope.time)
     if refused is None:
         return {"batchItemFailures": []}
     sequence_number = str(records[refused.index]["dynamodb"]["SequenceNumber"])
     logger.error(FAILURE_LOG_MESSAGE, extra={"message_id": sequence_number, "reason": refused.reason})
-    metrics.add_metric(name="BatchItemFailures", unit="Count", value=len(records) - refused.index)
+    metrics.add_metric(name=Metric.BATCH_ITEM_FAILURES, unit="Count", value=len(records) - refused.index)
     return {"batchItemFailures": [{"itemIdentifier": sequence_number}]}

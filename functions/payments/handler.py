@@ -22,10 +22,9 @@ from orderflow.adapters.clients import shared_client
 from orderflow.adapters.payment_gateway import Charge, SimulatedGateway
 from orderflow.adapters.payments import TaskResponder
 from orderflow.adapters.unit_of_work import unit_of_work
-from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment
-from orderflow.contracts import SagaError
+from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment, parse_message
+from orderflow.contracts import Metric, SagaError
 from orderflow.domain.errors import PaymentDeclined, PaymentGatewayError, UnsupportedEvent
-from orderflow.events import parse_message
 from orderflow.events.models import ProcessPayment
 from orderflow.observability import bind_event, count, logger, metrics, tracer
 from orderflow.services.payments import PaymentService
@@ -40,9 +39,9 @@ dead_letters = dead_letters_from_environment()
 
 def _on_transition(transition: CircuitTransition) -> None:
     logger.warning("payment gateway circuit changed", extra={"transition": str(transition)})
-    count("PaymentCircuitTransitions", to_state=transition.to_state.value)
+    count(Metric.PAYMENT_CIRCUIT_TRANSITIONS, to_state=transition.to_state.value)
     if transition.to_state is CircuitState.OPEN:
-        count("PaymentCircuitOpened")
+        count(Metric.PAYMENT_CIRCUIT_OPENED)
 
 
 # Only transient gateway failures count against the circuit; a declined card is an answer.
@@ -77,23 +76,23 @@ def handle_record(record: SQSRecord) -> None:
     if not responder.heartbeat(token):
         # The saga no longer waits for this command (a redelivery of one already answered, or
         # it timed out and compensated): charging now would take money nobody accounts for.
-        count("PaymentsNotAwaited")
+        count(Metric.PAYMENTS_NOT_AWAITED)
         logger.info("payment command no longer awaited")
         return
     try:
         payment = service.process(command)
     except PaymentDeclined as declined:
-        outcome, answered = "PaymentsDeclined", responder.fail(token, SagaError.PAYMENT_DECLINED, str(declined))
+        outcome, answered = Metric.PAYMENTS_DECLINED, responder.fail(token, SagaError.PAYMENT_DECLINED, str(declined))
     except PaymentGatewayError as error:
-        outcome, answered = "PaymentGatewayErrors", responder.fail(token, SagaError.PAYMENT_GATEWAY, str(error))
+        outcome, answered = Metric.PAYMENT_GATEWAY_ERRORS, responder.fail(token, SagaError.PAYMENT_GATEWAY, str(error))
     except CircuitBreakerOpenError as error:
         outcome, answered = (
-            "PaymentsRejectedCircuitOpen",
+            Metric.PAYMENTS_REJECTED_CIRCUIT_OPEN,
             responder.fail(token, SagaError.PAYMENT_UNAVAILABLE, str(error)),
         )
     else:
         output = {"payment_id": payment.payment_id, "amount": str(payment.amount), "currency": payment.currency}
-        outcome, answered = "PaymentsPaid", responder.succeed(token, output)
+        outcome, answered = Metric.PAYMENTS_PAID, responder.succeed(token, output)
         if not answered:
             order = uow.orders.get(command.subject)
             outcome = service.settle_unanswered(command, order.status if order else None)

@@ -12,10 +12,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.saga import SagaStarter
-from orderflow.batch import QueueProcessor, dead_lettering, dead_letters_from_environment
+from orderflow.batch import QueueProcessor, dead_lettering, dead_letters_from_environment, parse_message
+from orderflow.contracts import Metric
 from orderflow.domain.errors import MalformedMessage, UnsupportedEvent
 from orderflow.domain.saga import SagaContext
-from orderflow.events import parse_message
 from orderflow.events.models import OrderCreated
 from orderflow.observability import bind_event, logger, metrics, tracer
 from orderflow.settings import SagaStarterSettings, load
@@ -37,7 +37,7 @@ def handle_record(record: SQSRecord) -> None:
         raise UnsupportedEvent(f"saga-starter handles OrderCreated, not {created.type}")
     bind_event(created)
     started = starter.start(SagaContext.from_event(created))
-    metrics.add_metric(name="SagasStarted" if started else "DuplicatesSkipped", unit="Count", value=1)
+    metrics.add_metric(name=Metric.SAGAS_STARTED if started else Metric.DUPLICATES_SKIPPED, unit="Count", value=1)
     logger.info("saga started" if started else "saga already running for this order")
 
 

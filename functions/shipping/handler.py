@@ -10,9 +10,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.unit_of_work import unit_of_work
-from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment
+from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment, parse_message
+from orderflow.contracts import Metric
 from orderflow.domain.errors import UnsupportedEvent
-from orderflow.events import parse_message
 from orderflow.events.models import OrderConfirmed
 from orderflow.observability import bind_event, logger, metrics, tracer
 from orderflow.services.shipping import ship
@@ -31,7 +31,7 @@ def handle_record(record: SQSRecord) -> None:
         raise UnsupportedEvent(f"shipping handles OrderConfirmed, not {event.type}")
     bind_event(event)
     shipped = ship(uow, event)
-    metrics.add_metric(name="OrdersShipped" if shipped else "DuplicatesSkipped", unit="Count", value=1)
+    metrics.add_metric(name=Metric.ORDERS_SHIPPED if shipped else Metric.DUPLICATES_SKIPPED, unit="Count", value=1)
     logger.info("order shipped" if shipped else "already shipped")
 
 

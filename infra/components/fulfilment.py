@@ -27,6 +27,7 @@ from infra.components.security import LogGroups, grant_table
 from infra.components.tables import Tables
 from infra.settings import OrderflowSettings
 from orderflow.contracts import Env, EventSource, EventType
+from orderflow.events.models import LowStock
 
 STOCK_ACTIONS = ("BatchGetItem", "UpdateItem")
 RECORD_ACTIONS = ("GetItem", "PutItem")
@@ -182,22 +183,20 @@ class Fulfilment(Construct):
                     # A role scoped to this topic, not a topic-policy statement any rule could use.
                     authorize_using_role=True,
                     message=events.RuleTargetInput.from_object(
-                        {
-                            "id": events.EventField.event_id,
-                            "type": str(EventType.LOW_STOCK),
-                            "version": 1,
-                            "source": str(EventSource.INVENTORY),
-                            "subject": events.EventField.from_path("$.detail.subject"),
-                            "time": events.EventField.time,
-                            "correlation_id": events.EventField.from_path("$.detail.correlation_id"),
-                            "causation_id": events.EventField.from_path("$.detail.id"),
-                            "sequence": 0,
-                            "data": {
+                        LowStock.template(
+                            source=EventSource.INVENTORY,
+                            id=events.EventField.event_id,
+                            subject=events.EventField.from_path("$.detail.subject"),
+                            time=events.EventField.time,
+                            correlation_id=events.EventField.from_path("$.detail.correlation_id"),
+                            causation_id=events.EventField.from_path("$.detail.id"),
+                            sequence=0,
+                            data={
                                 "sku": events.EventField.from_path("$.detail.data.sku"),
                                 "available": events.EventField.from_path("$.detail.data.available"),
                                 "threshold": threshold,
                             },
-                        }
+                        )
                     ),
                     retry_attempts=8,
                     dead_letter_queue=self.rule_failures,

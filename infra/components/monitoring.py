@@ -27,7 +27,7 @@ from constructs import Construct
 
 from infra.components.messaging import QueueConsumer
 from infra.settings import MonitoringSettings
-from orderflow.contracts import METRICS_NAMESPACE
+from orderflow.contracts import METRICS_NAMESPACE, Metric, Service
 
 
 class Evaluation(TypedDict, total=False):
@@ -38,44 +38,44 @@ class Evaluation(TypedDict, total=False):
 # Evaluate one period, alarm on one datapoint.
 ONCE = Evaluation(evaluation_periods=1, datapoints_to_alarm=1)
 
-# Business metrics the functions emit (Powertools EMF, one namespace): (title, [(service, name)]).
-BUSINESS_METRICS = [
+# Business metrics the functions emit (Powertools EMF, one namespace): (title, [(service, metric)]).
+BUSINESS_METRICS: list[tuple[str, list[tuple[Service, Metric]]]] = [
     (
         "Orders",
         [
-            ("orders-api", "OrdersCreated"),
-            ("order-steps", "OrdersConfirmed"),
-            ("order-steps", "OrdersCancelled"),
-            ("order-steps", "OrdersNeedingAttention"),
+            (Service.ORDERS_API, Metric.ORDERS_CREATED),
+            (Service.ORDER_STEPS, Metric.ORDERS_CONFIRMED),
+            (Service.ORDER_STEPS, Metric.ORDERS_CANCELLED),
+            (Service.ORDER_STEPS, Metric.ORDERS_NEEDING_ATTENTION),
         ],
     ),
     (
         "Payments",
         [
-            ("payments", "PaymentsPaid"),
-            ("payments", "PaymentsDeclined"),
-            ("payments", "PaymentGatewayErrors"),
-            ("payments", "PaymentsRejectedCircuitOpen"),
-            ("payments", "PaymentCircuitOpened"),
+            (Service.PAYMENTS, Metric.PAYMENTS_PAID),
+            (Service.PAYMENTS, Metric.PAYMENTS_DECLINED),
+            (Service.PAYMENTS, Metric.PAYMENT_GATEWAY_ERRORS),
+            (Service.PAYMENTS, Metric.PAYMENTS_REJECTED_CIRCUIT_OPEN),
+            (Service.PAYMENTS, Metric.PAYMENT_CIRCUIT_OPENED),
         ],
     ),
     (
         "Events",
         [
-            ("outbox-relay", "EventsPublished"),
-            ("history-projector", "DuplicatesSkipped"),
-            ("history-projector", "StaleEventsRejected"),
-            ("history-projector", "BatchItemFailures"),
+            (Service.OUTBOX_RELAY, Metric.EVENTS_PUBLISHED),
+            (Service.HISTORY_PROJECTOR, Metric.DUPLICATES_SKIPPED),
+            (Service.HISTORY_PROJECTOR, Metric.STALE_EVENTS_REJECTED),
+            (Service.HISTORY_PROJECTOR, Metric.BATCH_ITEM_FAILURES),
         ],
     ),
 ]
 
 
-def _metric(service: str, name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+def _metric(service: Service, name: Metric, statistic: str = "Sum") -> cloudwatch.Metric:
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
-        metric_name=name,
-        dimensions_map={"service": service},
+        metric_name=str(name),
+        dimensions_map={"service": str(service)},
         statistic=statistic,
         period=Duration.minutes(5),
     )
@@ -183,10 +183,10 @@ class Monitoring(Construct):
                 monitoring.CustomMetricGroup(
                     title="Latency (ms)",
                     metrics=[
-                        _metric("order-steps", "SagaDuration", "p99"),
-                        _metric("history-projector", "EventAge", "p99"),
-                        _metric("notifier", "EventAge", "p99"),
-                        _metric("shipping", "EventAge", "p99"),
+                        _metric(Service.ORDER_STEPS, Metric.SAGA_DURATION, "p99"),
+                        _metric(Service.HISTORY_PROJECTOR, Metric.EVENT_AGE, "p99"),
+                        _metric(Service.NOTIFIER, Metric.EVENT_AGE, "p99"),
+                        _metric(Service.SHIPPING, Metric.EVENT_AGE, "p99"),
                     ],
                 )
             ],
@@ -197,7 +197,7 @@ class Monitoring(Construct):
             "PaymentCircuitOpen",
             alarm_name=f"{stack.stack_name}-payment-circuit-open",
             alarm_description="The payment gateway's circuit opened: payments fail fast until it recovers",
-            metric=_metric("payments", "PaymentCircuitOpened").with_(period=Duration.minutes(1)),
+            metric=_metric(Service.PAYMENTS, Metric.PAYMENT_CIRCUIT_OPENED).with_(period=Duration.minutes(1)),
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -210,7 +210,7 @@ class Monitoring(Construct):
             "OrderNeedsAttention",
             alarm_name=f"{stack.stack_name}-order-needs-attention",
             alarm_description="An order is NEEDS_ATTENTION (a compensation failed): see its SystemAlert and runbook",
-            metric=_metric("order-steps", "OrdersNeedingAttention").with_(period=Duration.minutes(1)),
+            metric=_metric(Service.ORDER_STEPS, Metric.ORDERS_NEEDING_ATTENTION).with_(period=Duration.minutes(1)),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

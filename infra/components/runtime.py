@@ -12,7 +12,7 @@ from constructs import Construct
 from infra.components.bundling import PipLayerBundling
 from infra.components.security import LogGroups
 from infra.settings import FunctionSettings
-from orderflow.contracts import METRICS_NAMESPACE
+from orderflow.contracts import METRICS_NAMESPACE, Service
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -91,7 +91,7 @@ class OrderflowFunction(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             environment={
-                "POWERTOOLS_SERVICE_NAME": name.replace("_", "-"),
+                "POWERTOOLS_SERVICE_NAME": str(Service.of(name)),
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 **(environment or {}),

@@ -22,8 +22,6 @@ enters the chain at the step that covers everything done before it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
@@ -33,7 +31,8 @@ from constructs import Construct
 
 from infra.components.security import LogGroups
 from infra.settings import SagaSettings
-from orderflow.contracts import EventSource, EventType, SagaError
+from orderflow.contracts import EventSource, SagaError, SagaStep
+from orderflow.events.models import ProcessPayment
 from orderflow.events.types import CancellationReason, OrderStatus
 
 # Errors worth retrying: Lambda's own transient failures, a step that timed out (every step is
@@ -74,14 +73,14 @@ class FulfilmentSaga(Construct):
         self._settings = settings
 
         failed = sfn.Fail(self, "Failed", error="CompensationFailed", cause="a compensation failed after its retries")
-        flag = self._step("FlagNeedsAttention", order_steps, "flag").next(failed)
-        cancel = self._step("CancelOrder", order_steps, "cancel", compensation=flag).next(
+        flag = self._step("FlagNeedsAttention", order_steps, SagaStep.FLAG).next(failed)
+        cancel = self._step("CancelOrder", order_steps, SagaStep.CANCEL, compensation=flag).next(
             sfn.Succeed(self, "Cancelled")
         )
-        release = self._step("ReleaseInventory", release_inventory, "release", compensation=flag).next(cancel)
-        refund = self._step("RefundPayment", refund_payment, "refund", compensation=flag).next(release)
+        release = self._step("ReleaseInventory", release_inventory, SagaStep.RELEASE, compensation=flag).next(cancel)
+        refund = self._step("RefundPayment", refund_payment, SagaStep.REFUND, compensation=flag).next(release)
 
-        reserve = self._step("ReserveInventory", reserve_inventory, "reserve", result_path="$.reservation")
+        reserve = self._step("ReserveInventory", reserve_inventory, SagaStep.RESERVE, result_path="$.reservation")
         reserve.add_catch(
             self._reason("OutOfStockReason", CancellationReason.OUT_OF_STOCK).next(cancel),
             errors=[SagaError.OUT_OF_STOCK],
@@ -106,11 +105,11 @@ class FulfilmentSaga(Construct):
         )
 
         confirmed = sfn.Succeed(self, "Confirmed")
-        confirm = self._step("ConfirmOrder", order_steps, "confirm", result_path="$.confirmation")
+        confirm = self._step("ConfirmOrder", order_steps, SagaStep.CONFIRM, result_path="$.confirmation")
         # A confirmation can be stored and still report failure (its answer lost, a timeout):
         # SettleOrder keeps such an order CONFIRMED, and otherwise cancels it before anything is
         # undone, so no late confirmation can follow the refund and the release.
-        settle = self._step("SettleOrder", order_steps, "settle", result_path="$.settlement", compensation=flag)
+        settle = self._step("SettleOrder", order_steps, SagaStep.SETTLE, result_path="$.settlement", compensation=flag)
         confirm.add_catch(
             self._reason("ConfirmationFailedReason", CancellationReason.FULFILMENT_FAILED).next(settle),
             errors=["States.ALL"],
@@ -153,7 +152,7 @@ class FulfilmentSaga(Construct):
         self,
         state_id: str,
         function: lambda_.IFunction,
-        step: str,
+        step: SagaStep,
         *,
         result_path: str = sfn.JsonPath.DISCARD,
         compensation: sfn.IChainable | None = None,
@@ -162,7 +161,7 @@ class FulfilmentSaga(Construct):
             self,
             state_id,
             lambda_function=function,
-            payload=sfn.TaskInput.from_object({"step": step, "saga": sfn.JsonPath.entire_payload}),
+            payload=sfn.TaskInput.from_object({"step": str(step), "saga": sfn.JsonPath.entire_payload}),
             payload_response_only=True,
             retry_on_service_exceptions=False,
             result_path=result_path,
@@ -179,23 +178,21 @@ class FulfilmentSaga(Construct):
     def _payment(self, queue: sqs.IQueue) -> tasks.SqsSendMessage:
         """The ProcessPayment command (an event envelope) with the task token; the saga waits
         until the payments service answers or the heartbeat or timeout runs out."""
-        command: dict[str, Any] = {
-            "id": sfn.JsonPath.uuid(),
-            "type": str(EventType.PROCESS_PAYMENT),
-            "version": 1,
-            "source": str(EventSource.SAGA),
-            "subject": sfn.JsonPath.string_at("$.order_id"),
-            "time": sfn.JsonPath.string_at("$$.State.EnteredTime"),
-            "correlation_id": sfn.JsonPath.string_at("$.correlation_id"),
-            "causation_id": sfn.JsonPath.string_at("$.event_id"),
-            "sequence": 1,
-            "data": {
+        command = ProcessPayment.template(
+            source=EventSource.SAGA,
+            id=sfn.JsonPath.uuid(),
+            subject=sfn.JsonPath.string_at("$.order_id"),
+            time=sfn.JsonPath.string_at("$$.State.EnteredTime"),
+            correlation_id=sfn.JsonPath.string_at("$.correlation_id"),
+            causation_id=sfn.JsonPath.string_at("$.event_id"),
+            sequence=1,
+            data={
                 "amount": sfn.JsonPath.string_at("$.total"),
                 "currency": sfn.JsonPath.string_at("$.currency"),
                 "payment_token": sfn.JsonPath.string_at("$.payment_token"),
                 "task_token": sfn.JsonPath.task_token,
             },
-        }
+        )
         task = tasks.SqsSendMessage(
             self,
             "ProcessPayment",

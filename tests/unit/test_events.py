@@ -62,3 +62,41 @@ def test_event_time_must_carry_a_timezone() -> None:
 def test_non_json_is_rejected() -> None:
     with pytest.raises(ValidationError):
         parse_event("not json")
+
+
+def test_an_envelope_template_is_the_models_own_envelope_once_filled() -> None:
+    from decimal import Decimal
+
+    from orderflow.contracts import EventSource
+    from orderflow.events.models import ProcessPayment
+
+    template = ProcessPayment.template(
+        source=EventSource.SAGA,
+        id="cmd-1",
+        subject="o-1",
+        time="2026-12-02T10:00:00Z",
+        correlation_id="corr-1",
+        causation_id="evt-1",
+        sequence=1,
+        data={"amount": "9.90", "currency": "EUR", "payment_token": "tok_ok", "task_token": "token"},
+    )
+
+    command = ProcessPayment.model_validate(template)
+    assert (command.type, command.version, command.data.amount) == ("ProcessPayment", 1, Decimal("9.90"))
+
+
+def test_an_envelope_template_refuses_data_the_payload_does_not_have() -> None:
+    from orderflow.contracts import EventSource
+    from orderflow.events.models import LowStock
+
+    with pytest.raises(ValueError, match="LowStock data takes"):
+        LowStock.template(
+            source=EventSource.INVENTORY,
+            id="e",
+            subject="o",
+            time="t",
+            correlation_id="c",
+            causation_id="x",
+            sequence=0,
+            data={"sku": "KB-001", "available": 1, "limit": 5},
+        )

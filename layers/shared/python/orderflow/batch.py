@@ -14,13 +14,24 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor
 from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
 
 from orderflow.adapters.clients import shared_client
-from orderflow.contracts import Env, MessageAttribute
+from orderflow.contracts import Env, MessageAttribute, Metric
 from orderflow.domain.errors import MalformedMessage, UnsupportedEvent, WriteRejected, reason_of
+from orderflow.events import AnyEvent, parse_event
 from orderflow.observability import logger, metrics
 
 FAILURE_LOG_MESSAGE = "record failed"
+
+
+def parse_message(raw: str | bytes) -> AnyEvent:
+    """A message's event; a message that is not a valid event (not JSON, an unknown type, a
+    payload that breaks its schema) is `MalformedMessage`: permanent, dead-lettered at once."""
+    try:
+        return parse_event(raw)
+    except ValidationError as error:
+        raise MalformedMessage(reason_of(error)) from error
 
 
 def _record_id(record: Any) -> str:
@@ -34,7 +45,7 @@ class _LogsFailures:
         _, error, _ = exception
         reason = reason_of(error)
         logger.error(FAILURE_LOG_MESSAGE, extra={"message_id": _record_id(record), "reason": reason})
-        metrics.add_metric(name="BatchItemFailures", unit="Count", value=1)
+        metrics.add_metric(name=Metric.BATCH_ITEM_FAILURES, unit="Count", value=1)
         return super().failure_handler(record, exception)  # type: ignore[misc]
 
 
@@ -114,7 +125,7 @@ def dead_lettering(
                 },
             )
             dead_letters.send(record, error)
-            metrics.add_metric(name="MessagesDeadLettered", unit="Count", value=1)
+            metrics.add_metric(name=Metric.MESSAGES_DEAD_LETTERED, unit="Count", value=1)
 
     return handle
 

@@ -109,6 +109,70 @@ class SagaError(StrEnum):
     CONTENTION = "Contention"  # transient: a conflict or throttling that outlasted the store's retries
 
 
+class SagaStep(StrEnum):
+    """The `step` a saga task sends its function (a function serves one or several steps)."""
+
+    RESERVE = "reserve"
+    RELEASE = "release"
+    REFUND = "refund"
+    CONFIRM = "confirm"
+    SETTLE = "settle"
+    CANCEL = "cancel"
+    FLAG = "flag"
+
+
+class Service(StrEnum):
+    """Powertools service names, one per function folder: the `service` dimension of every
+    metric the function emits, which dashboards and alarms select on."""
+
+    ORDERS_API = "orders-api"
+    OUTBOX_RELAY = "outbox-relay"
+    HISTORY_PROJECTOR = "history-projector"
+    NOTIFIER = "notifier"
+    SAGA_STARTER = "saga-starter"
+    RESERVE_INVENTORY = "reserve-inventory"
+    RELEASE_INVENTORY = "release-inventory"
+    REFUND_PAYMENT = "refund-payment"
+    ORDER_STEPS = "order-steps"
+    PAYMENTS = "payments"
+    SHIPPING = "shipping"
+
+    @classmethod
+    def of(cls, function: str) -> Service:
+        """The service of a function folder (`order_steps` -> `order-steps`)."""
+        return cls(function.replace("_", "-"))
+
+
+class Metric(StrEnum):
+    """EMF metric names (namespace `METRICS_NAMESPACE`): emitted by the functions, graphed and
+    alarmed on by `infra/`."""
+
+    ORDERS_CREATED = "OrdersCreated"
+    ORDERS_CONFIRMED = "OrdersConfirmed"
+    ORDERS_CANCELLED = "OrdersCancelled"
+    ORDERS_NEEDING_ATTENTION = "OrdersNeedingAttention"
+    ORDERS_SHIPPED = "OrdersShipped"
+    SAGA_DURATION = "SagaDuration"
+    SAGAS_STARTED = "SagasStarted"
+    DUPLICATES_SKIPPED = "DuplicatesSkipped"
+    EVENTS_PUBLISHED = "EventsPublished"
+    EVENTS_PROJECTED = "EventsProjected"
+    STALE_EVENTS_REJECTED = "StaleEventsRejected"
+    EVENT_AGE = "EventAge"
+    BATCH_ITEM_FAILURES = "BatchItemFailures"
+    MESSAGES_DEAD_LETTERED = "MessagesDeadLettered"
+    CUSTOMERS_NOTIFIED = "CustomersNotified"
+    PAYMENTS_PAID = "PaymentsPaid"
+    PAYMENTS_DECLINED = "PaymentsDeclined"
+    PAYMENT_GATEWAY_ERRORS = "PaymentGatewayErrors"
+    PAYMENTS_REJECTED_CIRCUIT_OPEN = "PaymentsRejectedCircuitOpen"
+    PAYMENT_CIRCUIT_OPENED = "PaymentCircuitOpened"
+    PAYMENT_CIRCUIT_TRANSITIONS = "PaymentCircuitTransitions"
+    PAYMENTS_NOT_AWAITED = "PaymentsNotAwaited"
+    PAYMENTS_ALREADY_ANSWERED = "PaymentsAlreadyAnswered"
+    PAYMENTS_REFUNDED_LATE = "PaymentsRefundedLate"
+
+
 class Key:
     """Table key attribute names (partition / sort) and TTL attributes."""
 

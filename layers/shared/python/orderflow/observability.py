@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from orderflow.adapters.clients import sessions_shared
-from orderflow.contracts import METRICS_NAMESPACE, SERVICE_NAME
+from orderflow.contracts import METRICS_NAMESPACE, SERVICE_NAME, Metric
 
 # A request that records no metric (a GET) is normal, not worth a warning per invocation.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -36,7 +36,7 @@ def bind_event(event: Any) -> None:
     logger.append_keys(order_id=event.subject, event_type=str(event.type), event_id=event.id)
     tracer.put_annotation(key="order_id", value=event.subject)
     tracer.put_annotation(key="event_type", value=str(event.type))
-    record_duration("EventAge", event.time)
+    record_duration(Metric.EVENT_AGE, event.time)
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any, TypeAlias
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter
 
 from orderflow.contracts import EventType
 from orderflow.events.envelope import Envelope
@@ -78,19 +78,8 @@ def parse_event(raw: str | bytes) -> AnyEvent:
     return _any_event().validate_json(raw)
 
 
-def parse_message(raw: str | bytes) -> AnyEvent:
-    """`parse_event` for consumers: a message that is not a valid event is `MalformedMessage`
-    (permanent: dead-lettered at once, not retried)."""
-    try:
-        return parse_event(raw)
-    except ValidationError as error:
-        from orderflow.domain.errors import MalformedMessage, reason_of
-
-        raise MalformedMessage(reason_of(error)) from error
-
-
 def parse_event_dict(raw: dict[str, Any]) -> AnyEvent:
     return _any_event().validate_python(raw)
 
 
-__all__ = ["EVENT_MODELS", "AnyEvent", "Envelope", "parse_event", "parse_event_dict", "parse_message"]
+__all__ = ["EVENT_MODELS", "AnyEvent", "Envelope", "parse_event", "parse_event_dict"]

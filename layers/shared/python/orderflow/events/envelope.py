@@ -71,6 +71,43 @@ class Envelope(BaseModel, Generic[DataT]):
             data=data,
         )
 
+    @classmethod
+    def template(
+        cls,
+        *,
+        source: EventSource,
+        id: Any,
+        subject: Any,
+        time: Any,
+        correlation_id: Any,
+        causation_id: Any,
+        sequence: Any,
+        data: dict[str, Any],
+    ) -> dict[str, Any]:
+        """This event as a template that another service fills in when it sends it (a Step
+        Functions payload with JSONPath values, an EventBridge input transformer): this model's
+        own field names, type and version, and `data` with exactly the payload's fields. The
+        values are the caller's placeholders; the infrastructure never spells an envelope out."""
+        payload = cls.model_fields["data"].annotation
+        fields = getattr(payload, "model_fields", {})
+        required = {name for name, field in fields.items() if field.is_required()}
+        if not required <= set(data) <= set(fields):
+            raise ValueError(
+                f"{cls.event_type} data takes {sorted(fields)} (required {sorted(required)}), not {sorted(data)}"
+            )
+        return {
+            "id": id,
+            "type": str(cls.event_type),
+            "version": cls.schema_version,
+            "source": str(source),
+            "subject": subject,
+            "time": time,
+            "correlation_id": correlation_id,
+            "causation_id": causation_id,
+            "sequence": sequence,
+            "data": data,
+        }
+
     def to_json(self) -> str:
         return self.model_dump_json()
 

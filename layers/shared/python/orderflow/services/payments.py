@@ -7,7 +7,7 @@ from typing import Any
 
 from orderflow.adapters.errors import AlreadyExists
 from orderflow.adapters.payment_gateway import Charge, PaymentGateway
-from orderflow.contracts import EventSource
+from orderflow.contracts import EventSource, Metric
 from orderflow.domain.errors import PaymentDeclined, SagaUndecided
 from orderflow.domain.payments import Payment, PaymentStatus
 from orderflow.events import Envelope
@@ -101,7 +101,7 @@ class PaymentService:
         )
         return self._save(refunded, event, previous=None if stored is None else PaymentStatus.PAID)
 
-    def settle_unanswered(self, command: ProcessPayment, order_status: OrderStatus | None) -> str:
+    def settle_unanswered(self, command: ProcessPayment, order_status: OrderStatus | None) -> Metric:
         """A payment made, and the saga no longer waiting for this command's answer: either it
         has the answer already (an earlier delivery of this command answered it) or it gave up
         waiting and is compensating without the payment. The order's status tells which: a
@@ -109,11 +109,11 @@ class PaymentService:
         since its compensation may have run before the charge existed; an order still pending
         is not decided yet (`SagaUndecided`: the command is retried later)."""
         if order_status in (OrderStatus.CONFIRMED, OrderStatus.SHIPPED):
-            return "PaymentsAlreadyAnswered"
+            return Metric.PAYMENTS_ALREADY_ANSWERED
         if order_status in (None, OrderStatus.PENDING):
             raise SagaUndecided(f"order {command.subject} is {order_status or 'unknown'}: the saga has not settled it")
         self.refund(command.subject, correlation_id=command.correlation_id, causation_id=command.id)
-        return "PaymentsRefundedLate"
+        return Metric.PAYMENTS_REFUNDED_LATE
 
     def _save(self, payment: Payment, event: Envelope[Any], *, previous: PaymentStatus | None) -> Payment:
         """Record the payment with its event; a record already there (or already moved on) is
