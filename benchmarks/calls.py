@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from localcloud.api_client import call
 from localcloud.cloud import LocalCloud
 from localcloud.worker import PROVIDER_CALL
 
@@ -133,7 +132,7 @@ def measure(cloud: LocalCloud, path: str) -> OrderCalls:
     before = Counted.now(cloud)
     body = {"customer_id": "bench", "items": items, "currency": "EUR", "payment_token": token}
     # as a careful client sends it: an Idempotency-Key, so a retried POST cannot order twice
-    order_id = call(cloud.api.url, "POST", "/orders", body, {"Idempotency-Key": str(uuid.uuid4())}).body["order_id"]
+    order_id = cloud.api.request("POST", "/orders", body, {"Idempotency-Key": str(uuid.uuid4())}).body["order_id"]
     deadline = time.monotonic() + 120
     while status(cloud, order_id) not in TERMINAL:  # read directly: no function call counted
         if time.monotonic() > deadline:

@@ -37,7 +37,7 @@ def main() -> None:
         cloud.start()
         cloud.runtime.faults.set(faults)
         count = cloud.seed()
-        api, endpoint = cloud.api.url, cloud.endpoint
+        api, endpoint, key = cloud.api.url, cloud.endpoint, cloud.api.api_key
         print(
             f"""
 orderflow is running locally ({time.monotonic() - started:.1f}s to ready; {count} products seeded)
@@ -45,12 +45,13 @@ orderflow is running locally ({time.monotonic() - started:.1f}s to ready; {count
   API            {api}   (also under /{cloud.api.stage}/...)
   dashboard      {api}/_local/   (orders, queues, DLQs, metrics, logs by correlation id)
   AWS endpoint   {endpoint}   (region eu-west-1, any credentials)
+  API key        {key}   (every API call sends it as x-api-key, as on AWS)
 
-  curl -s {api}/products
-  curl -si -H 'Content-Type: application/json' -H 'Idempotency-Key: my-key-1' \\
+  curl -s -H 'x-api-key: {key}' {api}/products
+  curl -si -H 'x-api-key: {key}' -H 'Content-Type: application/json' -H 'Idempotency-Key: my-key-1' \\
        -d '{{"customer_id":"c1","items":[{{"sku":"KB-001","quantity":1}}],"currency":"EUR","payment_token":"tok_ok"}}' \\
        {api}/orders
-  curl -s {api}/orders/<order_id>
+  curl -s -H 'x-api-key: {key}' {api}/orders/<order_id>
 
   aws --endpoint-url {endpoint} --region eu-west-1 sqs list-queues
   aws --endpoint-url {endpoint} --region eu-west-1 dynamodb list-tables

@@ -2,8 +2,14 @@
 functions come from the template's `AWS::ApiGateway::*` resources; each HTTP request becomes
 the proxy event API Gateway would send, and the function's answer goes back as HTTP.
 
-Differences from AWS (README, local cloud): API keys, usage plans and throttling are not
-enforced, and the request validator does not run (the function validates the same model).
+As API Gateway does, before the function: an unknown route or method, a body over 10 MB, a
+missing or unknown API key on a method that requires one, and a body its request validator
+refuses (the method's model, JSON Schema draft 4) are answered by the gateway itself, with the
+template's gateway responses (`localcloud/gateway_responses.py`). The local API key's value is
+made at start (`LocalApi.api_key`, printed by `make local`).
+
+Differences from AWS (README, local cloud): usage-plan throttling and quotas are not enforced,
+and the validator's messages are jsonschema's wording, not API Gateway's.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -21,6 +28,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from jsonschema import Draft4Validator
+
+from localcloud.api_client import Answer as ClientAnswer
+from localcloud.api_client import call
+from localcloud.gateway_responses import GatewayResponses
 from localcloud.provision import ACCOUNT, Deployment
 from localcloud.runtime import LambdaRuntime
 
@@ -29,11 +41,16 @@ Answer = tuple[int, list[tuple[str, str]], bytes]
 LocalPages = Callable[[str, str], Answer]
 
 
+PAYLOAD_LIMIT = 10 * 1024 * 1024  # API Gateway's request payload quota
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
     resource: str  # "/orders/{order_id}"
     function_name: str
+    api_key_required: bool = False
+    body_schema: dict[str, Any] | None = None  # the request model, when a validator checks the body
 
     def match(self, path: str) -> dict[str, str] | None:
         pattern = re.sub(r"\\\{([^}+]+)\\\+\\\}", r"(?P<\1>.+)", re.escape(self.resource))
@@ -72,10 +89,53 @@ def routes_from(deployment: Deployment) -> tuple[list[Route], str]:
         if function is None:
             continue
         routes.append(
-            Route(method=props["HttpMethod"], resource=path_of(props["ResourceId"]) or "/", function_name=function)
+            Route(
+                method=props["HttpMethod"],
+                resource=path_of(props["ResourceId"]) or "/",
+                function_name=function,
+                api_key_required=bool(props.get("ApiKeyRequired")),
+                body_schema=_body_schema(props, deployment),
+            )
         )
     stages = [stage["Properties"]["StageName"] for stage in deployment.of_type("AWS::ApiGateway::Stage").values()]
     return routes, (stages[0] if stages else "prod")
+
+
+def _body_schema(method: dict[str, Any], deployment: Deployment) -> dict[str, Any] | None:
+    validator = deployment.template["Resources"].get(str(method.get("RequestValidatorId", {}).get("Ref")), {})
+    model = method.get("RequestModels", {}).get("application/json")
+    if not validator.get("Properties", {}).get("ValidateRequestBody") or not isinstance(model, dict):
+        return None
+    schema = dict(deployment.template["Resources"][model["Ref"]]["Properties"]["Schema"])
+    schema.pop("$schema", None)
+    return schema
+
+
+def api_keys(deployment: Deployment) -> list[str]:
+    """A value for each enabled API key a usage plan hands out (its `Value`, or one made now,
+    as API Gateway makes one when the template gives none)."""
+    planned = {
+        key["Properties"]["KeyId"]["Ref"] for key in deployment.of_type("AWS::ApiGateway::UsagePlanKey").values()
+    }
+    return [
+        str(key["Properties"].get("Value") or f"local-{secrets.token_urlsafe(24)}")
+        for lid, key in deployment.of_type("AWS::ApiGateway::ApiKey").items()
+        if lid in planned and key["Properties"].get("Enabled", True)
+    ]
+
+
+def validation_error(schema: dict[str, Any], body: str) -> str | None:
+    """Why the body breaks the method's model, or None: API Gateway's `validationErrorString`
+    (a bracketed list of problems)."""
+    try:
+        document = json.loads(body) if body else None
+    except (ValueError, RecursionError) as error:
+        return f"[Invalid JSON: {str(error)[:200]}]"
+    try:
+        problems = [error.message for error in Draft4Validator(schema).iter_errors(document)]
+    except RecursionError:
+        problems = ["nested too deep"]
+    return f"[{', '.join(problems)}]" if problems else None
 
 
 class LocalApi:
@@ -89,6 +149,9 @@ class LocalApi:
         local_pages: LocalPages | None = None,
     ) -> None:
         self.routes, self.stage = routes_from(deployment)
+        self._keys = api_keys(deployment)
+        self.api_key = self._keys[0] if self._keys else ""
+        self._responses = GatewayResponses.from_template(deployment.template["Resources"])
         self._runtime = runtime
         self._local_pages = local_pages
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
@@ -117,19 +180,62 @@ class LocalApi:
             return self._local_pages(path, url.query)
         if path == f"/{self.stage}" or path.startswith(f"/{self.stage}/"):
             path = path[len(self.stage) + 1 :] or "/"
-        for route in self.routes:
-            parameters = route.match(path)
-            if parameters is not None and route.method == method:
-                return self._invoke(
-                    route, parameters=parameters, path=path, query=url.query, headers=headers, body=body
-                )
-        # API Gateway's answer for a path or method with no resource.
-        return _json(HTTPStatus.FORBIDDEN, {"message": "Missing Authentication Token"})
+        request_id = str(uuid.uuid4())
+
+        def gateway(kind: str, **details: Any) -> Answer:
+            rendered = self._responses.render(kind, request_id=request_id, request_headers=headers, **details)
+            return rendered.status, rendered.headers, rendered.body
+
+        found = next(
+            (
+                (route, parameters)
+                for route in self.routes
+                if (parameters := route.match(path)) is not None and route.method == method
+            ),
+            None,
+        )
+        if found is None:
+            return gateway("MISSING_AUTHENTICATION_TOKEN")
+        route, parameters = found
+        if len(body) > PAYLOAD_LIMIT:
+            return gateway("REQUEST_TOO_LARGE")
+        key = next((value for name, value in headers.items() if name.lower() == "x-api-key"), None)
+        if route.api_key_required and key not in self._keys:
+            return gateway("INVALID_API_KEY")
+        text = body.decode("utf-8", errors="replace") if body else ""
+        if route.body_schema is not None:
+            problem = validation_error(route.body_schema, text)
+            if problem is not None:
+                return gateway("BAD_REQUEST_BODY", validation_error=problem)
+        return self._invoke(
+            route,
+            parameters=parameters,
+            path=path,
+            query=url.query,
+            headers=headers,
+            body=text or None,
+            request_id=request_id,
+            api_key=key,
+            gateway=gateway,
+        )
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> ClientAnswer:
+        """A client call with this API's key (what `make local` prints for curl)."""
+        return call(self.url, method, path, body, {"x-api-key": self.api_key, **(headers or {})})
 
     def _invoke(
-        self, route: Route, *, parameters: dict[str, str], path: str, query: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
-        text = body.decode("utf-8") if body else None
+        self,
+        route: Route,
+        *,
+        parameters: dict[str, str],
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: str | None,
+        request_id: str,
+        api_key: str | None,
+        gateway: Callable[..., Answer],
+    ) -> Answer:
         multi_query = parse_qs(query, keep_blank_values=True) if query else None
         event = {
             "resource": route.resource,
@@ -145,21 +251,24 @@ class LocalApi:
                 "accountId": ACCOUNT,
                 "apiId": "local",
                 "stage": self.stage,
-                "requestId": str(uuid.uuid4()),
+                "requestId": request_id,
                 "requestTimeEpoch": int(time.time() * 1000),
                 "httpMethod": route.method,
                 "path": f"/{self.stage}{path}",
                 "resourcePath": route.resource,
                 "protocol": "HTTP/1.1",
-                "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("User-Agent", "")},
+                "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("User-Agent", ""), "apiKey": api_key},
             },
-            "body": text,
+            "body": body,
             "isBase64Encoded": False,
         }
         invocation = self._runtime.invoke(route.function_name, event)
         result = invocation.result
+        if invocation.failed and (invocation.error or {}).get("errorType") == "Sandbox.Timedout":
+            return gateway("INTEGRATION_TIMEOUT")
         if invocation.failed or not isinstance(result, dict) or "statusCode" not in result:
-            return _json(HTTPStatus.BAD_GATEWAY, {"message": "Internal server error"})
+            # A function error or a malformed proxy answer: API Gateway answers 502.
+            return gateway("DEFAULT_5XX", message="Internal server error", status=HTTPStatus.BAD_GATEWAY)
         response_headers = [(name, str(value)) for name, value in (result.get("headers") or {}).items()]
         for name, values in (result.get("multiValueHeaders") or {}).items():
             response_headers.extend((name, str(value)) for value in values)
@@ -188,7 +297,3 @@ class LocalApi:
                 return
 
         return Handler
-
-
-def _json(status: HTTPStatus, body: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
-    return int(status), [("Content-Type", "application/json")], json.dumps(body).encode()

@@ -15,7 +15,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from localcloud.api_client import Answer, call
+from localcloud.api_client import Answer
 from localcloud.cloud import LocalCloud, LocalCloudConfig, running
 from localcloud.state import dead_letters, messages_per_queue, short
 from orderflow.adapters.dynamodb import from_item
@@ -81,7 +81,7 @@ class Demo:
             print(f"  !! {problem}")
 
     def api(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
-        return call(self.cloud.api.url, method, path, body, headers)
+        return self.cloud.api.request(method, path, body, headers)
 
     def place(
         self, label: str, order: dict[str, Any], status: str, reason: str | None, headers: dict[str, str] | None = None

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from localcloud import state
-from localcloud.api_client import call
 from localcloud.cloud import LocalCloud, LocalCloudConfig, running
 from localcloud.faults import Fault, FaultPlan
 from orderflow.adapters.dynamodb import from_item
 from orderflow.contracts import CUSTOMER_FACING_EVENTS, ORDER_EVENTS, EventType, Key
-from orderflow.ops import dlq
+from orderflow.ops import dlq, failures
 
 TERMINAL = {"SHIPPED", "CANCELLED", "NEEDS_ATTENTION"}  # as customers see them (the read model)
 SETTLED = {"CONFIRMED", "CANCELLED", "NEEDS_ATTENTION"}  # the order's own last statuses
@@ -208,7 +207,7 @@ def place_order(cloud: LocalCloud, kind: str, pace: Pace) -> str:
     deadline = time.monotonic() + 60
     attempt = 0
     while True:
-        answer = call(cloud.api.url, "POST", "/orders", body, headers)
+        answer = cloud.api.request("POST", "/orders", body, headers)
         if answer.status == 202:
             return str(answer.body["order_id"])
         if answer.status < 500 and answer.status not in (409, 429):
@@ -255,15 +254,22 @@ def _redrive_all(cloud: LocalCloud, say: Callable[[str], None]) -> tuple[dict[st
     lock_expiry = max(spec.timeout_seconds for spec in cloud.deployment.functions.values())
     for _ in range(5):
         cloud.wait_until_idle(timeout=120, settle=2)
-        if not any(q.depth and q.source_url for q in dlq.dead_letter_queues(sqs)):
+        if not any(q.depth for q in dlq.dead_letter_queues(sqs)):
             break
         time.sleep(lock_expiry)
-        queues = [q for q in dlq.dead_letter_queues(sqs) if q.depth and q.source_url]
-        for queue in queues:
+        for queue in [q for q in dlq.dead_letter_queues(sqs) if q.depth]:
             dead_lettered[queue.name] = dead_lettered.get(queue.name, 0) + queue.depth
-            result = dlq.redrive(sqs, queue, per_second=200)
-            say(f"  redrove {result.moved} from {queue.name}")
-            moved += result.moved
+            if queue.source_url:
+                result = dlq.redrive(sqs, queue, per_second=200)
+                say(f"  redrove {result.moved} from {queue.name}")
+                moved += result.moved
+                continue
+            # A failure destination: stream batches read again, rule events sent again.
+            outcome = failures.redrive(cloud.client, queue)
+            say(f"  redrove {outcome.redriven} failure record(s) from {queue.name}")
+            moved += outcome.redriven
+            for reason in outcome.kept:
+                say(f"  kept in {queue.name}: {reason}")
     return dead_lettered, moved
 
 

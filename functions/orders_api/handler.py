@@ -26,9 +26,15 @@ from orderflow.adapters.catalogue import DynamoDbCatalogue
 from orderflow.adapters.clients import shared_client
 from orderflow.adapters.unit_of_work import unit_of_work
 from orderflow.contracts import Key, Metric, Route
-from orderflow.domain.errors import InvalidOrder
-from orderflow.domain.orders import PlaceOrder, Product
-from orderflow.http import correlation_middleware, oversized, problem, validation_errors
+from orderflow.domain.errors import Contention, InvalidOrder
+from orderflow.domain.orders import PRINTABLE, PlaceOrder, Product
+from orderflow.http import (
+    correlation_middleware,
+    problem,
+    problem_responses,
+    refused_before_parsing,
+    validation_errors,
+)
 from orderflow.observability import logger, metrics, tracer
 from orderflow.services.ordering import OrderAccepted, OrderDetails, OrderingService
 from orderflow.settings import OrdersApiSettings, load
@@ -54,15 +60,33 @@ app = APIGatewayRestResolver(enable_validation=True)
 app.use(middlewares=[correlation_middleware])
 
 
-@app.get(Route.PRODUCTS, summary="The catalogue, with prices and available stock")
+# Every operation: API Gateway's own refusals (key, rate and quota, size) and a failed or late
+# function; each adds what it can answer itself.
+_ALWAYS = (403, 413, 422, 429, 502, 504)
+
+
+@app.get(
+    Route.PRODUCTS,
+    summary="The catalogue, with prices and available stock",
+    responses={200: {"description": "The catalogue"}, **problem_responses(*_ALWAYS)},
+)
 def list_products() -> list[Product]:
     return service.products()
 
 
-@app.post(Route.ORDERS, summary="Place an order", responses={202: {"description": "Order accepted"}})
+@app.post(
+    Route.ORDERS,
+    summary="Place an order",
+    responses={
+        202: {"description": "Order accepted", "content": {"application/json": {"model": OrderAccepted}}},
+        **problem_responses(*_ALWAYS, 409, 503),
+    },
+)
 def create_order(
     order: Annotated[PlaceOrder, Body()],
-    idempotency_key: Annotated[str | None, Header(alias=Route.IDEMPOTENCY_HEADER, max_length=255)] = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias=Route.IDEMPOTENCY_HEADER, min_length=1, max_length=255, pattern=PRINTABLE)
+    ] = None,
 ) -> Response[dict[str, Any]]:
     accepted = OrderAccepted.model_validate(
         _place(request={"idempotency_key": idempotency_key, "body": order.model_dump(mode="json")})
@@ -88,7 +112,11 @@ def _place(request: dict[str, Any]) -> dict[str, Any]:
     return service.place(command, correlation_id=correlation_id, idempotency_key=key).model_dump(mode="json")
 
 
-@app.get(Route.ORDER, summary="An order's status, lines, total and timeline")
+@app.get(
+    Route.ORDER,
+    summary="An order's status, lines, total and timeline",
+    responses={200: {"description": "The order"}, **problem_responses(*_ALWAYS, 404)},
+)
 def get_order(order_id: Annotated[str, Path(min_length=1, max_length=128)]) -> OrderDetails:
     logger.append_keys(order_id=order_id)
     details = service.details(order_id)
@@ -100,7 +128,11 @@ def get_order(order_id: Annotated[str, Path(min_length=1, max_length=128)]) -> O
 @app.not_found
 @app.exception_handler(NotFoundError)
 def _not_found(error: NotFoundError) -> Response[Any]:
-    return problem(HTTPStatus.NOT_FOUND, str(error) or "Not found", app=app)
+    if str(error):  # an order that does not exist
+        return problem(HTTPStatus.NOT_FOUND, str(error), [{"field": "order_id", "problem": "no such order"}], app=app)
+    return problem(
+        HTTPStatus.NOT_FOUND, "Not found", [{"field": "path", "problem": "no such route or method"}], app=app
+    )
 
 
 @app.exception_handler(RequestValidationError)
@@ -113,6 +145,16 @@ def _invalid_order(error: InvalidOrder) -> Response[Any]:
     return problem(
         HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid order", [{"field": error.field, "problem": error.problem}], app=app
     )
+
+
+@app.exception_handler(Contention)
+def _busy(error: Contention) -> Response[Any]:
+    answer = problem(
+        HTTPStatus.SERVICE_UNAVAILABLE, "Busy", [{"field": "request", "problem": "retry shortly"}], app=app
+    )
+    answer.headers["Retry-After"] = "1"
+    logger.warning("store contention outlasted the retries", extra={"reason": str(error)})
+    return answer
 
 
 @app.exception_handler(IdempotencyValidationError)
@@ -140,4 +182,4 @@ def _key_in_flight(_: IdempotencyAlreadyInProgressError) -> Response[Any]:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
-    return oversized(event, settings.max_body_bytes) or app.resolve(event, context)
+    return refused_before_parsing(event, settings.max_body_bytes) or app.resolve(event, context)

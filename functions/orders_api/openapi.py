@@ -22,6 +22,8 @@ def generate() -> str:
         if name.endswith(("_TABLE", "_ARN", "_NAME")):
             os.environ.setdefault(name, "openapi")
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
     from functions.orders_api.handler import app
 
     return (
@@ -29,6 +31,8 @@ def generate() -> str:
             title="orderflow orders API",
             version="1.0.0",
             description="Catalogue, order intake and order status. Every call needs the `x-api-key` header.",
+            security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
+            security=[{"apiKey": []}],
         )
         + "\n"
     )

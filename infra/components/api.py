@@ -3,14 +3,13 @@ tracing, and JSON error bodies that name the problem."""
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.components.api_schema import request_schema
+from infra.components.gateway_answers import GATEWAY_ANSWERS
 from infra.components.security import LogGroups
 from infra.settings import ApiSettings
 from orderflow.contracts import Route
@@ -66,26 +65,14 @@ class OrdersApi(Construct):
             ),
             default_method_options=apigateway.MethodOptions(api_key_required=True),
         )
-        # Validation failures answer like the function does: 422 and a JSON body saying what
-        # is wrong (API Gateway's validationErrorString names the field).
-        self.api.add_gateway_response(
-            "InvalidBody",
-            type=apigateway.ResponseType.BAD_REQUEST_BODY,
-            status_code="422",
-            templates={
-                "application/json": json.dumps(
-                    {
-                        "message": "Invalid request",
-                        "errors": [{"field": "body", "problem": "$context.error.validationErrorString"}],
-                    }
-                )
-            },
-        )
-        self.api.add_gateway_response(
-            "Default4xx",
-            type=apigateway.ResponseType.DEFAULT_4_XX,
-            templates={"application/json": '{"message": "$context.error.messageString"}'},
-        )
+        for answer in GATEWAY_ANSWERS:
+            self.api.add_gateway_response(
+                answer.type.response_type,
+                type=answer.type,
+                status_code=str(answer.status) if answer.status else None,
+                templates={"application/json": answer.template()},
+                response_headers={Route.CORRELATION_HEADER: "context.requestId"},
+            )
         validator = self.api.add_request_validator(
             "BodyValidator", validate_request_body=True, validate_request_parameters=True
         )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.api_client import Answer, call
+from localcloud.api_client import Answer
 from localcloud.cloud import LocalCloud, LocalCloudConfig, running
 
 
@@ -22,7 +22,7 @@ def cloud() -> Iterator[LocalCloud]:
 @pytest.fixture
 def api(cloud: LocalCloud) -> Any:
     def request(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
-        return call(cloud.api.url, method, path, body, headers)
+        return cloud.api.request(method, path, body, headers)
 
     return request
 

@@ -7,7 +7,6 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from localcloud.api_client import call
 from localcloud.cloud import LocalCloud
 from orderflow.adapters.dynamodb import from_item
 from orderflow.adapters.payment_gateway import SimulatedGateway
@@ -22,13 +21,13 @@ def place(cloud: LocalCloud, token: str, items: list[dict[str, Any]] | None = No
         "currency": currency,
         "payment_token": token,
     }
-    answer = call(cloud.api.url, "POST", "/orders", body)
+    answer = cloud.api.request("POST", "/orders", body)
     assert answer.status == 202, answer.body
     return str(answer.body["order_id"])
 
 
 def view(cloud: LocalCloud, order_id: str) -> dict[str, Any]:
-    return dict(call(cloud.api.url, "GET", f"/orders/{order_id}").body)
+    return dict(cloud.api.request("GET", f"/orders/{order_id}").body)
 
 
 def wait_terminal(cloud: LocalCloud, *order_ids: str, timeout: float = 60.0) -> dict[str, dict[str, Any]]:
@@ -87,6 +86,18 @@ def saga_outcome(cloud: LocalCloud, order_id: str, timeout: float = 60.0) -> str
             return ",".join(statuses)
         time.sleep(0.5)
     raise AssertionError(f"the saga of {order_id} is still running")
+
+
+def no_saga_running(cloud: LocalCloud, timeout: float = 90.0) -> None:
+    """Wait until no saga execution runs: a test that injects faults into a saga's functions
+    must not have them strike another test's order."""
+    sfn, machine = cloud.client("stepfunctions"), cloud.deployment.outputs["StateMachine"]
+    deadline = time.monotonic() + timeout
+    while sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
+        if time.monotonic() > deadline:
+            raise AssertionError("sagas still running")
+        time.sleep(0.5)
+    cloud.wait_until_idle()
 
 
 def charged(entries: dict[str, dict[str, Any]]) -> Decimal:

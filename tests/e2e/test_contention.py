@@ -8,7 +8,17 @@ from decimal import Decimal
 
 from localcloud.cloud import LocalCloud
 from localcloud.faults import Fault
-from tests.e2e.saga_support import conserved, ledger, place, saga_outcome, stock, types, view_showing, wait_terminal
+from tests.e2e.saga_support import (
+    conserved,
+    ledger,
+    no_saga_running,
+    place,
+    saga_outcome,
+    stock,
+    types,
+    view_showing,
+    wait_terminal,
+)
 
 # Every function that writes through a unit of work, by the start of its logical id.
 TRANSACTIONAL = (
@@ -23,6 +33,7 @@ TRANSACTIONAL = (
 
 
 def test_every_transaction_meeting_a_conflict_changes_no_outcome(cloud: LocalCloud) -> None:
+    no_saga_running(cloud)
     before = stock(cloud)
     cloud.runtime.faults.set([Fault(kind="conflict", target="dynamodb", rate=1.0)])
     try:

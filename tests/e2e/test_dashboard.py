@@ -10,7 +10,6 @@ import uuid
 
 import pytest
 
-from localcloud.api_client import call
 from localcloud.cloud import LocalCloud
 from tests.e2e.saga_support import place, wait_terminal
 
@@ -48,7 +47,7 @@ def render(url: str) -> str:
 def test_the_dashboard_renders_the_live_numbers(cloud: LocalCloud) -> None:
     wait_terminal(cloud, place(cloud, "tok_ok"), place(cloud, "tok_declined"))
     cloud.wait_until_idle()
-    live = call(cloud.api.url, "GET", "/_local/state.json").body
+    live = cloud.api.request("GET", "/_local/state.json").body
 
     dom = render(f"{cloud.api.url}/_local/")
 
@@ -69,7 +68,7 @@ def test_log_lines_filter_by_correlation_id(cloud: LocalCloud) -> None:
         "currency": "EUR",
         "payment_token": "tok_ok",
     }
-    order_id = call(cloud.api.url, "POST", "/orders", body, {"X-Correlation-Id": correlation_id}).body["order_id"]
+    order_id = cloud.api.request("POST", "/orders", body, {"X-Correlation-Id": correlation_id}).body["order_id"]
     wait_terminal(cloud, order_id)
     cloud.wait_until_idle()
 

@@ -7,7 +7,6 @@ import json
 import uuid
 from typing import Any
 
-from localcloud.api_client import call
 from localcloud.cloud import LocalCloud
 from orderflow.events import parse_event
 from tests.e2e.saga_support import place, wait_terminal
@@ -37,7 +36,7 @@ def test_one_correlation_id_follows_an_order_through_every_function_and_event(cl
         "currency": "EUR",
         "payment_token": "tok_ok",
     }
-    placed = call(cloud.api.url, "POST", "/orders", body, {"X-Correlation-Id": correlation_id})
+    placed = cloud.api.request("POST", "/orders", body, {"X-Correlation-Id": correlation_id})
     order_id = placed.body["order_id"]
     assert placed.headers["X-Correlation-Id"] == correlation_id
     wait_terminal(cloud, order_id)

@@ -16,7 +16,7 @@ import pytest
 from localcloud.cloud import LocalCloud
 from localcloud.faults import Fault
 from orderflow.ops.__main__ import main
-from tests.e2e.saga_support import place, wait_terminal
+from tests.e2e.saga_support import no_saga_running, place, wait_terminal
 from tests.e2e.test_fidelity import _send, _unreadable_view
 from tests.e2e.test_order_flow import wait_for
 from tests.support.factories import order_confirmed, order_created
@@ -35,8 +35,7 @@ def _depth(cloud: LocalCloud) -> int:
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
-@pytest.fixture
-def stuck_order(cloud: LocalCloud) -> tuple[str, str]:
+def _stuck(cloud: LocalCloud) -> tuple[str, str]:
     """An order whose two events sit in the order-history DLQ, in order: its read model could
     not be written (a corrupt summary) until an operator repairs it."""
     order_id, group = _unreadable_view(cloud), f"group-{uuid.uuid4()}"
@@ -47,6 +46,19 @@ def stuck_order(cloud: LocalCloud) -> tuple[str, str]:
 
     wait_for(lambda: len([d for d in dead_letters(cloud) if d.group == group]) == 2, timeout=30)
     return order_id, group
+
+
+@pytest.fixture(scope="module")
+def stuck_order(cloud: LocalCloud) -> tuple[str, str]:
+    """One stuck order for the tests that only read the DLQ (it takes `maxReceiveCount`
+    deliveries to get there)."""
+    return _stuck(cloud)
+
+
+@pytest.fixture
+def own_stuck_order(cloud: LocalCloud) -> tuple[str, str]:
+    """A stuck order of the test's own, for a test that changes the DLQ."""
+    return _stuck(cloud)
 
 
 def test_dlq_list_shows_every_dlq_with_its_depth(
@@ -86,9 +98,9 @@ def test_a_dry_run_changes_nothing(
 
 
 def test_redrive_of_a_fifo_dlq_keeps_each_orders_events_in_order(
-    cloud: LocalCloud, capsys: pytest.CaptureFixture[str], stuck_order: tuple[str, str]
+    cloud: LocalCloud, capsys: pytest.CaptureFixture[str], own_stuck_order: tuple[str, str]
 ) -> None:
-    order_id, _ = stuck_order
+    order_id, _ = own_stuck_order
     # The operator repairs what made the events fail, then redrives them.
     cloud.client("dynamodb").delete_item(
         TableName=cloud.table_name("OrderViews"), Key={"order_id": {"S": order_id}, "sk": {"S": "SUMMARY"}}
@@ -107,9 +119,8 @@ def test_redrive_of_a_fifo_dlq_keeps_each_orders_events_in_order(
 
 
 def view_status(cloud: LocalCloud, order_id: str) -> str | None:
-    from localcloud.api_client import call
 
-    return call(cloud.api.url, "GET", f"/orders/{order_id}").body.get("status")
+    return cloud.api.request("GET", f"/orders/{order_id}").body.get("status")
 
 
 def test_order_tells_an_orders_story(cloud: LocalCloud, capsys: pytest.CaptureFixture[str]) -> None:
@@ -180,6 +191,7 @@ def test_a_saga_start_that_keeps_failing_waits_in_its_dlq_and_redrive_starts_it(
 ) -> None:
     """EventBridge hands OrderCreated to the saga-starts queue, not to a function: a starter
     failing on every receive leaves the event in the queue's DLQ (alarmed), not dropped."""
+    no_saga_running(cloud)
     cloud.runtime.faults.set([Fault(kind="error", target="FulfilmentSagaStartsConsumer")])
     try:
         order_id = place(cloud, "tok_ok")
@@ -201,6 +213,7 @@ def test_a_stream_batch_the_relay_could_not_publish_is_read_again_and_published(
 ) -> None:
     """The relay fails on every retry: Lambda records the batch's stream positions in the
     failure queue; redrive reads those records from the stream and hands them to the relay."""
+    no_saga_running(cloud)
     cloud.runtime.faults.set([Fault(kind="error", target="BackboneRelay")])
     try:
         order_id = place(cloud, "tok_ok")

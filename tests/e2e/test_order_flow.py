@@ -61,12 +61,30 @@ def test_bad_input_is_refused_and_writes_nothing(api: Any, cloud: LocalCloud) ->
 
     answer = api("POST", "/orders", order_request(items=[{"sku": "KB-001", "quantity": 0}]))
 
+    # The request validator (the method's model) refuses it before the function runs; API
+    # Gateway's validation message names the rule broken, not the field's path.
     assert answer.status == 422
-    assert answer.body["errors"][0]["field"] == "items[0].quantity"
+    assert answer.body["message"] == "Invalid request"
+    assert answer.body["errors"][0]["field"] == "body"
+    assert "minimum of 1" in answer.body["errors"][0]["problem"]
+    assert _orders_stored(cloud) == before
+
+
+def test_what_only_the_function_can_check_names_the_field(api: Any, cloud: LocalCloud) -> None:
+    before = _orders_stored(cloud)
+
+    answer = api("POST", "/orders", order_request(items=[{"sku": "NO-SUCH-SKU", "quantity": 1}]))
+
+    assert answer.status == 422
+    assert answer.body["errors"] == [{"field": "items[0].sku", "problem": "unknown sku 'NO-SUCH-SKU'"}]
     assert _orders_stored(cloud) == before
 
 
 def test_an_unknown_route_answers_like_api_gateway(api: Any) -> None:
     answer = api("DELETE", "/orders")
 
-    assert (answer.status, answer.body) == (403, {"message": "Missing Authentication Token"})
+    assert (answer.status, answer.body) == (
+        404,
+        {"message": "Not found", "errors": [{"field": "path", "problem": "no such route or method"}]},
+    )
+    assert answer.headers["X-Correlation-Id"]

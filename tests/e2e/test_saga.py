@@ -20,6 +20,7 @@ from tests.e2e.saga_support import (
     conserved,
     executions,
     ledger,
+    no_saga_running,
     place,
     saga_outcome,
     stock,
@@ -106,6 +107,7 @@ CONFIRM_ATTEMPTS = 4
 def _order_with_every_confirm_attempt_failing(cloud: LocalCloud, kind: str) -> tuple[str, str]:
     """An order whose confirm attempts all fail with this fault kind (`timeout`: the step ran
     and its answer was lost; `error`: it never ran); its id and how its saga ended."""
+    no_saga_running(cloud)
     cloud.runtime.faults.set([Fault(kind=kind, target="FulfilmentOrderSteps", times=CONFIRM_ATTEMPTS)])
     try:
         order_id = place(cloud, "tok_ok", [{"sku": "HS-004", "quantity": 1}])
@@ -181,8 +183,7 @@ def test_the_same_order_created_twice_runs_one_saga(cloud: LocalCloud) -> None:
 
 def test_gateway_down_opens_the_circuit_then_it_closes_again(cloud: LocalCloud) -> None:
     # The circuit counts failures per execution environment: nothing else may be paying now.
-    sfn, machine = cloud.client("stepfunctions"), cloud.deployment.outputs["StateMachine"]
-    wait_for(lambda: not sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"], 90)
+    no_saga_running(cloud)
     down = place(cloud, "tok_unavailable")
     # Three failed charges, with the saga's jittered retry intervals between them.
     try:

@@ -199,7 +199,10 @@ def test_a_poison_message_fails_only_its_own_order_group(
     # order); the other order's messages are applied.
     assert response == {"batchItemFailures": [{"itemIdentifier": "message-0"}, {"itemIdentifier": "message-1"}]}
     assert _view("o-good", handler_module)["status"] == "CONFIRMED"
-    assert _view("o-bad", handler_module) == {"message": "Order o-bad not found"}
+    assert _view("o-bad", handler_module) == {
+        "message": "Order o-bad not found",
+        "errors": [{"field": "order_id", "problem": "no such order"}],
+    }
 
 
 def test_notifier_records_one_notification_per_event(

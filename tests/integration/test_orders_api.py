@@ -168,7 +168,10 @@ def test_unknown_order_is_404(api: Callable[..., dict[str, Any]]) -> None:
     response = api("GET", "/orders/missing", path_parameters={"order_id": "missing"})
 
     assert response["statusCode"] == 404
-    assert body(response) == {"message": "Order missing not found"}
+    assert body(response) == {
+        "message": "Order missing not found",
+        "errors": [{"field": "order_id", "problem": "no such order"}],
+    }
 
 
 def test_a_new_order_is_readable_at_its_location_before_projection(api: Callable[..., dict[str, Any]]) -> None:

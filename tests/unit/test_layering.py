@@ -67,3 +67,21 @@ def test_contracts_and_events_import_no_domain_service_or_adapter() -> None:
         if module == "orderflow.contracts" or module.startswith("orderflow.events"):
             outside = {name for name in imported if name.split(".")[1] not in ("contracts", "events")}
             assert outside == set(), module
+
+
+def test_building_the_stack_loads_no_function_runtime() -> None:
+    """`infra/` takes names and models from the package, never the functions' runtime (Powertools
+    observability, the shared SDK session): loading that at synth would create an SDK session
+    before any test's AWS mock could register with it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, app; print(sorted(m for m in sys.modules if m in ('orderflow.observability', 'orderflow.http')))"
+    )
+    root = PACKAGE.parents[3]
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True, timeout=120
+    )
+
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -195,6 +195,7 @@ class Route:
     ORDER = "/orders/<order_id>"
     ORDER_PATH_PARAMETER = "order_id"
     IDEMPOTENCY_HEADER = "Idempotency-Key"
+    CORRELATION_HEADER = "X-Correlation-Id"  # on every answer, API Gateway's own included
 
 
 SERVICE_NAME = "orderflow"

@@ -9,15 +9,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderflow.contracts import EventSource
 from orderflow.domain.errors import InvalidOrder, InvalidTransition
 from orderflow.events.models import OrderCreated, OrderCreatedData, OrderLine
-from orderflow.events.types import CancellationReason, Currency, Identifier, Money, OrderStatus, Quantity, Sku
+from orderflow.events.types import CancellationReason, Currency, Money, OrderStatus, Quantity, Sku
 
 MAX_LINES = 50
+# Text a client names things with: no control characters, not only blanks, bounded.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
+ClientIdentifier = Annotated[str, Field(min_length=1, max_length=128, pattern=PRINTABLE)]
 
 
 class RequestedLine(BaseModel):
@@ -32,10 +36,10 @@ class PlaceOrder(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    customer_id: Identifier
+    customer_id: ClientIdentifier
     items: list[RequestedLine] = Field(min_length=1, max_length=MAX_LINES)
     currency: Currency
-    payment_token: Identifier
+    payment_token: ClientIdentifier
 
 
 class Product(BaseModel):
