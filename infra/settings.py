@@ -5,6 +5,7 @@ Defaults are production values; `app.py` lets `cdk.json` context override the st
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from aws_cdk import aws_logs as logs
@@ -90,6 +91,14 @@ class AlertSettings:
     urls: tuple[str, ...] = ()
 
 
+# CloudFormation takes stack names of up to 128 characters; the longest name orderflow builds from
+# it is the X-Ray resource policy's, `<stack>-sns-tracing`, and X-Ray takes policy names of up to
+# 128 (tests/infra/test_checks.py checks every name the template spells against its service).
+# Queue, table and function names are CloudFormation's own, which it fits to each service.
+STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+MAX_STACK_NAME = 128 - len("-sns-tracing")
+
+
 @dataclass(frozen=True, kw_only=True)
 class OrderflowSettings:
     stack_name: str = "orderflow"
@@ -107,6 +116,13 @@ class OrderflowSettings:
     archive_retention_days: int = 365
     # Keep data on stack deletion in production; a development stack may destroy it.
     retain_data: bool = True
+
+    def __post_init__(self) -> None:
+        if not STACK_NAME.match(self.stack_name) or len(self.stack_name) > MAX_STACK_NAME:
+            raise ValueError(
+                f"stack name {self.stack_name!r}: a letter, then letters, digits and hyphens, "
+                f"at most {MAX_STACK_NAME} characters"
+            )
 
     @classmethod
     def local(cls, **overrides: object) -> OrderflowSettings:

@@ -43,3 +43,11 @@ class LambdaContext:
 @pytest.fixture
 def lambda_context() -> LambdaContext:
     return LambdaContext()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With `-n 2 --dist loadgroup` (`make test`): the end-to-end package (one local cloud for all
+    its tests) in one worker, everything else (the soak's own cloud included) in the other."""
+    for item in items:
+        group = "e2e" if item.nodeid.startswith("tests/e2e/") else "rest"
+        item.add_marker(pytest.mark.xdist_group(group))

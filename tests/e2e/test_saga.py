@@ -269,3 +269,33 @@ def test_a_payment_command_no_longer_awaited_charges_nothing(cloud: LocalCloud) 
 
 def _reports(cloud: LocalCloud) -> list[dict[str, Any]]:
     return [details for kind, details in list(cloud.activity.reports) if kind == "sqs_batch"]
+
+
+def test_an_order_at_the_line_limit_ships_and_one_more_line_is_refused(cloud: LocalCloud) -> None:
+    """48 lines: the confirmation writes 3 + 2 x 48 = 99 items in one transaction, the most
+    DynamoDB takes (orderflow.limits). 49 lines never get past the API."""
+    from orderflow.adapters.catalogue import DynamoDbCatalogue
+    from orderflow.domain.orders import Product
+    from orderflow.events.types import Currency
+    from orderflow.limits import MAX_LINES
+
+    catalogue = DynamoDbCatalogue(cloud.table_name("Catalogue"), client=cloud.client("dynamodb"))
+    skus = [f"LIMIT-{index:02d}" for index in range(MAX_LINES + 1)]
+    for sku in skus:
+        catalogue.put(Product(sku=sku, name=f"Part {sku}", price=Decimal("1.00"), currency=Currency.EUR, available=100))
+    lines = [{"sku": sku, "quantity": 2} for sku in skus]
+
+    order_id = place(cloud, "tok_ok", lines[:MAX_LINES])
+    refused = cloud.api.request(
+        "POST",
+        "/orders",
+        {"customer_id": "limits", "items": lines, "currency": "EUR", "payment_token": "tok_ok"},
+    )
+
+    final = wait_terminal(cloud, order_id, timeout=120)[order_id]
+    assert final["status"] == "SHIPPED"
+    assert Decimal(final["total"]) == Decimal("96.00")
+    sold = stock(cloud)
+    assert all((sold[sku]["sold"], sold[sku]["reserved"]) == (2, 0) for sku in skus[:MAX_LINES])
+    assert refused.status == 422
+    assert refused.body["errors"][0]["field"] == "body"

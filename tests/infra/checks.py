@@ -318,3 +318,136 @@ def data_not_retained(template: Template) -> list[str]:
         if resource["Type"] == "AWS::DynamoDB::Table" and not resource["Properties"].get("DeletionProtectionEnabled"):
             problems.append(f"{lid}: no deletion protection")
     return problems
+
+
+# Names the template spells out, per type: (property, the service's limit).
+NAME_LIMITS = {
+    "AWS::XRay::ResourcePolicy": ("PolicyName", 128),
+    "AWS::Events::EventBus": ("Name", 256),
+    "AWS::Logs::LogGroup": ("LogGroupName", 512),
+    "AWS::CloudWatch::Alarm": ("AlarmName", 255),
+    "AWS::CloudWatch::Dashboard": ("DashboardName", 255),
+    "AWS::ApiGateway::RestApi": ("Name", 1024),
+    "AWS::SQS::Queue": ("QueueName", 80),
+    "AWS::SNS::Topic": ("TopicName", 256),
+    "AWS::DynamoDB::Table": ("TableName", 255),
+    "AWS::Lambda::Function": ("FunctionName", 64),
+    "AWS::StepFunctions::StateMachine": ("StateMachineName", 80),
+    "AWS::Events::Rule": ("Name", 64),
+    "AWS::Events::Archive": ("ArchiveName", 48),
+}
+
+
+def names_too_long(template: Template, *, stack_name: str, longest_stack_name: int) -> list[str]:
+    """Names built from the stack name that a stack name of `longest_stack_name` characters
+    would push over their service's limit."""
+    problems = []
+    for kind, (prop, limit) in NAME_LIMITS.items():
+        for lid, resource in resources(template, kind).items():
+            name = render(resource.get("Properties", {}).get(prop))
+            if not isinstance(name, str):
+                continue
+            longest = len(name) + (longest_stack_name - len(stack_name)) * name.count(stack_name)
+            if longest > limit:
+                problems.append(f"{lid}: {prop} reaches {longest} characters, {kind} takes {limit}")
+    return problems
+
+
+# --- AWS Foundational Security Best Practices controls that apply to these resource types -----
+# Each control the stack meets has a check here; the README's Security table lists every
+# applicable control, met or not (and why not), and test_checks.py ties the two together.
+
+
+def _stages(template: Template) -> list[tuple[str, dict[str, Any]]]:
+    return list(resources(template, "AWS::ApiGateway::Stage").items())
+
+
+def _public(statement: dict[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    everyone = principal == "*" or (isinstance(principal, dict) and "*" in _listed(principal.get("AWS", [])))
+    return statement.get("Effect") == "Allow" and everyone and not statement.get("Condition")
+
+
+def _failing(kind: str, test: Any, template: Template, what: str) -> list[str]:
+    return [
+        f"{lid}: {what}"
+        for lid, resource in resources(template, kind).items()
+        if not test(resource.get("Properties", {}))
+    ]
+
+
+CONTROLS: dict[str, Any] = {
+    "APIGateway.1": lambda t: [
+        f"{lid}: no execution logging"
+        for lid, stage in _stages(t)
+        if not any(s.get("LoggingLevel") in ("INFO", "ERROR") for s in stage["Properties"].get("MethodSettings", []))
+    ],
+    "APIGateway.3": lambda t: _failing(
+        "AWS::ApiGateway::Stage", lambda p: p.get("TracingEnabled") is True, t, "no X-Ray"
+    ),
+    "APIGateway.5": lambda t: [
+        f"{lid}: cache not encrypted"
+        for lid, stage in _stages(t)
+        if stage["Properties"].get("CacheClusterEnabled")
+        and not all(s.get("CacheDataEncrypted") for s in stage["Properties"].get("MethodSettings", []))
+    ],
+    "CloudWatch.15": lambda t: _failing(
+        "AWS::CloudWatch::Alarm", lambda p: bool(p.get("AlarmActions")), t, "no action"
+    ),
+    "CloudWatch.17": lambda t: _failing(
+        "AWS::CloudWatch::Alarm", lambda p: p.get("ActionsEnabled", True) is not False, t, "actions disabled"
+    ),
+    "DynamoDB.1": lambda t: _failing(
+        "AWS::DynamoDB::Table", lambda p: p.get("BillingMode") == "PAY_PER_REQUEST", t, "provisioned, no scaling"
+    ),
+    "DynamoDB.2": lambda t: _failing(
+        "AWS::DynamoDB::Table",
+        lambda p: p.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is True,
+        t,
+        "no point-in-time recovery",
+    ),
+    "DynamoDB.6": lambda t: _failing(
+        "AWS::DynamoDB::Table", lambda p: p.get("DeletionProtectionEnabled") is True, t, "no deletion protection"
+    ),
+    "EventBridge.3": lambda t: [
+        f"{lid}: custom bus without a resource policy"
+        for lid in resources(t, "AWS::Events::EventBus")
+        if not any(
+            target(p["Properties"].get("EventBusName")) == lid
+            for p in resources(t, "AWS::Events::EventBusPolicy").values()
+        )
+    ],
+    "KMS.4": lambda t: _failing("AWS::KMS::Key", lambda p: p.get("EnableKeyRotation") is True, t, "no rotation"),
+    "Lambda.1": lambda t: _failing(
+        "AWS::Lambda::Permission",
+        lambda p: p.get("Principal") != "*" and bool(p.get("SourceArn") or p.get("SourceAccount")),
+        t,
+        "invocable by anyone, or by a service on anyone's behalf",
+    ),
+    "Lambda.2": lambda t: _failing(
+        "AWS::Lambda::Function", lambda p: p.get("Runtime") in SUPPORTED_RUNTIMES, t, "unsupported runtime"
+    ),
+    "SNS.1": lambda t: _failing("AWS::SNS::Topic", lambda p: bool(p.get("KmsMasterKeyId")), t, "not KMS-encrypted"),
+    "SNS.4": lambda t: [
+        f"{lid}: public"
+        for lid, policy in resources(t, "AWS::SNS::TopicPolicy").items()
+        if any(_public(s) for s in statements(policy["Properties"]["PolicyDocument"]))
+    ],
+    "SQS.1": lambda t: _failing("AWS::SQS::Queue", lambda p: bool(p.get("KmsMasterKeyId")), t, "not encrypted"),
+    "SQS.3": lambda t: [
+        f"{lid}: public"
+        for lid, policy in resources(t, "AWS::SQS::QueuePolicy").items()
+        if any(_public(s) for s in statements(policy["Properties"]["PolicyDocument"]))
+    ],
+    "StepFunctions.1": lambda t: _failing(
+        "AWS::StepFunctions::StateMachine",
+        lambda p: p.get("LoggingConfiguration", {}).get("Level", "OFF") != "OFF",
+        t,
+        "no logging",
+    ),
+    "Logs encryption": lambda t: _failing(
+        "AWS::Logs::LogGroup", lambda p: bool(p.get("KmsKeyId")), t, "not encrypted with a customer key"
+    ),
+}
+# Lambda runtimes AWS supports for new functions (Lambda: "Lambda runtimes"), the Python ones.
+SUPPORTED_RUNTIMES = frozenset({"python3.10", "python3.11", "python3.12", "python3.13", "python3.14"})

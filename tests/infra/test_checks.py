@@ -4,6 +4,7 @@ check is also shown to catch the mistake it is for, planted in a copy of the tem
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,3 +193,119 @@ def test_make_destroy_names_everything_the_stack_keeps(synthesized: Document) ->
     holders = {lid for kind in checks.DATA_TYPES for lid in checks.resources(synthesized, kind)}
     assert holders | checks.dead_letter_queues(synthesized) <= set(listed)
     assert "delete-table --table-name orderflow-orders-1" in listed[table_id].for_good
+
+
+def test_no_name_outgrows_its_service_at_the_longest_stack_name(synthesized: Document) -> None:
+    from infra.settings import MAX_STACK_NAME
+
+    assert checks.names_too_long(synthesized, stack_name="orderflow", longest_stack_name=MAX_STACK_NAME) == []
+    assert checks.names_too_long(synthesized, stack_name="orderflow", longest_stack_name=128) == [
+        f"{_one(synthesized, 'AWS::XRay::ResourcePolicy')[0]}: PolicyName reaches 140 characters, "
+        "AWS::XRay::ResourcePolicy takes 128"
+    ]
+
+
+def test_a_stack_name_that_would_break_a_name_is_refused_before_synth() -> None:
+    from infra.settings import MAX_STACK_NAME, OrderflowSettings
+
+    OrderflowSettings(stack_name="o" * MAX_STACK_NAME)
+    with pytest.raises(ValueError, match=f"at most {MAX_STACK_NAME} characters"):
+        OrderflowSettings(stack_name="o" * (MAX_STACK_NAME + 1))
+    with pytest.raises(ValueError, match="a letter, then letters, digits and hyphens"):
+        OrderflowSettings(stack_name="order_flow")
+
+
+# --- the security controls table ------------------------------------------------------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+PLANTED: dict[str, Any] = {
+    "APIGateway.1": lambda t: [
+        s["Properties"].__setitem__("MethodSettings", [])
+        for s in checks.resources(t, "AWS::ApiGateway::Stage").values()
+    ],
+    "APIGateway.3": lambda t: [
+        s["Properties"].__setitem__("TracingEnabled", False)
+        for s in checks.resources(t, "AWS::ApiGateway::Stage").values()
+    ],
+    "APIGateway.5": lambda t: [
+        s["Properties"].__setitem__("CacheClusterEnabled", True)
+        for s in checks.resources(t, "AWS::ApiGateway::Stage").values()
+    ],
+    "CloudWatch.15": lambda t: [
+        a["Properties"].pop("AlarmActions") for a in checks.resources(t, "AWS::CloudWatch::Alarm").values()
+    ],
+    "CloudWatch.17": lambda t: [
+        a["Properties"].__setitem__("ActionsEnabled", False)
+        for a in checks.resources(t, "AWS::CloudWatch::Alarm").values()
+    ],
+    "DynamoDB.1": lambda t: [
+        d["Properties"].__setitem__("BillingMode", "PROVISIONED")
+        for d in checks.resources(t, "AWS::DynamoDB::Table").values()
+    ],
+    "DynamoDB.2": lambda t: [
+        d["Properties"].pop("PointInTimeRecoverySpecification")
+        for d in checks.resources(t, "AWS::DynamoDB::Table").values()
+    ],
+    "DynamoDB.6": lambda t: [
+        d["Properties"].pop("DeletionProtectionEnabled") for d in checks.resources(t, "AWS::DynamoDB::Table").values()
+    ],
+    "EventBridge.3": lambda t: [
+        t["Resources"].pop(lid) for lid in list(checks.resources(t, "AWS::Events::EventBusPolicy"))
+    ],
+    "KMS.4": lambda t: [
+        k["Properties"].__setitem__("EnableKeyRotation", False) for k in checks.resources(t, "AWS::KMS::Key").values()
+    ],
+    "Lambda.1": lambda t: [
+        p["Properties"].pop("SourceArn", None) for p in checks.resources(t, "AWS::Lambda::Permission").values()
+    ],
+    "Lambda.2": lambda t: [
+        f["Properties"].__setitem__("Runtime", "python3.8")
+        for f in checks.resources(t, "AWS::Lambda::Function").values()
+    ],
+    "SNS.1": lambda t: [x["Properties"].pop("KmsMasterKeyId") for x in checks.resources(t, "AWS::SNS::Topic").values()],
+    "SNS.4": lambda t: [
+        p["Properties"]["PolicyDocument"]["Statement"].append(
+            {"Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": "*"}
+        )
+        for p in checks.resources(t, "AWS::SNS::TopicPolicy").values()
+    ],
+    "SQS.1": lambda t: [q["Properties"].pop("KmsMasterKeyId") for q in checks.resources(t, "AWS::SQS::Queue").values()],
+    "SQS.3": lambda t: [
+        p["Properties"]["PolicyDocument"]["Statement"].append(
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:SendMessage", "Resource": "*"}
+        )
+        for p in checks.resources(t, "AWS::SQS::QueuePolicy").values()
+    ],
+    "StepFunctions.1": lambda t: [
+        m["Properties"].pop("LoggingConfiguration")
+        for m in checks.resources(t, "AWS::StepFunctions::StateMachine").values()
+    ],
+    "Logs encryption": lambda t: [
+        g["Properties"].pop("KmsKeyId") for g in checks.resources(t, "AWS::Logs::LogGroup").values()
+    ],
+}
+
+
+def _table_rows() -> dict[str, str]:
+    """Control -> status, from the README's Security table."""
+    text = README.read_text()
+    section = text[text.index("## Security") : text.index("## Observability")]
+    rows = [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    return {cells[0].strip(): cells[2].strip() for cells in rows[1:]}
+
+
+def test_every_control_the_readme_says_is_met_is_checked_and_met(synthesized: Document) -> None:
+    rows = _table_rows()
+    met = {control for control, status in rows.items() if status == "met"}
+
+    assert set(rows.values()) <= {"met", "not met"}
+    assert met == set(checks.CONTROLS)
+    for control in sorted(met):
+        assert checks.CONTROLS[control](synthesized) == [], control
+
+
+@pytest.mark.parametrize("control", sorted(PLANTED))
+def test_each_control_check_catches_its_planted_violation(synthesized: Document, control: str) -> None:
+    PLANTED[control](synthesized)
+
+    assert checks.CONTROLS[control](synthesized) != []

@@ -48,6 +48,7 @@ class FakeUnitOfWork:
         self.timelines: dict[str, dict[str, TimelineEntry]] = {}
         self.published: list[Envelope[Any]] = []  # the outbox, in commit order
         self.commits = 0
+        self.transaction_sizes: list[int] = []  # items staged by each commit (committed or not)
         self.before_commit: list[Callable[[FakeUnitOfWork], None]] = []
         self._staged: list[tuple[Check, Callable[[], None]]] = []
         self.orders = _Orders(self)
@@ -70,6 +71,7 @@ class FakeUnitOfWork:
 
     def commit(self) -> None:
         staged, self._staged = self._staged, []
+        self.transaction_sizes.append(len(staged))
         while self.before_commit:
             self.before_commit.pop(0)(self)
         for check, _ in staged:

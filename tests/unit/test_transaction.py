@@ -11,8 +11,9 @@ import pytest
 from botocore.stub import Stubber
 
 from orderflow.adapters.errors import AlreadyExists
-from orderflow.adapters.transaction import BACKOFF_CAP_SECONDS, MAX_ITEMS, Transaction, Write, outcome
+from orderflow.adapters.transaction import BACKOFF_CAP_SECONDS, Transaction, Write, outcome
 from orderflow.domain.errors import ConcurrentUpdate, Contention, WriteRejected
+from orderflow.limits import TRANSACTION_MAX_ITEMS
 from tests.support.aws import REGION
 
 
@@ -119,7 +120,7 @@ def test_an_invalid_transaction_is_rejected_without_retrying(dynamodb: tuple[Any
 def test_more_items_than_dynamodb_takes_are_refused_before_sending(dynamodb: tuple[Any, Stubber]) -> None:
     client, _ = dynamodb
     transaction = Transaction(client)
-    for index in range(MAX_ITEMS + 1):
+    for index in range(TRANSACTION_MAX_ITEMS + 1):
         transaction.stage(_put("outbox", f"e-{index}"), lambda: AlreadyExists("e"))
 
     with pytest.raises(WriteRejected, match="at most 100"):

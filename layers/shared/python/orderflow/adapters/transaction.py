@@ -33,10 +33,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from orderflow.domain.errors import Contention, WriteRejected
-
-# DynamoDB's limits on one transaction (the API refuses more; docs: Service quotas, "Transactions").
-MAX_ITEMS = 100
-MAX_BYTES = 4 * 1024 * 1024
+from orderflow.limits import TRANSACTION_MAX_ITEMS
 
 CONDITION_FAILED = "ConditionalCheckFailed"
 RETRIED_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
@@ -114,8 +111,10 @@ class Transaction:
         writes, self._writes = self._writes, []
         if not writes:
             return
-        if len(writes) > MAX_ITEMS:
-            raise WriteRejected(f"{len(writes)} items in one transaction; DynamoDB takes at most {MAX_ITEMS}")
+        if len(writes) > TRANSACTION_MAX_ITEMS:
+            raise WriteRejected(
+                f"{len(writes)} items in one transaction; DynamoDB takes at most {TRANSACTION_MAX_ITEMS}"
+            )
         last: Exception | None = None
         for attempt in range(self._attempts):
             if attempt:

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from orderflow.contracts import EventSource
 from orderflow.domain.errors import InvalidOrder, InvalidTransition
 from orderflow.events.models import OrderCreated, OrderCreatedData, OrderLine
-from orderflow.events.types import CancellationReason, Currency, Money, OrderStatus, Quantity, Sku
+from orderflow.events.types import MAX_MONEY, CancellationReason, Currency, Money, OrderStatus, Quantity, Sku
+from orderflow.limits import MAX_LINES
 
-MAX_LINES = 50
 # Text a client names things with: no control characters, not only blanks, bounded.
 PRINTABLE = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
 ClientIdentifier = Annotated[str, Field(min_length=1, max_length=128, pattern=PRINTABLE)]
@@ -103,6 +103,8 @@ def place_order(
     """Create a PENDING order and its `OrderCreated` event (sequence 1)."""
     lines = price_lines(command, catalogue)
     total = sum((line.unit_price * line.quantity for line in lines), Decimal("0.00"))
+    if total > MAX_MONEY:
+        raise InvalidOrder("items", f"the order's total {total} is more than an order can be ({MAX_MONEY})")
     order = Order(
         order_id=order_id,
         customer_id=command.customer_id,

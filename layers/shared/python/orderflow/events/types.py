@@ -8,7 +8,9 @@ from typing import Annotated
 
 from pydantic import Field
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+MONEY_DIGITS = 12
+Money = Annotated[Decimal, Field(ge=0, max_digits=MONEY_DIGITS, decimal_places=2)]
+MAX_MONEY = Decimal(10 ** (MONEY_DIGITS - 2)) - Decimal("0.01")  # 9999999999.99: the most an amount can be
 Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
 Quantity = Annotated[int, Field(ge=1, le=1000)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128)]
