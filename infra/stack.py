@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.components.alerting import AlertTopic
 from infra.components.api import OrdersApi
 from infra.components.backbone import EventBackbone
 from infra.components.fulfilment import Fulfilment
-from infra.components.messaging import QueueConsumer
+from infra.components.messaging import ConsumerBase, QueueConsumer
 from infra.components.monitoring import Monitoring
 from infra.components.runtime import Layers, OrderflowFunction
 from infra.components.security import DataKeys, LogGroups, grant_table
@@ -71,15 +71,7 @@ class OrderflowStack(Stack):
             log_groups=log_groups,
         )
 
-        consumer_options = {
-            "topic": backbone.topic,
-            "key": key,
-            "layers": layers,
-            "settings": settings.consumer,
-            "log_groups": log_groups,
-            "dlq_retention": Duration.days(settings.dlq_retention_days),
-            "retain": settings.retain_data,
-        }
+        consumers = ConsumerBase.of(settings, key=key, layers=layers, log_groups=log_groups)
         history = QueueConsumer(
             self,
             "OrderHistory",
@@ -87,7 +79,8 @@ class OrderflowStack(Stack):
             description="Projects order events into the order read model",
             event_types=ORDER_EVENTS,
             environment={Env.ORDER_VIEWS_TABLE: tables.order_views.table_name},
-            **consumer_options,  # type: ignore[arg-type]
+            topic=backbone.topic,
+            base=consumers,
         )
         grant_table(tables.order_views, history.function, "Query", "PutItem")
 
@@ -102,7 +95,8 @@ class OrderflowStack(Stack):
                 Env.IDEMPOTENCY_TABLE: tables.idempotency.table_name,
                 Env.IDEMPOTENCY_TTL_SECONDS: str(settings.idempotency_ttl_seconds),
             },
-            **consumer_options,  # type: ignore[arg-type]
+            topic=backbone.topic,
+            base=consumers,
         )
         grant_table(tables.notifications, notifications.function, "PutItem")
         grant_table(tables.idempotency, notifications.function, *IDEMPOTENCY_ACTIONS)
@@ -118,6 +112,7 @@ class OrderflowStack(Stack):
             bus=backbone.bus,
             alerts=self.alerts,
             log_groups=log_groups,
+            consumers=consumers,
             settings=settings,
         )
 

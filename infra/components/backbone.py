@@ -14,7 +14,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_xray as xray
 from constructs import Construct
 
-from infra.components.messaging import secure_queue
+from infra.components.messaging import failure_destination
 from infra.components.runtime import Layers, OrderflowFunction
 from infra.components.security import LogGroups
 from infra.settings import OrderflowSettings
@@ -104,14 +104,7 @@ class EventBackbone(Construct):
         )
         # Stream batches that still fail after bisecting and retrying are recorded here
         # (a stream failure destination must be a standard queue).
-        self.relay_failures = secure_queue(
-            self,
-            "RelayFailures",
-            key=key,
-            fifo=False,
-            retention=Duration.days(settings.dlq_retention_days),
-            retain=settings.retain_data,
-        )
+        self.relay_failures = failure_destination(self, "RelayFailures", key=key, settings=settings)
         self.relay.function.add_event_source(
             sources.DynamoEventSource(
                 outbox,

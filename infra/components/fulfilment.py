@@ -20,7 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.components.messaging import QueueConsumer, secure_queue
+from infra.components.messaging import ConsumerBase, QueueConsumer, failure_destination
 from infra.components.runtime import Layers, OrderflowFunction
 from infra.components.saga import FulfilmentSaga
 from infra.components.security import LogGroups, grant_table
@@ -47,6 +47,7 @@ class Fulfilment(Construct):
         bus: events.IEventBus,
         alerts: sns.ITopic,
         log_groups: LogGroups,
+        consumers: ConsumerBase,
         settings: OrderflowSettings,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -99,12 +100,7 @@ class Fulfilment(Construct):
             "Payments",
             name="payments",
             description="Charges orders through the payment gateway and answers the saga",
-            key=key,
-            layers=layers,
-            settings=settings.consumer,
-            log_groups=log_groups,
-            dlq_retention=Duration.days(settings.dlq_retention_days),
-            retain=settings.retain_data,
+            base=consumers,
             environment={**payments_env, Env.ORDERS_TABLE: tables.orders.table_name},
         )
         grant_payments(self.payments.function)
@@ -131,25 +127,13 @@ class Fulfilment(Construct):
             "SagaStarts",
             name="saga_starter",
             description="Starts the fulfilment saga for each OrderCreated (execution name = order id)",
-            key=key,
-            layers=layers,
-            settings=settings.consumer,
-            log_groups=log_groups,
-            dlq_retention=Duration.days(settings.dlq_retention_days),
-            retain=settings.retain_data,
+            base=consumers,
             environment={Env.STATE_MACHINE_ARN: self.saga.state_machine.state_machine_arn},
             fifo=False,  # a start is idempotent on the order id: order does not matter
         )
         self.saga.state_machine.grant_start_execution(self.saga_starts.function)
         # Events the rule targets could not take after retries are kept here.
-        self.rule_failures = secure_queue(
-            self,
-            "RuleFailures",
-            key=key,
-            fifo=False,
-            retention=Duration.days(settings.dlq_retention_days),
-            retain=settings.retain_data,
-        )
+        self.rule_failures = failure_destination(self, "RuleFailures", key=key, settings=settings)
         self.order_created_rule = events.Rule(
             self,
             "StartSaga",
@@ -211,12 +195,7 @@ class Fulfilment(Construct):
             description="Ships confirmed orders",
             topic=topic,
             event_types=[EventType.ORDER_CONFIRMED],
-            key=key,
-            layers=layers,
-            settings=settings.consumer,
-            log_groups=log_groups,
-            dlq_retention=Duration.days(settings.dlq_retention_days),
-            retain=settings.retain_data,
+            base=consumers,
             environment={**outbox, Env.SHIPMENTS_TABLE: tables.shipments.table_name},
         )
         grant_table(tables.shipments, self.shipping.function, "PutItem")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
@@ -14,7 +15,7 @@ from constructs import Construct
 
 from infra.components.runtime import Layers, OrderflowFunction
 from infra.components.security import LogGroups
-from infra.settings import ConsumerSettings
+from infra.settings import ConsumerSettings, OrderflowSettings
 from orderflow.contracts import Env, MessageAttribute
 
 
@@ -50,6 +51,45 @@ def secure_queue(
     )
 
 
+def failure_destination(
+    scope: Construct, construct_id: str, *, key: kms.IKey, settings: OrderflowSettings
+) -> sqs.Queue:
+    """A standard queue that keeps records of what failed (a stream's on-failure destination, a
+    rule target's dead-letter queue): as long as a DLQ keeps messages, kept with the data."""
+    return secure_queue(
+        scope,
+        construct_id,
+        key=key,
+        fifo=False,
+        retention=Duration.days(settings.dlq_retention_days),
+        retain=settings.retain_data,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsumerBase:
+    """What every consumer of the stack shares: the key, the layers, the consumer settings, the
+    log groups, and how its DLQ keeps messages (how long; kept when the stack goes)."""
+
+    key: kms.IKey
+    layers: Layers
+    settings: ConsumerSettings
+    log_groups: LogGroups
+    dlq_retention: Duration
+    retain: bool
+
+    @classmethod
+    def of(cls, settings: OrderflowSettings, *, key: kms.IKey, layers: Layers, log_groups: LogGroups) -> ConsumerBase:
+        return cls(
+            key=key,
+            layers=layers,
+            settings=settings.consumer,
+            log_groups=log_groups,
+            dlq_retention=Duration.days(settings.dlq_retention_days),
+            retain=settings.retain_data,
+        )
+
+
 class QueueConsumer(Construct):
     """A queue with its dead-letter queue, and a function consuming it with partial batch
     responses. FIFO by default, subscribed to the topic for some event types; without a topic
@@ -66,32 +106,28 @@ class QueueConsumer(Construct):
         *,
         name: str,
         description: str,
-        key: kms.IKey,
-        layers: Layers,
-        settings: ConsumerSettings,
-        log_groups: LogGroups,
-        dlq_retention: Duration,
+        base: ConsumerBase,
         environment: Mapping[str, str] | None = None,
         topic: sns.ITopic | None = None,
         event_types: Sequence[str] = (),
         fifo: bool = True,
-        retain: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
+        key, settings = base.key, base.settings
         if topic is not None and not fifo:
             raise ValueError(f"{construct_id}: the order-events topic is FIFO, so its subscribers' queues are FIFO")
         self.event_types = tuple(event_types)
         self.dead_letter_queue = secure_queue(
-            self, "DeadLetterQueue", key=key, fifo=fifo, retention=dlq_retention, retain=retain
+            self, "DeadLetterQueue", key=key, fifo=fifo, retention=base.dlq_retention, retain=base.retain
         )
         self.consumer = OrderflowFunction(
             self,
             "Consumer",
             name=name,
             description=description,
-            layers=layers,
+            layers=base.layers,
             settings=settings.function,
-            log_groups=log_groups,
+            log_groups=base.log_groups,
             # Messages no retry can fix go straight to the DLQ, with the reason (orderflow.batch).
             environment={**(environment or {}), Env.DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url},
         )

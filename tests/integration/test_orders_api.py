@@ -188,3 +188,20 @@ def test_a_new_order_is_readable_at_its_location_before_projection(api: Callable
         "EUR",
         [],
     )
+
+
+def test_contention_that_outlasts_the_retries_is_a_503_to_retry_and_stores_nothing(
+    api: Callable[..., dict[str, Any]], seeded: Resources
+) -> None:
+    from orderflow.adapters.clients import shared_client
+    from tests.support.contention import Conflicts
+
+    before = item_count(boto3, seeded.orders_table)
+    with Conflicts(shared_client("dynamodb"), every_attempt=True) as conflicts:
+        response = api("POST", "/orders", body=order_request())
+
+    assert response["statusCode"] == 503
+    assert response["multiValueHeaders"]["Retry-After"] == ["1"]
+    assert body(response)["message"] == "Busy"
+    assert sum(conflicts.tables.values()) == 5  # the unit of work's attempts
+    assert item_count(boto3, seeded.orders_table) == before

@@ -17,11 +17,13 @@ EVENT = "before-call.dynamodb.TransactWriteItems"
 
 class Conflicts:
     """While active, the first attempt of every transaction `client` sends is cancelled with
-    `TransactionConflict` (attempts alternate: conflict, through, conflict, ...), and the table
-    of each conflicted transaction's first item is counted in `tables`."""
+    `TransactionConflict` (attempts alternate: conflict, through, conflict, ...), or every
+    attempt with `every_attempt`; the table of each conflicted transaction's first item is
+    counted in `tables`."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, every_attempt: bool = False) -> None:
         self._client = client
+        self._every_attempt = every_attempt
         self._conflict_next = True
         self.tables: Counter[str] = Counter()
 
@@ -33,7 +35,7 @@ class Conflicts:
         self._client.meta.events.unregister(EVENT, unique_id="tests-conflicts")
 
     def _answer(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        conflict, self._conflict_next = self._conflict_next, not self._conflict_next
+        conflict, self._conflict_next = self._conflict_next, self._every_attempt or not self._conflict_next
         if not conflict:
             return None
         items = json.loads(params["body"])["TransactItems"]

@@ -34,3 +34,32 @@ def test_each_failed_record_is_logged_with_its_id_and_reason(caplog: pytest.LogC
     assert failures["message-0"].startswith("ValidationError: message: Invalid JSON")
     assert failures["message-1"].startswith("SQSFifoMessageGroupCircuitBreakerError: A previous record")
     assert "Unable to extract tag using discriminator 'type'" in failures["message-2"]
+
+
+class _Letters:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, record: Any, error: Exception) -> None:
+        self.sent.append((record.message_id, type(error).__name__))
+
+
+def test_a_write_the_store_refuses_is_dead_lettered_at_once_not_retried() -> None:
+    from orderflow.batch import dead_lettering
+    from orderflow.domain.errors import WriteRejected
+
+    letters = _Letters()
+    batch = sqs_body_event([("o-1", order_created("o-1").to_json()), ("o-2", order_created("o-2").to_json())])
+
+    def handle(record: Any) -> None:
+        if parse_event(record.body).subject == "o-1":
+            raise WriteRejected("item 0: ValidationError")
+
+    response = process_partial_response(
+        event=batch,
+        record_handler=dead_lettering(handle, letters),  # type: ignore[arg-type]
+        processor=FifoQueueProcessor(),
+    )
+
+    assert response == {"batchItemFailures": []}  # handled: in the DLQ with its reason, not retried
+    assert letters.sent == [("message-0", "WriteRejected")]

@@ -130,3 +130,36 @@ def test_more_items_than_dynamodb_takes_are_refused_before_sending(dynamodb: tup
 def test_nothing_staged_sends_nothing(dynamodb: tuple[Any, Stubber]) -> None:
     client, _ = dynamodb
     Transaction(client).commit()  # the Stubber fails on any unexpected call
+
+
+def test_throttling_of_the_whole_call_is_retried_too(dynamodb: tuple[Any, Stubber]) -> None:
+    client, stubber = dynamodb
+    sleeps: list[float] = []
+    stubber.add_client_error("transact_write_items", service_error_code="ProvisionedThroughputExceededException")
+    stubber.add_response("transact_write_items", {}, {"TransactItems": [write.request for write in WRITES]})
+
+    _transaction(client, sleeps).commit()
+
+    assert len(sleeps) == 1
+
+
+def test_an_error_that_is_neither_a_cancellation_nor_contention_is_raised_as_it_is(
+    dynamodb: tuple[Any, Stubber],
+) -> None:
+    client, stubber = dynamodb
+    stubber.add_client_error("transact_write_items", service_error_code="ResourceNotFoundException")
+
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        _transaction(client, []).commit()
+
+
+def test_a_repository_whose_table_the_function_lacks_fails_naming_it() -> None:
+    from orderflow.adapters.unit_of_work import DynamoDbUnitOfWork, StoreTables
+    from orderflow.settings import ShippingSettings
+
+    settings = ShippingSettings.model_validate({"OUTBOX_TABLE": "outbox", "SHIPMENTS_TABLE": "shipments"})
+    uow = DynamoDbUnitOfWork(StoreTables.of(settings), client=boto3.client("dynamodb", region_name=REGION))
+
+    assert StoreTables.of(settings) == StoreTables(outbox="outbox", shipments="shipments")
+    with pytest.raises(RuntimeError, match="no payments table"):
+        uow.payments.get("o-1")
