@@ -192,28 +192,35 @@ class Monitoring(Construct):
             ],
         )
         # The payment gateway's circuit opening is an incident of its own.
-        self.circuit_open_alarm = cloudwatch.Alarm(
-            self,
+        self.circuit_open_alarm = self._at_first(
             "PaymentCircuitOpen",
-            alarm_name=f"{stack.stack_name}-payment-circuit-open",
-            alarm_description="The payment gateway's circuit opened: payments fail fast until it recovers",
-            metric=_metric(Service.PAYMENTS, Metric.PAYMENT_CIRCUIT_OPENED).with_(period=Duration.minutes(1)),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "The payment gateway's circuit opened: payments fail fast until it recovers",
+            _metric(Service.PAYMENTS, Metric.PAYMENT_CIRCUIT_OPENED),
+            alerts,
         )
-        self.circuit_open_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts))
         # A compensation failed: an order is stuck until a person looks at it.
-        self.needs_attention_alarm = cloudwatch.Alarm(
-            self,
+        self.needs_attention_alarm = self._at_first(
             "OrderNeedsAttention",
-            alarm_name=f"{stack.stack_name}-order-needs-attention",
-            alarm_description="An order is NEEDS_ATTENTION (a compensation failed): see its SystemAlert and runbook",
-            metric=_metric(Service.ORDER_STEPS, Metric.ORDERS_NEEDING_ATTENTION).with_(period=Duration.minutes(1)),
+            "An order is NEEDS_ATTENTION (a compensation failed): see its SystemAlert and runbook",
+            _metric(Service.ORDER_STEPS, Metric.ORDERS_NEEDING_ATTENTION),
+            alerts,
+        )
+
+    def _at_first(
+        self, construct_id: str, description: str, metric: cloudwatch.Metric, alerts: sns.ITopic
+    ) -> cloudwatch.Alarm:
+        """An alarm on the first occurrence of a business metric within a minute, to the alert topic."""
+        name = "".join(f"-{char.lower()}" if char.isupper() else char for char in construct_id).lstrip("-")
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_name=f"{Stack.of(self).stack_name}-{name}",
+            alarm_description=description,
+            metric=metric.with_(period=Duration.minutes(1)),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             **ONCE,
         )
-        self.needs_attention_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts))
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts))
+        return alarm

@@ -186,19 +186,26 @@ def _queue_depth(cloud: LocalCloud, marker: str) -> int:
     )
 
 
+def _pending_with_a_failure_in(cloud: LocalCloud, queue: str, *, failing: str) -> str:
+    """An order placed while function `failing` fails every invocation, once its failure is in
+    `queue`; the order is still PENDING (its saga never started)."""
+    no_saga_running(cloud)
+    cloud.runtime.faults.set([Fault(kind="error", target=failing)])
+    try:
+        order_id = place(cloud, "tok_ok")
+        wait_for(lambda: _queue_depth(cloud, queue) == 1, timeout=90)
+    finally:
+        cloud.runtime.clear_faults()
+    assert view_status(cloud, order_id) == "PENDING"
+    return order_id
+
+
 def test_a_saga_start_that_keeps_failing_waits_in_its_dlq_and_redrive_starts_it(
     cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """EventBridge hands OrderCreated to the saga-starts queue, not to a function: a starter
     failing on every receive leaves the event in the queue's DLQ (alarmed), not dropped."""
-    no_saga_running(cloud)
-    cloud.runtime.faults.set([Fault(kind="error", target="FulfilmentSagaStartsConsumer")])
-    try:
-        order_id = place(cloud, "tok_ok")
-        wait_for(lambda: _queue_depth(cloud, "SagaStartsDeadLetter") == 1, timeout=60)
-    finally:
-        cloud.runtime.clear_faults()
-    assert view_status(cloud, order_id) == "PENDING"
+    order_id = _pending_with_a_failure_in(cloud, "SagaStartsDeadLetter", failing="FulfilmentSagaStartsConsumer")
 
     shown = run(cloud, capsys, "dlq", "show", "SagaStartsDeadLetter")
     output = run(cloud, capsys, "dlq", "redrive", "SagaStartsDeadLetter")
@@ -213,14 +220,7 @@ def test_a_stream_batch_the_relay_could_not_publish_is_read_again_and_published(
 ) -> None:
     """The relay fails on every retry: Lambda records the batch's stream positions in the
     failure queue; redrive reads those records from the stream and hands them to the relay."""
-    no_saga_running(cloud)
-    cloud.runtime.faults.set([Fault(kind="error", target="BackboneRelay")])
-    try:
-        order_id = place(cloud, "tok_ok")
-        wait_for(lambda: _queue_depth(cloud, "RelayFailures") == 1, timeout=90)
-    finally:
-        cloud.runtime.clear_faults()
-    assert view_status(cloud, order_id) == "PENDING"  # OrderCreated never left the outbox
+    order_id = _pending_with_a_failure_in(cloud, "RelayFailures", failing="BackboneRelay")
 
     shown = run(cloud, capsys, "dlq", "show", "RelayFailures")
     output = run(cloud, capsys, "dlq", "redrive", "RelayFailures")
