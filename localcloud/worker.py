@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -93,6 +94,8 @@ class CallLog:
 
 
 def main() -> None:
+    # Ctrl-C in `make local` reaches the whole process group: the parent stops its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     code_dir, handler_path, *layer_dirs = sys.argv[1:]
     request_fd, answer_fd = (int(fd) for fd in os.environ.pop("LOCALCLOUD_FDS").split(","))
     # Lambda's order: the function's code first, then each layer's python/ folder; the project
