@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from aws_cdk.assertions import Template
+
 from tests.infra.conftest import of_type
 
 Resources = dict[str, dict[str, Any]]
@@ -96,3 +99,35 @@ def test_every_alarm_notifies_the_alert_topic(resources: Resources) -> None:
     (alerts,) = [lid for lid in of_type(resources, "AWS::SNS::Topic") if "Alerts" in lid]
     for alarm in _alarms(resources):
         assert alarm.get("AlarmActions") == [{"Ref": alerts}], alarm.get("AlarmName")
+
+
+def _alert_topic(settings: Any) -> Template:
+    import aws_cdk as cdk
+    from aws_cdk import aws_kms as kms
+
+    from infra.components.alerting import AlertTopic
+
+    stack = cdk.Stack(cdk.App(), "AlertsOnly")
+    AlertTopic(stack, "Alerts", key=kms.Key(stack, "Key"), settings=settings)
+    return Template.from_stack(stack)
+
+
+def test_people_and_endpoints_subscribe_to_alerts_from_context() -> None:
+    from infra.settings import AlertSettings
+
+    template = _alert_topic(AlertSettings(emails=("ops@example.com",), urls=("https://hooks.example.com/orderflow",)))
+
+    subscriptions = template.find_resources("AWS::SNS::Subscription")
+    assert sorted((s["Properties"]["Protocol"], s["Properties"]["Endpoint"]) for s in subscriptions.values()) == [
+        ("email", "ops@example.com"),
+        ("https", "https://hooks.example.com/orderflow"),
+    ]
+
+
+def test_an_alert_address_that_is_not_one_is_refused_at_synth() -> None:
+    from infra.settings import AlertSettings
+
+    with pytest.raises(ValueError, match="must be an https:// URL"):
+        _alert_topic(AlertSettings(urls=("http://hooks.example.com/orderflow",)))
+    with pytest.raises(ValueError, match="is not an e-mail address"):
+        _alert_topic(AlertSettings(emails=("ops-at-example.com",)))
