@@ -56,6 +56,13 @@ def add_nag_checks(app: App, stack: OrderflowStack) -> None:
         ),
         _ack("COG4", "See APIG4: API keys and usage plans identify clients; no Cognito user pool is assumed."),
         _ack(
+            "APIG2",
+            "The gateway validates request parameters; bodies are validated by the function against "
+            "the order model, which names each invalid field. A gateway body validator could only answer "
+            "'Invalid request body': gateway responses substitute variables and cannot escape the "
+            "validator's message into JSON.",
+        ),
+        _ack(
             "APIG3",
             "A WAF web ACL is account-specific and billed separately; associate the organisation's ACL "
             "with the stage in production.",

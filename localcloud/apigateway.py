@@ -2,20 +2,18 @@
 functions come from the template's `AWS::ApiGateway::*` resources; each HTTP request becomes
 the proxy event API Gateway would send, and the function's answer goes back as HTTP.
 
-As API Gateway does, before the function: an unknown route or method, a body over 10 MB, a
-missing or unknown API key on a method that requires one, and a body its request validator
-refuses (the method's model, JSON Schema draft 4) are answered by the gateway itself, with the
-template's gateway responses (`localcloud/gateway_responses.py`). The local API key's value is
-made at start (`LocalApi.api_key`, printed by `make local`).
+As API Gateway does, before the function: an unknown route or method, a body over 10 MB, and a
+missing or unknown API key on a method that requires one are answered by the gateway itself,
+with the template's gateway responses (`localcloud/gateway_responses.py`). The local API key's
+value is made at start (`LocalApi.api_key`, printed by `make local`).
 
-Differences from AWS (README, local cloud): usage-plan throttling and quotas are not enforced,
-and the validator's messages are jsonschema's wording, not API Gateway's.
+Differences from AWS (README, local cloud): usage-plan throttling and quotas are not enforced;
+a method whose validator checks the body against a model is refused at start (not emulated).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import re
 import secrets
 import threading
@@ -27,8 +25,6 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-from jsonschema import Draft4Validator
 
 from localcloud.api_client import Answer as ClientAnswer
 from localcloud.api_client import call
@@ -50,7 +46,7 @@ class Route:
     resource: str  # "/orders/{order_id}"
     function_name: str
     api_key_required: bool = False
-    body_schema: dict[str, Any] | None = None  # the request model, when a validator checks the body
+    integration_timeout_seconds: float = 29.0  # API Gateway's default (Integration.TimeoutInMillis)
 
     def match(self, path: str) -> dict[str, str] | None:
         pattern = re.sub(r"\\\{([^}+]+)\\\+\\\}", r"(?P<\1>.+)", re.escape(self.resource))
@@ -94,21 +90,20 @@ def routes_from(deployment: Deployment) -> tuple[list[Route], str]:
                 resource=path_of(props["ResourceId"]) or "/",
                 function_name=function,
                 api_key_required=bool(props.get("ApiKeyRequired")),
-                body_schema=_body_schema(props, deployment),
+                integration_timeout_seconds=int(props["Integration"].get("TimeoutInMillis", 29_000)) / 1000,
             )
         )
+        _refuse_body_validation(props, deployment)
     stages = [stage["Properties"]["StageName"] for stage in deployment.of_type("AWS::ApiGateway::Stage").values()]
     return routes, (stages[0] if stages else "prod")
 
 
-def _body_schema(method: dict[str, Any], deployment: Deployment) -> dict[str, Any] | None:
+def _refuse_body_validation(method: dict[str, Any], deployment: Deployment) -> None:
+    """The local API does not validate request bodies against models: a template that asks for
+    it is refused rather than served without it."""
     validator = deployment.template["Resources"].get(str(method.get("RequestValidatorId", {}).get("Ref")), {})
-    model = method.get("RequestModels", {}).get("application/json")
-    if not validator.get("Properties", {}).get("ValidateRequestBody") or not isinstance(model, dict):
-        return None
-    schema = dict(deployment.template["Resources"][model["Ref"]]["Properties"]["Schema"])
-    schema.pop("$schema", None)
-    return schema
+    if validator.get("Properties", {}).get("ValidateRequestBody"):
+        raise ValueError(f"{method['HttpMethod']}: the local API does not validate request bodies against a model")
 
 
 def api_keys(deployment: Deployment) -> list[str]:
@@ -122,20 +117,6 @@ def api_keys(deployment: Deployment) -> list[str]:
         for lid, key in deployment.of_type("AWS::ApiGateway::ApiKey").items()
         if lid in planned and key["Properties"].get("Enabled", True)
     ]
-
-
-def validation_error(schema: dict[str, Any], body: str) -> str | None:
-    """Why the body breaks the method's model, or None: API Gateway's `validationErrorString`
-    (a bracketed list of problems)."""
-    try:
-        document = json.loads(body) if body else None
-    except (ValueError, RecursionError) as error:
-        return f"[Invalid JSON: {str(error)[:200]}]"
-    try:
-        problems = [error.message for error in Draft4Validator(schema).iter_errors(document)]
-    except RecursionError:
-        problems = ["nested too deep"]
-    return f"[{', '.join(problems)}]" if problems else None
 
 
 class LocalApi:
@@ -203,10 +184,6 @@ class LocalApi:
         if route.api_key_required and key not in self._keys:
             return gateway("INVALID_API_KEY")
         text = body.decode("utf-8", errors="replace") if body else ""
-        if route.body_schema is not None:
-            problem = validation_error(route.body_schema, text)
-            if problem is not None:
-                return gateway("BAD_REQUEST_BODY", validation_error=problem)
         return self._invoke(
             route,
             parameters=parameters,
@@ -264,7 +241,13 @@ class LocalApi:
         }
         invocation = self._runtime.invoke(route.function_name, event)
         result = invocation.result
-        if invocation.failed and (invocation.error or {}).get("errorType") == "Sandbox.Timedout":
+        timed_out = invocation.failed and (invocation.error or {}).get("errorType") == "Sandbox.Timedout"
+        if (
+            timed_out
+            and self._runtime.functions[route.function_name].timeout_seconds >= route.integration_timeout_seconds
+        ):
+            # API Gateway stopped waiting first. A function that times out sooner is a function
+            # error to API Gateway: the 502 below.
             return gateway("INTEGRATION_TIMEOUT")
         if invocation.failed or not isinstance(result, dict) or "statusCode" not in result:
             # A function error or a malformed proxy answer: API Gateway answers 502.

@@ -1,23 +1,21 @@
 """API Gateway's own answers (gateway responses), rendered from the template as API Gateway
 renders them: the response type's status code, its response parameters (headers), and its body
-mapping template, a Velocity (VTL) template evaluated with `$context` and `$util`.
+template.
 
-airspeed (a Python implementation of Velocity) evaluates the templates. What API Gateway puts in
-`$context.error` is reproduced: `message`, `messageString` (already a quoted JSON string),
-`validationErrorString` (not quoted, not escaped), `responseType`. `$util.escapeJavaScript` escapes
-as Java's commons-lang `StringEscapeUtils.escapeJavaScript` does (`'` becomes `\\'`, which JSON
-does not accept: templates must undo it).
+A gateway response's body template is not Velocity: API Gateway substitutes `$context.*`
+variables and nothing else (API Gateway: "x-amazon-apigateway-gateway-responses.responseTemplates").
+So does this renderer: a `#set`, a `$util` call or any other Velocity in a template comes out
+as the text it is, as on AWS. What API Gateway puts in `$context.error` is reproduced: `message`,
+`messageString` (already a quoted JSON string), `validationErrorString` (not quoted, not
+escaped), `responseType`.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import urllib.parse
+import re
 from dataclasses import dataclass, field
 from typing import Any
-
-import airspeed
 
 # Each type's status when the template does not set one (API Gateway: "Gateway response types").
 DEFAULT_STATUS = {
@@ -32,7 +30,6 @@ DEFAULT_STATUS = {
     "REQUEST_TOO_LARGE": 413,
     "RESOURCE_NOT_FOUND": 404,
     "THROTTLED": 429,
-    "UNSUPPORTED_MEDIA_TYPE": 415,
 }
 # API Gateway's own message for each type.
 DEFAULT_MESSAGE = {
@@ -44,50 +41,23 @@ DEFAULT_MESSAGE = {
     "QUOTA_EXCEEDED": "Limit Exceeded",
     "REQUEST_TOO_LARGE": "Request Too Long",
     "THROTTLED": "Too Many Requests",
-    "UNSUPPORTED_MEDIA_TYPE": "Unsupported Media Type",
     "DEFAULT_5XX": "Internal server error",
 }
 
 
-def escape_javascript(text: str) -> str:
-    """Java's `StringEscapeUtils.escapeJavaScript` (commons-lang 2), which `$util.escapeJavaScript`
-    is: quotes, backslash and slash escaped, control characters and everything above 0x7f as
-    `\\uXXXX` (upper-case hex)."""
-    named = {'"': '\\"', "'": "\\'", "\\": "\\\\", "/": "\\/", "\b": "\\b", "\n": "\\n", "\t": "\\t", "\f": "\\f"}
-    named["\r"] = "\\r"
-    out = []
-    for char in text:
-        if char in named:
-            out.append(named[char])
-        elif ord(char) < 0x20 or ord(char) > 0x7F:
-            out.extend(f"\\u{unit:04X}" for unit in _utf16(char))
-        else:
-            out.append(char)
-    return "".join(out)
+VARIABLE = re.compile(r"\$context((?:\.[A-Za-z][A-Za-z0-9]*)+)")
 
 
-def _utf16(char: str) -> list[int]:
-    encoded = char.encode("utf-16-be")
-    return [int.from_bytes(encoded[index : index + 2], "big") for index in range(0, len(encoded), 2)]
+def substitute(template: str, context: dict[str, Any]) -> str:
+    """`$context.a.b` replaced by its value (empty when there is none); everything else kept."""
 
+    def value(match: re.Match[str]) -> str:
+        found: Any = context
+        for part in match.group(1).strip(".").split("."):
+            found = found.get(part, "") if isinstance(found, dict) else ""
+        return str(found)
 
-class Util:
-    """`$util` in API Gateway's mapping templates (the functions a gateway response can use)."""
-
-    def escapeJavaScript(self, text: Any) -> str:  # noqa: N802 - API Gateway's name
-        return escape_javascript("" if text is None else str(text))
-
-    def urlEncode(self, text: Any) -> str:  # noqa: N802
-        return urllib.parse.quote_plus(str(text))
-
-    def urlDecode(self, text: Any) -> str:  # noqa: N802
-        return urllib.parse.unquote_plus(str(text))
-
-    def base64Encode(self, text: Any) -> str:  # noqa: N802
-        return base64.b64encode(str(text).encode()).decode()
-
-    def base64Decode(self, text: Any) -> str:  # noqa: N802
-        return base64.b64decode(str(text)).decode()
+    return VARIABLE.sub(value, template)
 
 
 @dataclass(frozen=True)
@@ -151,10 +121,7 @@ class GatewayResponses:
             },
         }
         template = response.templates.get("application/json")
-        if template is None:
-            body = json.dumps({"message": message})
-        else:
-            body = airspeed.Template(template).merge({"context": context, "util": Util()})
+        body = json.dumps({"message": message}) if template is None else substitute(template, context)
         headers = [("Content-Type", "application/json")]
         for name, source in response.parameters.items():
             if name.startswith("gatewayresponse.header."):

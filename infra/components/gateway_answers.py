@@ -2,11 +2,11 @@
 the function's problems (`{"message", "errors": [{"field", "problem"}]}`) and the correlation
 id header, so a client reads every error alike.
 
-Quoting, as API Gateway evaluates these templates (Velocity): `$context.error.messageString` is
-already a quoted JSON string, so it goes in bare; `$context.error.validationErrorString` is raw
-text (quotes included), so it goes through `$util.escapeJavaScript`, whose `\\'` JSON refuses and
-is turned back into `'` (the backslash comes from `$util.urlDecode("%5C")`, so the template holds
-no escape sequence for a template engine to read differently).
+A gateway response's template is not Velocity: API Gateway only substitutes variables in it
+(API Gateway: "x-amazon-apigateway-gateway-responses.responseTemplates"). So the templates hold
+fixed JSON text and `$context.error.messageString`, which API Gateway gives already quoted as a
+JSON string. `$context.error.validationErrorString` is raw text with quotes in it and nothing
+can escape it there: no template uses it (the function validates bodies instead, naming fields).
 """
 
 from __future__ import annotations
@@ -17,10 +17,6 @@ from dataclasses import dataclass
 from aws_cdk import aws_apigateway as apigateway
 
 MESSAGE = "$context.error.messageString"
-VALIDATION = (
-    '#set($backslash = $util.urlDecode("%5C"))'
-    '"$util.escapeJavaScript($context.error.validationErrorString).replace("${backslash}\'", "\'")"'
-)
 
 
 def _text(value: str) -> str:
@@ -33,7 +29,7 @@ class GatewayAnswer:
     status: int | None  # None: API Gateway's status for the error (DEFAULT_4XX / DEFAULT_5XX)
     message: str  # JSON text: a quoted string, or MESSAGE
     field: str
-    problem: str  # JSON text: a quoted string, MESSAGE or VALIDATION
+    problem: str  # JSON text: a quoted string or MESSAGE
 
     def template(self) -> str:
         return f'{{"message": {self.message}, "errors": [{{"field": {_text(self.field)}, "problem": {self.problem}}}]}}'
@@ -68,18 +64,8 @@ GATEWAY_ANSWERS = (
         "x-api-key",
         _text("this key's daily quota is used up"),
     ),
-    GatewayAnswer(apigateway.ResponseType.BAD_REQUEST_BODY, 422, _text("Invalid request"), "body", VALIDATION),
-    GatewayAnswer(
-        apigateway.ResponseType.BAD_REQUEST_PARAMETERS, 422, _text("Invalid request"), "parameters", VALIDATION
-    ),
+    GatewayAnswer(apigateway.ResponseType.BAD_REQUEST_PARAMETERS, 422, _text("Invalid request"), "parameters", MESSAGE),
     GatewayAnswer(apigateway.ResponseType.REQUEST_TOO_LARGE, 413, _text("Request body too large"), "body", MESSAGE),
-    GatewayAnswer(
-        apigateway.ResponseType.UNSUPPORTED_MEDIA_TYPE,
-        415,
-        _text("Unsupported media type"),
-        "Content-Type",
-        _text("send application/json"),
-    ),
     GatewayAnswer(
         apigateway.ResponseType.INTEGRATION_TIMEOUT,
         504,

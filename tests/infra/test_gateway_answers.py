@@ -67,21 +67,28 @@ def test_every_gateway_response_renders_valid_json_in_the_error_shape(synthesize
         "MISSING_AUTHENTICATION_TOKEN",
         "THROTTLED",
         "QUOTA_EXCEEDED",
-        "BAD_REQUEST_BODY",
+        "BAD_REQUEST_PARAMETERS",
     } <= types
+    assert "BAD_REQUEST_BODY" not in types  # no body validator: the function names the field
     assert {"REQUEST_TOO_LARGE", "DEFAULT_4XX", "DEFAULT_5XX"} <= types
     assert problems_in(synthesized["Resources"]) == []
 
 
-def test_an_unescaped_validation_string_is_caught(synthesized: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "problem",
+    [
+        '"$context.error.validationErrorString"',  # raw text with quotes in it
+        '"$util.escapeJavaScript($context.error.validationErrorString)"',  # no Velocity in gateway responses
+    ],
+)
+def test_a_validation_string_in_a_template_is_caught(synthesized: dict[str, Any], problem: str) -> None:
     for response in checks.resources(synthesized, "AWS::ApiGateway::GatewayResponse").values():
-        if response["Properties"]["ResponseType"] == "BAD_REQUEST_BODY":
+        if response["Properties"]["ResponseType"] == "BAD_REQUEST_PARAMETERS":
             response["Properties"]["ResponseTemplates"]["application/json"] = (
-                '{"message": "Invalid request", "errors": [{"field": "body", '
-                '"problem": "$context.error.validationErrorString"}]}'
+                '{"message": "Invalid request", "errors": [{"field": "parameters", "problem": ' + problem + "}]}"
             )
 
-    assert any(p.startswith("BAD_REQUEST_BODY: not JSON") for p in problems_in(synthesized["Resources"]))
+    assert any(p.startswith("BAD_REQUEST_PARAMETERS: not JSON") for p in problems_in(synthesized["Resources"]))
 
 
 def test_a_requoted_message_string_and_a_missing_header_are_caught(synthesized: dict[str, Any]) -> None:

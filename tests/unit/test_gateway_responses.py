@@ -1,17 +1,12 @@
-"""The local API's rendering of API Gateway's gateway responses: `$util.escapeJavaScript` as
-Java's, `$context.error.*` as API Gateway fills it, and the fallbacks between response types."""
+"""The local API's rendering of API Gateway's gateway responses: variable substitution only (no
+Velocity, as on AWS), `$context.error.*` as API Gateway fills it, and the fallbacks between
+response types."""
 
 from __future__ import annotations
 
 import json
 
-from localcloud.gateway_responses import GatewayResponse, GatewayResponses, escape_javascript
-
-
-def test_escape_javascript_is_javas() -> None:
-    assert escape_javascript('it\'s a "quote" \\ / x') == 'it\\\'s a \\"quote\\" \\\\ \\/ x'
-    assert escape_javascript("line\nbreak\ttab") == "line\\nbreak\\ttab"
-    assert escape_javascript("é\x01😀") == "\\u00E9\\u0001\\uD83D\\uDE00"
+from localcloud.gateway_responses import GatewayResponse, GatewayResponses
 
 
 def _responses(**templates: str) -> GatewayResponses:
@@ -28,18 +23,29 @@ def _responses(**templates: str) -> GatewayResponses:
 
 
 def test_a_template_is_rendered_with_the_error_and_the_request_id() -> None:
-    responses = _responses(BAD_REQUEST_BODY='{"message": $context.error.messageString, "id": "$context.requestId"}')
+    responses = _responses(
+        BAD_REQUEST_PARAMETERS='{"message": $context.error.messageString, "id": "$context.requestId"}'
+    )
 
-    rendered = responses.render("BAD_REQUEST_BODY", request_id="r-1", request_headers={})
+    rendered = responses.render("BAD_REQUEST_PARAMETERS", request_id="r-1", request_headers={})
 
     assert rendered.status == 422
-    assert json.loads(rendered.body) == {"message": "Invalid request body", "id": "r-1"}
+    assert json.loads(rendered.body) == {"message": "Invalid request parameters", "id": "r-1"}
     assert ("X-Id", "r-1") in rendered.headers
 
 
+def test_velocity_is_not_evaluated_as_on_aws() -> None:
+    """A gateway response template only has its variables substituted: Velocity directives and
+    `$util` calls come out as written (and break the JSON around them)."""
+    responses = _responses(DEFAULT_4XX='{"message": "#set($x = 1)$util.escapeJavaScript($context.requestId)"}')
+
+    rendered = responses.render("INVALID_API_KEY", request_id="r-1", request_headers={})
+
+    assert rendered.body == b'{"message": "#set($x = 1)$util.escapeJavaScript(r-1)"}'
+
+
 def test_a_quoted_message_string_is_invalid_json_as_on_aws() -> None:
-    """`messageString` is already quoted: quoting it again breaks the JSON (a template mistake
-    the infra test catches)."""
+    """`messageString` is already quoted: quoting it again breaks the JSON."""
     responses = _responses(DEFAULT_4XX='{"message": "$context.error.messageString"}')
 
     rendered = responses.render("INVALID_API_KEY", request_id="r", request_headers={})
