@@ -3,7 +3,9 @@
 Everything that holds data is `Retain` in the template (tables, the keys that decrypt them, log
 groups, dead-letter queues, the event archive and its bus), so deleting the stack keeps it:
 `make destroy` lists each kept resource with its physical name, read from the stack before it
-goes, and how to delete it for good.
+goes, and how to delete it for good. A kept resource whose name the template fixes (the bus
+`<stack>-events`, the state machine's vended log group) makes a new deploy of a stack of the same
+name fail while it exists ("already exists"): those are named as such.
 
     python -m infra.destroy --stack orderflow [--yes]
 """
@@ -34,11 +36,24 @@ FOR_GOOD = {
 }
 
 
+# The property that names each kind of resource. Set in the template, the name is fixed: the
+# next deploy under the same stack name creates a resource of that name again.
+NAME_PROPERTY = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::Events::Archive": "ArchiveName",
+    "AWS::Events::EventBus": "Name",
+    "AWS::IAM::Role": "RoleName",
+}
+
+
 @dataclass(frozen=True)
 class Kept:
     logical_id: str
     kind: str
     physical_id: str
+    named: bool = False  # its name is fixed by the template: it blocks a redeploy of the stack
 
     @property
     def for_good(self) -> str:
@@ -48,7 +63,12 @@ class Kept:
 def kept(template: dict[str, Any], physical_ids: dict[str, str]) -> list[Kept]:
     """The resources deleting the stack keeps (`DeletionPolicy: Retain`), with their names."""
     return [
-        Kept(lid, resource["Type"], physical_ids.get(lid, "(not created)"))
+        Kept(
+            lid,
+            resource["Type"],
+            physical_ids.get(lid, "(not created)"),
+            named=NAME_PROPERTY.get(resource["Type"], "") in resource.get("Properties", {}),
+        )
         for lid, resource in sorted(template["Resources"].items(), key=lambda item: (item[1]["Type"], item[0]))
         if resource.get("DeletionPolicy") == "Retain"
     ]
@@ -78,6 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Stack {arguments.stack} deleted. Kept, with how to delete each for good:")
     for resource in keeping:
         print(f"- {resource.kind} {resource.physical_id}\n    {resource.for_good}")
+    named = [resource for resource in keeping if resource.named]
+    if named:
+        print(
+            f"Deploying a stack named {arguments.stack} again fails while these exist (their names are "
+            "fixed by the template): delete them first, or deploy under another stack name."
+        )
+        for resource in named:
+            print(f"- {resource.physical_id}")
     return 0
 
 

@@ -245,8 +245,12 @@ def _sagas_running(cloud: LocalCloud) -> bool:
 
 
 def _redrive_all(cloud: LocalCloud, say: Callable[[str], None]) -> tuple[dict[str, int], int]:
+    """Redrive every DLQ and failure destination until they are empty or a round moves nothing
+    (what is left was kept, with its reason said). Returns how many messages each queue held
+    (a message kept in a round is not counted again in the next) and how many were moved."""
     sqs = cloud.client("sqs")
     dead_lettered: dict[str, int] = {}
+    kept: dict[str, int] = {}  # per queue: records left there, with a reason, by the last round
     moved = 0
     # A message dead-lettered while its idempotency record was left in progress (the function
     # failed before completing it) fails again until that record expires, after the function's
@@ -254,20 +258,22 @@ def _redrive_all(cloud: LocalCloud, say: Callable[[str], None]) -> tuple[dict[st
     lock_expiry = max(spec.timeout_seconds for spec in cloud.deployment.functions.values())
     for _ in range(5):
         cloud.wait_until_idle(timeout=120, settle=2)
-        if not any(q.depth for q in dlq.dead_letter_queues(sqs)):
+        waiting = [q for q in dlq.dead_letter_queues(sqs) if q.depth > kept.get(q.name, 0)]
+        if not waiting:
             break
         time.sleep(lock_expiry)
-        for queue in [q for q in dlq.dead_letter_queues(sqs) if q.depth]:
-            dead_lettered[queue.name] = dead_lettered.get(queue.name, 0) + queue.depth
+        for queue in waiting:
+            dead_lettered[queue.name] = dead_lettered.get(queue.name, 0) + queue.depth - kept.get(queue.name, 0)
             if queue.source_url:
                 result = dlq.redrive(sqs, queue, per_second=200)
                 say(f"  redrove {result.moved} from {queue.name}")
                 moved += result.moved
                 continue
             # A failure destination: stream batches read again, rule events sent again.
-            outcome = failures.redrive(cloud.client, queue)
+            outcome = failures.redrive(cloud.client, queue, per_second=200)
             say(f"  redrove {outcome.redriven} failure record(s) from {queue.name}")
             moved += outcome.redriven
+            kept[queue.name] = len(outcome.kept)
             for reason in outcome.kept:
                 say(f"  kept in {queue.name}: {reason}")
     return dead_lettered, moved

@@ -1,4 +1,5 @@
-"""Queues with secure, reliable defaults, and the FIFO consumer every subscriber is built with."""
+"""Queues with secure, reliable defaults, and the consumers built on them: a FIFO subscriber of the
+topic, or a standard queue a rule delivers to (`QueueConsumer`, `ConsumerBase`)."""
 
 from __future__ import annotations
 

@@ -193,6 +193,10 @@ def test_make_destroy_names_everything_the_stack_keeps(synthesized: Document) ->
     holders = {lid for kind in checks.DATA_TYPES for lid in checks.resources(synthesized, kind)}
     assert holders | checks.dead_letter_queues(synthesized) <= set(listed)
     assert "delete-table --table-name orderflow-orders-1" in listed[table_id].for_good
+    # Kept resources whose names the template fixes block a redeploy under the same stack name.
+    named = {resource.kind for resource in listed.values() if resource.named}
+    assert {"AWS::Events::EventBus", "AWS::Logs::LogGroup"} <= named
+    assert not listed[table_id].named  # CloudFormation names the tables: a redeploy makes new ones
 
 
 def test_no_name_outgrows_its_service_at_the_longest_stack_name(synthesized: Document) -> None:

@@ -197,3 +197,17 @@ def test_an_order_out_of_stock_is_cancelled_for_that_not_for_a_conflict(shop: Sh
     assert (cancelled.status, cancelled.reason) == (OrderStatus.CANCELLED, CancellationReason.OUT_OF_STOCK)
     assert shop.keyboards() == {"available": 50, "reserved": 0, "sold": 0}
     assert _types(_outbox(shop.resources, order_id)) == ["OrderCreated", "OrderCancelled"]
+
+
+def test_an_order_flagged_for_attention_meeting_a_conflict_is_flagged_once(shop: Shop) -> None:
+    """A compensation failed: the flag (order NEEDS_ATTENTION and its SystemAlert) is one
+    transaction too, and a conflict on it is retried, not lost."""
+    order_id = shop.place("tok_ok")
+
+    flagged = shop.fulfilment.flag(order_id, problem="refund failed after its retries", **CAUSES)
+    again = shop.fulfilment.flag(order_id, problem="refund failed after its retries", **CAUSES)
+
+    assert flagged.status is OrderStatus.NEEDS_ATTENTION
+    assert again.version == flagged.version  # the step ran before: nothing written twice
+    assert _types(_outbox(shop.resources, order_id)) == ["OrderCreated", "SystemAlert"]
+    assert shop.conflicts.tables[shop.resources.orders_table] == 2  # the placing, then the flag

@@ -14,12 +14,21 @@ def _module(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _is_module(name: str) -> bool:
+    relative = PACKAGE.parent.joinpath(*name.split("."))
+    return relative.with_suffix(".py").is_file() or (relative / "__init__.py").is_file()
+
+
 def _imports(path: Path) -> set[str]:
-    """Every orderflow module `path` imports, at module level or inside a function."""
+    """Every orderflow module `path` imports, at module level or inside a function
+    (`from orderflow.ops import dlq` imports `orderflow.ops.dlq`)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("orderflow"):
             found.add(node.module)
+            found.update(
+                f"{node.module}.{alias.name}" for alias in node.names if _is_module(f"{node.module}.{alias.name}")
+            )
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.startswith("orderflow"))
     return found
@@ -60,6 +69,11 @@ def test_the_cycle_finder_finds_a_planted_cycle() -> None:
     graph["orderflow.domain.errors"] = graph["orderflow.domain.errors"] | {"orderflow.events"}
 
     assert _cycle(graph) is not None
+
+
+def test_an_imported_module_counts_as_imported() -> None:
+    assert "orderflow.ops.dlq" in _graph()["orderflow.ops.failures"]
+    assert "orderflow.ops.failures" in _graph()["orderflow.ops.__main__"]  # `from orderflow.ops import failures`
 
 
 def test_contracts_and_events_import_no_domain_service_or_adapter() -> None:

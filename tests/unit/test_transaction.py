@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from orderflow.adapters.errors import AlreadyExists
 from orderflow.adapters.transaction import BACKOFF_CAP_SECONDS, Transaction, Write, outcome
@@ -27,13 +27,28 @@ WRITES = [
 ]
 
 
+SENT = {"TransactItems": [write.request for write in WRITES], "ClientRequestToken": ANY}
+
+
 def _cancelled(stubber: Stubber, *reasons: str) -> None:
     stubber.add_client_error(
         "transact_write_items",
         service_error_code="TransactionCanceledException",
         service_message=f"Transaction cancelled, please refer cancellation reasons [{', '.join(reasons)}]",
         modeled_fields={"CancellationReasons": [{"Code": reason} for reason in reasons]},
+        expected_params=SENT,
     )
+
+
+class Tokens:
+    """A DynamoDB client that keeps each `TransactWriteItems` call's `ClientRequestToken`."""
+
+    def __init__(self, client: Any) -> None:
+        self.sent: list[str] = []
+        client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", self._keep)
+
+    def _keep(self, params: dict[str, Any], **_: Any) -> None:
+        self.sent.append(params["ClientRequestToken"])
 
 
 @pytest.fixture
@@ -76,14 +91,16 @@ def test_conflicts_and_throttling_are_sent_again_not_decided(reason: str) -> Non
 def test_a_conflict_is_retried_with_jittered_backoff_and_then_commits(dynamodb: tuple[Any, Stubber]) -> None:
     client, stubber = dynamodb
     sleeps: list[float] = []
+    tokens = Tokens(client)
     _cancelled(stubber, "TransactionConflict", "None")
     _cancelled(stubber, "None", "ThrottlingError")
-    stubber.add_response("transact_write_items", {}, {"TransactItems": [write.request for write in WRITES]})
+    stubber.add_response("transact_write_items", {}, SENT)
 
     _transaction(client, sleeps).commit()
 
     assert len(sleeps) == 2
     assert sleeps[0] < sleeps[1] <= BACKOFF_CAP_SECONDS
+    assert len(set(tokens.sent)) == 3  # a cancelled transaction was decided: each retry is a new request
 
 
 def test_contention_that_lasts_ends_in_contention_not_a_business_outcome(dynamodb: tuple[Any, Stubber]) -> None:
@@ -132,15 +149,21 @@ def test_nothing_staged_sends_nothing(dynamodb: tuple[Any, Stubber]) -> None:
     Transaction(client).commit()  # the Stubber fails on any unexpected call
 
 
-def test_throttling_of_the_whole_call_is_retried_too(dynamodb: tuple[Any, Stubber]) -> None:
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "InternalServerError"])
+def test_a_refused_whole_call_is_sent_again_with_the_same_token(dynamodb: tuple[Any, Stubber], code: str) -> None:
+    """Throttled, or a 500 that may have been applied: the same token makes the repeat the same
+    request to DynamoDB, never a second application."""
     client, stubber = dynamodb
+    tokens = Tokens(client)
     sleeps: list[float] = []
-    stubber.add_client_error("transact_write_items", service_error_code="ProvisionedThroughputExceededException")
-    stubber.add_response("transact_write_items", {}, {"TransactItems": [write.request for write in WRITES]})
+    stubber.add_client_error("transact_write_items", service_error_code=code, expected_params=SENT)
+    stubber.add_response("transact_write_items", {}, SENT)
 
     _transaction(client, sleeps).commit()
 
     assert len(sleeps) == 1
+    assert len(tokens.sent) == 2
+    assert len(set(tokens.sent)) == 1
 
 
 def test_an_error_that_is_neither_a_cancellation_nor_contention_is_raised_as_it_is(

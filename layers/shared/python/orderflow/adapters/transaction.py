@@ -17,15 +17,18 @@ per item, in the order the items were sent
   and `ItemCollectionSizeLimitExceeded` (a partition with a local index over 10 GB): the same
   request can never succeed, so `WriteRejected`, at once.
 
-The SDK fills `ClientRequestToken` for every `TransactWriteItems` call (it is an idempotency
-token in the service model) and keeps it across its own retries, so a transaction whose answer
-was lost is not applied twice; each attempt made here after a cancellation is a new request.
+Each commit sends its own `ClientRequestToken` and keeps it while the whole call is refused
+(throttled, or a 500 that may have been applied after all): DynamoDB treats a repeat with the
+same token within 10 minutes as the same request, so a transaction is never applied twice. A
+cancelled transaction was decided and not applied: the attempt after it is a new request, with
+a new token.
 """
 
 from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +48,7 @@ RETRIED_ERRORS = frozenset(
         "ProvisionedThroughputExceededException",
         "ThrottlingException",
         "RequestLimitExceeded",
+        "InternalServerError",
     }
 )
 ATTEMPTS = 5
@@ -102,10 +106,6 @@ class Transaction:
     def discard(self) -> None:
         self._writes = []
 
-    @property
-    def staged(self) -> int:
-        return len(self._writes)
-
     def commit(self) -> None:
         """Write everything staged, atomically, or raise the outcome (nothing written)."""
         writes, self._writes = self._writes, []
@@ -116,12 +116,15 @@ class Transaction:
                 f"{len(writes)} items in one transaction; DynamoDB takes at most {TRANSACTION_MAX_ITEMS}"
             )
         last: Exception | None = None
+        token = str(uuid.uuid4())
         for attempt in range(self._attempts):
             if attempt:
                 # Full jitter: competing writers spread out instead of colliding again.
                 self._sleep(self._jitter(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)))
             try:
-                self._client.transact_write_items(TransactItems=[write.request for write in writes])
+                self._client.transact_write_items(
+                    TransactItems=[write.request for write in writes], ClientRequestToken=token
+                )
                 return
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
@@ -129,6 +132,7 @@ class Transaction:
                     decided = outcome(_reasons(error), writes)
                     if decided is not None:
                         raise decided from error
+                    token = str(uuid.uuid4())
                 elif code == "ValidationException":
                     raise WriteRejected(str(error)) from error
                 elif code not in RETRIED_ERRORS:

@@ -61,9 +61,9 @@ def _repository(table: str | None, name: str, build: Callable[[str], R]) -> R:
 
 
 class DynamoDbUnitOfWork:
-    def __init__(self, tables: StoreTables, client: Any | None = None, **transaction_options: Any) -> None:
+    def __init__(self, tables: StoreTables, client: Any | None = None) -> None:
         client = dynamodb_client(client)
-        self._transaction = transaction = Transaction(client, **transaction_options)
+        self._transaction = transaction = Transaction(client)
         self.orders: Orders = _repository(tables.orders, "orders", lambda t: DynamoDbOrders(t, transaction, client))
         self.stock: Stock = _repository(tables.catalogue, "catalogue", lambda t: DynamoDbStock(t, transaction, client))
         self.reservations: Reservations = _repository(

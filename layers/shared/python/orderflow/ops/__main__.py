@@ -4,7 +4,8 @@
   python -m orderflow.ops dlq show QUEUE
   python -m orderflow.ops dlq redrive QUEUE [--dry-run] [--max N] [--rate PER_SECOND]
       (a failure destination: each failed stream batch is read from the stream again and handed
-       to its function; each event a rule could not deliver goes to its target queue again)
+       to its function; each event a rule could not deliver goes to its target queue again;
+       exits 1 when a record could not be redriven and was kept, with the reason printed)
   python -m orderflow.ops replay --from 2026-11-28T09:00:00Z --to 2026-11-28T10:00:00Z [--type OrderCreated]
   python -m orderflow.ops order ORDER_ID
 
@@ -62,16 +63,17 @@ def _show(clients: Any, name: str) -> None:
         )
 
 
-def _redrive(clients: Any, name: str, *, dry_run: bool, max_messages: int | None, rate: float) -> None:
+def _redrive(clients: Any, name: str, *, dry_run: bool, max_messages: int | None, rate: float) -> int:
+    """Redrive one queue; non-zero when something was left in it."""
     sqs = clients("sqs")
     queue = dlq.find(sqs, name)
     if queue.source_url is None:
-        outcome = failures.redrive(clients, queue, dry_run=dry_run)
+        outcome = failures.redrive(clients, queue, dry_run=dry_run, max_records=max_messages, per_second=rate)
         verb = "would redrive" if dry_run else "redrove"
         print(f"{verb} {outcome.redriven} failure record(s) from {queue.name} ({outcome.records} stream record(s))")
         for reason in outcome.kept:
             print(f"  kept {reason}")
-        return
+        return 1 if outcome.kept else 0
 
     def progress(moved: int) -> None:
         if moved % 10 == 0:
@@ -82,6 +84,7 @@ def _redrive(clients: Any, name: str, *, dry_run: bool, max_messages: int | None
         print(f"dry run: would move {result.planned} message(s) from {queue.name} back to its source; nothing changed")
     else:
         print(f"moved {result.moved or result.planned} message(s) from {queue.name} ({result.method})")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     elif arguments.dlq_command == "show":
         _show(clients, arguments.queue)
     else:
-        _redrive(
+        return _redrive(
             clients,
             arguments.queue,
             dry_run=arguments.dry_run,

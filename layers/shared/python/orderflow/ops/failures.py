@@ -10,15 +10,19 @@ itself, and how each kind is delivered again.
   Redriving delivers it to that target again when the target is a queue (what the rule would
   have sent: the rule sends the event unchanged); other targets are left, named, for a person.
 
-A record that cannot be redriven stays in the queue, with the reason printed.
+A record that cannot be redriven stays in the queue, with the reason printed. A stream batch
+the function published only part of is replaced by a record of what is left.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from orderflow.ops.dlq import DeadLetterQueue
 
@@ -31,6 +35,15 @@ class FailureRedrive:
     redriven: int = 0
     records: int = 0  # stream records handed back to their function
     kept: list[str] = field(default_factory=list)  # why each record left in the queue was left
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    problem: str | None = None  # why the record was not (wholly) delivered
+    replaced: bool = False  # what is left of it was sent as a new record: the old one goes
+
+
+DELIVERED = _Outcome()
 
 
 def describe(message: dict[str, Any]) -> str:
@@ -61,76 +74,137 @@ def _batch(message: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
     return body[STREAM_BATCH], str(error or "retries exhausted")
 
 
-def redrive(clients: Any, queue: DeadLetterQueue, *, dry_run: bool = False) -> FailureRedrive:
-    """Deliver every failure record in `queue` again; delete each one delivered."""
+def redrive(
+    clients: Any,
+    queue: DeadLetterQueue,
+    *,
+    dry_run: bool = False,
+    max_records: int | None = None,
+    per_second: float = 50.0,
+) -> FailureRedrive:
+    """Deliver the failure records in `queue` again (at most `max_records`, `per_second`);
+    delete each one delivered. A record that cannot be is kept, with the reason, and made
+    visible again at the end, as is every record of a dry run."""
     sqs = clients("sqs")
     result = FailureRedrive()
     seen: set[str] = set()
-    while True:
+    left: list[str] = []  # receipt handles of the records that stay
+    while max_records is None or len(seen) < max_records:
+        wanted = 10 if max_records is None else min(10, max_records - len(seen))
+        # A long poll: an empty answer means the queue has nothing visible, not that this poll
+        # sampled servers without any (SQS: "short and long polling").
         batch = sqs.receive_message(
             QueueUrl=queue.url,
-            MaxNumberOfMessages=10,
+            MaxNumberOfMessages=wanted,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
             VisibilityTimeout=60,
+            WaitTimeSeconds=1,
         ).get("Messages", [])
         fresh = [message for message in batch if message["MessageId"] not in seen]
+        # A record this run sent in place of a partly published one is left for the next run.
+        left += [message["ReceiptHandle"] for message in batch if message not in fresh]
         if not fresh:
             break
         for message in fresh:
             seen.add(message["MessageId"])
-            problem = _deliver(clients, message, result, dry_run=dry_run)
-            if problem is not None:
-                result.kept.append(f"{message['MessageId']}: {problem}")
-                continue
-            if not dry_run:
+            try:
+                outcome = _deliver(clients, queue, message, result, seen, dry_run=dry_run)
+            except (BotoCoreError, ClientError, KeyError, TypeError, ValueError) as error:
+                outcome = _Outcome(f"{type(error).__name__}: {error}")
+            if outcome.problem is not None:
+                result.kept.append(f"{message['MessageId']}: {outcome.problem}")
+            else:
+                result.redriven += 1
+            if dry_run or (outcome.problem is not None and not outcome.replaced):
+                left.append(message["ReceiptHandle"])
+            else:
                 sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
-            result.redriven += 1
+            time.sleep(1 / per_second)
+    for start in range(0, len(left), 10):
+        sqs.change_message_visibility_batch(
+            QueueUrl=queue.url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for i, handle in enumerate(left[start : start + 10])
+            ],
+        )
     return result
 
 
-def _deliver(clients: Any, message: dict[str, Any], result: FailureRedrive, *, dry_run: bool) -> str | None:
-    """Deliver one failure record again; the reason when it cannot be."""
+def _deliver(
+    clients: Any,
+    queue: DeadLetterQueue,
+    message: dict[str, Any],
+    result: FailureRedrive,
+    seen: set[str],
+    *,
+    dry_run: bool,
+) -> _Outcome:
+    """Deliver one failure record again."""
     attributes = message.get("MessageAttributes", {})
     if RULE_TARGET_ATTRIBUTE in attributes:
         return _to_rule_target(clients, message, attributes[RULE_TARGET_ATTRIBUTE]["StringValue"], dry_run=dry_run)
     batch = _batch(message)
     if batch is None:
-        return "neither a stream batch nor a rule target's failure: nothing known to redrive it to"
-    function = json.loads(message["Body"]).get("requestContext", {}).get("functionArn")
+        return _Outcome("neither a stream batch nor a rule target's failure: nothing known to redrive it to")
+    body = json.loads(message["Body"])
+    function = body.get("requestContext", {}).get("functionArn")
     if not function:
-        return "the record does not name the function that failed"
-    return _to_function(clients, function, batch[0], result, dry_run=dry_run)
+        return _Outcome("the record does not name the function that failed")
+    return _to_function(clients, queue, body, function=function, result=result, seen=seen, dry_run=dry_run)
 
 
-def _to_rule_target(clients: Any, message: dict[str, Any], target: str, *, dry_run: bool) -> str | None:
+def _to_function(
+    clients: Any,
+    queue: DeadLetterQueue,
+    body: dict[str, Any],
+    *,
+    function: str,
+    result: FailureRedrive,
+    seen: set[str],
+    dry_run: bool,
+) -> _Outcome:
+    """The failed batch's records, read from the stream again, handed to `function`."""
+    info = body[STREAM_BATCH]
+    records = stream_records(clients("dynamodbstreams"), info)
+    if not records:
+        first, last = info["startSequenceNumber"], info["endSequenceNumber"]
+        return _Outcome(f"records {first}..{last} are no longer in the stream")
+    result.records += len(records)
+    if dry_run:
+        return DELIVERED
+    answer = clients("lambda").invoke(FunctionName=function, Payload=json.dumps({"Records": records}).encode())
+    payload = json.loads(answer["Payload"].read() or b"{}")
+    if answer.get("FunctionError"):
+        return _Outcome(f"{function} failed again: {payload.get('errorType')}: {payload.get('errorMessage')}")
+    failed = payload.get("batchItemFailures") if isinstance(payload, dict) else None
+    if not failed:
+        return DELIVERED
+    # The function published the records before the first failed one: what is left is recorded
+    # again as a failure record of its own, starting there, and the old record goes (redriving
+    # it whole would hand the published records to the function once more).
+    first_failed = str(failed[0]["itemIdentifier"])
+    remaining = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) >= int(first_failed)]
+    body[STREAM_BATCH] = {**info, "startSequenceNumber": first_failed, "batchSize": len(remaining)}
+    sent = clients("sqs").send_message(QueueUrl=queue.url, MessageBody=json.dumps(body))
+    seen.add(sent["MessageId"])
+    return _Outcome(
+        f"{function} published up to sequence number {first_failed} only: the {len(remaining)} record(s) "
+        f"from there are kept as failure record {sent['MessageId']}",
+        replaced=True,
+    )
+
+
+def _to_rule_target(clients: Any, message: dict[str, Any], target: str, *, dry_run: bool) -> _Outcome:
     if target.split(":")[2] != "sqs":
-        return f"the rule's target {target} is not a queue: deliver it by hand (its input may be transformed)"
+        return _Outcome(f"the rule's target {target} is not a queue: deliver it by hand (its input may be transformed)")
     if not dry_run:
         sqs = clients("sqs")
         account, name = target.split(":")[4], target.split(":")[5]
         url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody=message["Body"])
-    return None
-
-
-def _to_function(
-    clients: Any, function: str, info: dict[str, Any], result: FailureRedrive, *, dry_run: bool
-) -> str | None:
-    records = stream_records(clients("dynamodbstreams"), info)
-    if not records:
-        return f"records {info['startSequenceNumber']}..{info['endSequenceNumber']} are no longer in the stream"
-    result.records += len(records)
-    if dry_run:
-        return None
-    answer = clients("lambda").invoke(FunctionName=function, Payload=json.dumps({"Records": records}).encode())
-    payload = json.loads(answer["Payload"].read() or b"{}")
-    if answer.get("FunctionError"):
-        return f"{function} failed again: {payload.get('errorType')}: {payload.get('errorMessage')}"
-    failed = payload.get("batchItemFailures") if isinstance(payload, dict) else None
-    if failed:
-        return f"{function} published up to sequence number {failed[0]['itemIdentifier']} only"
-    return None
+    return DELIVERED
 
 
 def stream_records(streams: Any, info: dict[str, Any]) -> list[dict[str, Any]]:

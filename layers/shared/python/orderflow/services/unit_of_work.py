@@ -20,6 +20,8 @@ raises that repository's domain outcome: `AlreadyExists` (the step ran before), 
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
@@ -125,18 +127,27 @@ class UnitOfWork(Protocol):
 
 T = TypeVar("T")
 ATTEMPTS = 5
+BACKOFF_BASE_SECONDS = 0.02
+BACKOFF_CAP_SECONDS = 0.5
 
 
 def retry_on_conflict(
-    use_case: Callable[[], T], *, attempts: int = ATTEMPTS, also: tuple[type[Exception], ...] = ()
+    use_case: Callable[[], T],
+    *,
+    attempts: int = ATTEMPTS,
+    also: tuple[type[Exception], ...] = (),
+    sleep: Callable[[float], None] = time.sleep,
+    jitter: Callable[[float, float], float] = random.uniform,
 ) -> T:
     """Run a read-decide-write use case again while what it read changes under it
     (`ConcurrentUpdate`, and the outcomes in `also`): each run reads afresh, so the decision
-    is made on current state. The last attempt's outcome is the answer."""
+    is made on current state. Between runs a jittered, growing pause (full jitter) lets the
+    writer that won finish, so competing use cases spread out instead of meeting again. The last
+    attempt's outcome is the answer."""
     retried: tuple[type[Exception], ...] = (ConcurrentUpdate, *also)
-    for _ in range(attempts - 1):
+    for attempt in range(attempts - 1):
         try:
             return use_case()
         except retried:
-            continue
+            sleep(jitter(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)))
     return use_case()
