@@ -58,14 +58,19 @@ class SagaSettings:
     Production values by default; `OrderflowSettings.local()` shortens the waits so tests and
     the local cloud run every path in seconds (same states, same retry counts)."""
 
+    # Transient step errors (a Lambda service error, a timeout, contention that outlasted the
+    # store's retries) are retried 6 times, 2 s doubling up to 30 s (about 2 minutes in all; the
+    # retry CDK itself sets for Lambda's service errors): an order is cancelled for a failed
+    # step only when the failure lasts, not for a burst of them.
     retry_interval_seconds: int = 2
-    retry_max_attempts: int = 3
+    retry_max_attempts: int = 6
+    retry_max_delay_seconds: int = 30
     retry_backoff_rate: float = 2.0
     payment_retry_interval_seconds: int = 5
     payment_max_attempts: int = 2  # retries after the first attempt, for transient gateway errors
     payment_heartbeat_seconds: int = 120
     payment_timeout_seconds: int = 600
-    compensation_max_attempts: int = 3
+    compensation_max_attempts: int = 6
     execution_timeout_minutes: int = 60
     circuit_failure_threshold: int = 3
     circuit_recovery_seconds: int = 60
@@ -129,6 +134,7 @@ class OrderflowSettings:
         """The same system with waits measured in seconds (tests, the local cloud)."""
         saga = SagaSettings(
             retry_interval_seconds=1,
+            retry_max_delay_seconds=4,
             payment_retry_interval_seconds=1,
             payment_heartbeat_seconds=30,
             payment_timeout_seconds=60,

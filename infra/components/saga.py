@@ -145,6 +145,7 @@ class FulfilmentSaga(Construct):
             interval=Duration.seconds(interval),
             max_attempts=attempts,
             backoff_rate=self._settings.retry_backoff_rate,
+            max_delay=Duration.seconds(self._settings.retry_max_delay_seconds),
             jitter_strategy=sfn.JitterType.FULL,
         )
 

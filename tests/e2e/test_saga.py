@@ -9,6 +9,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from infra.settings import OrderflowSettings
 from localcloud.cloud import LocalCloud
 from localcloud.faults import Fault
 from orderflow.contracts import EventSource
@@ -100,8 +101,8 @@ def test_a_failing_compensation_leaves_the_order_needing_attention(cloud: LocalC
     assert [e["status"] for e in executions(cloud, order_id)] == ["FAILED"]
 
 
-# The confirm step's first attempt and its retries (3 locally) each strike.
-CONFIRM_ATTEMPTS = 4
+# The confirm step's first attempt and each of its retries strike.
+CONFIRM_ATTEMPTS = 1 + OrderflowSettings.local().saga.retry_max_attempts
 
 
 def _order_with_every_confirm_attempt_failing(cloud: LocalCloud, kind: str) -> tuple[str, str]:

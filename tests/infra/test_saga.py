@@ -97,7 +97,7 @@ def test_a_failing_compensation_ends_in_needs_attention(definition: dict[str, An
     states = definition["States"]
     for compensation in ("SettleOrder", "RefundPayment", "ReleaseInventory", "CancelOrder"):
         assert _catches(states[compensation]) == {"States.ALL": "FlagNeedsAttention"}
-        assert states[compensation]["Retry"][0]["MaxAttempts"] == 3
+        assert states[compensation]["Retry"][0]["MaxAttempts"] == 6
     assert states["FlagNeedsAttention"]["Next"] == "Failed"
     assert states["Failed"]["Type"] == "Fail"
 
@@ -112,6 +112,10 @@ def test_only_transient_errors_are_retried_with_backoff_and_jitter(definition: d
     for retry in (reserve_retry, payment_retry):
         assert retry["BackoffRate"] == 2
         assert retry["JitterStrategy"] == "FULL"
+        assert retry["MaxDelaySeconds"] == 30
+    # A burst of transient failures (six in a row) does not cancel an order: about 2 minutes.
+    assert reserve_retry["MaxAttempts"] == 6
+    assert reserve_retry["IntervalSeconds"] == 2
 
 
 def test_payment_waits_for_the_task_token_with_heartbeat_and_timeout(definition: dict[str, Any]) -> None:

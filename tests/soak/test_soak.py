@@ -32,6 +32,7 @@ def test_every_invariant_holds_after_faults_and_redrive(report: soak.Report) -> 
     assert sum(report.statuses.values()) == ORDERS
     assert report.faults["error"] > 0
     assert report.faults["reorder"] > 0
+    assert report.faults["dynamodb_conflict"] > 0  # contention met, and no order cancelled for it
     assert report.faulted_share > 0.05
     assert report.retries["queue messages"] + report.retries["saga task attempts"] > 0
 
@@ -69,3 +70,27 @@ def test_the_checker_finds_a_broken_read_model_and_a_lost_event(cloud: LocalClou
 
     assert any(v.startswith(f"{victim}: history applied") for v in violations)
     assert any(v.startswith(f"{victim}: the read model shows PENDING") for v in violations)
+
+
+def test_the_checker_finds_an_order_cancelled_for_a_reason_it_did_not_give(
+    cloud: LocalCloud, report: soak.Report
+) -> None:
+    """A good card on stock that is there must not end OUT_OF_STOCK (what a transaction conflict
+    mistaken for a failed stock condition would do)."""
+    orders = soak._orders(cloud, [item[Key.ORDER_ID] for item in soak._scan(cloud, "Orders")])
+    victim = next(
+        order_id
+        for order_id, order in sorted(orders.items())
+        if order["customer_id"] == "soak-tok_ok" and order["status"] == "CONFIRMED"
+    )
+    cloud.client("dynamodb").update_item(
+        TableName=cloud.table_name("Orders"),
+        Key={Key.ORDER_ID: {"S": victim}},
+        UpdateExpression="SET #status = :cancelled, reason = :reason",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":cancelled": {"S": "CANCELLED"}, ":reason": {"S": "OUT_OF_STOCK"}},
+    )
+
+    violations = soak.check(cloud, sorted(orders), soak._stock(cloud))
+
+    assert any(v.startswith(f"{victim}: placed as tok_ok, ended CANCELLED (OUT_OF_STOCK)") for v in violations)

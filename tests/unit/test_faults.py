@@ -131,7 +131,15 @@ def test_the_soaks_fault_file_loads() -> None:
 
     faults = FaultPlan.load(CHAOS).faults
 
-    assert {fault.kind for fault in faults} == {"error", "latency", "timeout", "duplicate", "reorder", "outage"}
+    assert {fault.kind for fault in faults} == {
+        "error",
+        "latency",
+        "timeout",
+        "duplicate",
+        "reorder",
+        "outage",
+        "conflict",
+    }
     assert any(fault.target == "dynamodb" for fault in faults)
 
 

@@ -89,8 +89,8 @@ def redrive(
     result = FailureRedrive()
     seen: set[str] = set()
     left: list[str] = []  # receipt handles of the records that stay
-    while max_records is None or len(seen) < max_records:
-        wanted = 10 if max_records is None else min(10, max_records - len(seen))
+    while max_records is None or result.redriven + len(result.kept) < max_records:
+        wanted = 10 if max_records is None else min(10, max_records - result.redriven - len(result.kept))
         # A long poll: an empty answer means the queue has nothing visible, not that this poll
         # sampled servers without any (SQS: "short and long polling").
         batch = sqs.receive_message(
