@@ -59,9 +59,9 @@ class SagaSettings:
     the local cloud run every path in seconds (same states, same retry counts)."""
 
     # Transient step errors (a Lambda service error, a timeout, contention that outlasted the
-    # store's retries) are retried 6 times, 2 s doubling up to 30 s (about 2 minutes in all; the
-    # retry CDK itself sets for Lambda's service errors): an order is cancelled for a failed
-    # step only when the failure lasts, not for a burst of them.
+    # store's retries) are retried 6 times, 2 s doubling up to 30 s (at most 90 s of waits, 45 s
+    # on average with full jitter; CDK retries Lambda's service errors 6 times too): an order is
+    # cancelled for a failed step only when the failure lasts, not for a burst of them.
     retry_interval_seconds: int = 2
     retry_max_attempts: int = 6
     retry_max_delay_seconds: int = 30

@@ -256,8 +256,8 @@ def _sagas_running(cloud: LocalCloud) -> bool:
 
 
 def _redrive_all(cloud: LocalCloud, say: Callable[[str], None]) -> tuple[dict[str, int], int]:
-    """Redrive every DLQ and failure destination until they are empty or a round moves nothing
-    (what is left was kept, with its reason said). Returns how many messages each queue held
+    """Redrive every DLQ and failure destination until they are empty or hold only what a round
+    kept (with its reason said). Returns how many messages each queue held
     (a message kept in a round is not counted again in the next) and how many were moved."""
     sqs = cloud.client("sqs")
     dead_lettered: dict[str, int] = {}
@@ -284,7 +284,9 @@ def _redrive_all(cloud: LocalCloud, say: Callable[[str], None]) -> tuple[dict[st
             outcome = failures.redrive(cloud.client, queue, per_second=200)
             say(f"  redrove {outcome.redriven} failure record(s) from {queue.name}")
             moved += outcome.redriven
-            kept[queue.name] = len(outcome.kept)
+            # A partly published batch was replaced by a record of what is left: that one is
+            # for the next round, not kept.
+            kept[queue.name] = len(outcome.kept) - outcome.replaced
             for reason in outcome.kept:
                 say(f"  kept in {queue.name}: {reason}")
     return dead_lettered, moved

@@ -87,3 +87,32 @@ def test_nothing_a_client_sends_gets_a_5xx(cloud: LocalCloud, body: str, path: s
     if answer.status >= 400:
         _problem(answer.body)
         assert answer.headers["X-Correlation-Id"]
+
+
+def test_a_function_that_times_out_is_a_502_and_a_late_answer_a_504(cloud: LocalCloud) -> None:
+    """The function's timeout (20 s) is shorter than API Gateway's integration timeout (29 s):
+    its timing out is a function error to API Gateway (502). An answer that comes after the
+    integration timeout is a 504, whatever it says (here: a route whose timeout is made 0)."""
+    from dataclasses import replace
+
+    from localcloud.faults import Fault
+
+    cloud.runtime.faults.set([Fault(kind="timeout", target="OrdersApi", times=1)])
+    try:
+        timed_out = cloud.api.request("GET", "/products")
+    finally:
+        cloud.runtime.clear_faults()
+    routes = list(cloud.api.routes)
+    cloud.api.routes = [
+        replace(route, integration_timeout_seconds=0.0) if route.resource == "/products" else route for route in routes
+    ]
+    try:
+        late = cloud.api.request("GET", "/products")
+    finally:
+        cloud.api.routes = routes
+
+    assert (timed_out.status, _problem(timed_out.body)[0]) == (502, "Internal server error")
+    assert (late.status, _problem(late.body)[0]) == (504, "Timed out")
+    assert timed_out.headers["X-Correlation-Id"]
+    assert late.headers["X-Correlation-Id"]
+    assert cloud.api.request("GET", "/products").status == 200

@@ -113,7 +113,7 @@ def test_only_transient_errors_are_retried_with_backoff_and_jitter(definition: d
         assert retry["BackoffRate"] == 2
         assert retry["JitterStrategy"] == "FULL"
         assert retry["MaxDelaySeconds"] == 30
-    # A burst of transient failures (six in a row) does not cancel an order: about 2 minutes.
+    # A burst of transient failures (six in a row, over up to 90 s of waits) does not cancel an order.
     assert reserve_retry["MaxAttempts"] == 6
     assert reserve_retry["IntervalSeconds"] == 2
 

@@ -210,9 +210,62 @@ def test_a_partly_published_batch_leaves_a_record_of_what_is_left_only(setup: Se
     second = failures.redrive(setup.clients, setup.queue)
 
     assert "the 2 record(s) from there are kept" in first.kept[0]
-    assert (second.redriven, second.kept) == (1, [])
+    assert (first.replaced, first.records) == (1, 1)  # one record published, two left
+    assert (second.redriven, second.kept, second.records) == (1, [], 2)
     assert setup.relay.batches == [setup.sequences, setup.sequences[1:]]
     assert setup.visible(setup.failures_url) == 0
+
+
+def test_records_kept_that_come_back_during_a_long_run_do_not_end_it_early(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that outlasts its hold sees the records it kept again: it holds them again and
+    goes on to the records it has not handled yet."""
+    monkeypatch.setattr(failures, "HOLD_SECONDS", 2)
+    gone = f"arn:aws:sqs:{REGION}:123456789012:deleted-queue"
+    for n in range(12):
+        setup.rule_failure({"detail-type": "OrderCreated", "n": n}, target_arn=gone)
+    for n in range(5):
+        setup.rule_failure({"detail-type": "OrderCreated", "n": 100 + n})
+
+    outcome = failures.redrive(setup.clients, setup.queue, per_second=4)  # about 4 s: twice the hold
+
+    assert (outcome.redriven, len(outcome.kept)) == (5, 12)
+    assert setup.visible(setup.target_url) == 5
+    assert setup.visible(setup.failures_url) == 12
+
+
+def test_records_held_by_a_run_that_fails_are_made_visible_again(setup: Setup) -> None:
+    setup.rule_failure({"detail-type": "OrderCreated"}, target_arn=f"arn:aws:sqs:{REGION}:123456789012:deleted-queue")
+    setup.rule_failure({"detail-type": "OrderCreated"})
+
+    class Broken:
+        """SQS whose delete fails: the run ends with an error after it held a record."""
+
+        def __init__(self, sqs: Any) -> None:
+            self._sqs = sqs
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "delete_message":
+                raise ConnectionError("the network went away")
+            return getattr(self._sqs, name)
+
+    sqs = boto3.client("sqs", region_name=REGION)
+
+    def clients(service: str) -> Any:
+        return Broken(sqs) if service == "sqs" else setup.clients(service)
+
+    with pytest.raises(ConnectionError):
+        failures.redrive(clients, setup.queue)
+
+    assert setup.visible(setup.failures_url) == 2  # nothing deleted, nothing left hidden
+
+
+def test_the_cli_refuses_a_rate_or_max_that_is_not_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    for argument in ("--rate=0", "--max=0", "--rate=-1"):
+        with pytest.raises(SystemExit):
+            main(["dlq", "redrive", "RelayFailures", argument])
+        assert "must be more than 0" in capsys.readouterr().err
 
 
 def test_the_cli_exits_non_zero_when_a_record_is_kept(
@@ -229,3 +282,13 @@ def test_the_cli_exits_non_zero_when_a_record_is_kept(
     assert "redrove 1 failure record(s)" in output
     assert "kept " in output
     assert "QueueDoesNotExist" in output
+
+
+def test_the_cli_exits_zero_when_every_record_is_redriven(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    setup.rule_failure({"detail-type": "OrderCreated"})
+
+    assert main(["dlq", "redrive", "RelayFailures"]) == 0
+    assert "redrove 1 failure record(s)" in capsys.readouterr().out

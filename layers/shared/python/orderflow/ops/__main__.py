@@ -19,8 +19,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -28,6 +29,8 @@ from botocore.config import Config
 from orderflow.ops import dlq, failures
 from orderflow.ops.order import story
 from orderflow.ops.replay import replay
+
+T = TypeVar("T", int, float)
 
 
 def clients_for(endpoint_url: str | None, region: str | None) -> Any:
@@ -87,6 +90,16 @@ def _redrive(clients: Any, name: str, *, dry_run: bool, max_messages: int | None
     return 0
 
 
+def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
+    def parse(text: str) -> T:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text}: must be more than 0")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m orderflow.ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -102,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     redrive_parser = dlq_commands.add_parser("redrive", help="move a DLQ's messages back to their source")
     redrive_parser.add_argument("queue")
     redrive_parser.add_argument("--dry-run", action="store_true")
-    redrive_parser.add_argument("--max", type=int, dest="max_messages")
-    redrive_parser.add_argument("--rate", type=float, default=50.0, help="messages per second")
+    redrive_parser.add_argument("--max", type=_positive(int), dest="max_messages")
+    redrive_parser.add_argument("--rate", type=_positive(float), default=50.0, help="messages per second")
     replay_parser = commands.add_parser("replay", help="replay archived events to the bus")
     replay_parser.add_argument("--from", dest="start", required=True, type=datetime.fromisoformat)
     replay_parser.add_argument("--to", dest="end", required=True, type=datetime.fromisoformat)

@@ -30,11 +30,15 @@ STREAM_BATCH = "DDBStreamBatchInfo"
 RULE_TARGET_ATTRIBUTE = "TARGET_ARN"
 
 
+HOLD_SECONDS = 900  # how long a record received by a run stays invisible, unless the run ends first
+
+
 @dataclass
 class FailureRedrive:
     redriven: int = 0
-    records: int = 0  # stream records handed back to their function
+    records: int = 0  # stream records handed back to their function and published
     kept: list[str] = field(default_factory=list)  # why each record left in the queue was left
+    replaced: int = 0  # of those kept, batches partly published: a new record holds the rest
 
 
 @dataclass(frozen=True)
@@ -83,53 +87,74 @@ def redrive(
     per_second: float = 50.0,
 ) -> FailureRedrive:
     """Deliver the failure records in `queue` again (at most `max_records`, `per_second`);
-    delete each one delivered. A record that cannot be is kept, with the reason, and made
-    visible again at the end, as is every record of a dry run."""
+    delete each one delivered. A record that cannot be is kept, with the reason; it and every
+    record of a dry run are made visible again at the end, however the run ends.
+
+    A record this run sends in place of a partly published batch is left for the next run.
+    Every record received is held (invisible) until the end, so none comes back during the run,
+    and the run ends when a long poll finds nothing visible (a standard queue answers from a
+    sample of its servers; a long poll asks them all: SQS, "short and long polling")."""
+    if per_second <= 0:
+        raise ValueError("per_second must be positive")
     sqs = clients("sqs")
     result = FailureRedrive()
     seen: set[str] = set()
-    left: list[str] = []  # receipt handles of the records that stay
-    while max_records is None or result.redriven + len(result.kept) < max_records:
-        wanted = 10 if max_records is None else min(10, max_records - result.redriven - len(result.kept))
-        # A long poll: an empty answer means the queue has nothing visible, not that this poll
-        # sampled servers without any (SQS: "short and long polling").
-        batch = sqs.receive_message(
-            QueueUrl=queue.url,
-            MaxNumberOfMessages=wanted,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-            VisibilityTimeout=60,
-            WaitTimeSeconds=1,
-        ).get("Messages", [])
-        fresh = [message for message in batch if message["MessageId"] not in seen]
-        # A record this run sent in place of a partly published one is left for the next run.
-        left += [message["ReceiptHandle"] for message in batch if message not in fresh]
-        if not fresh:
-            break
-        for message in fresh:
-            seen.add(message["MessageId"])
-            try:
-                outcome = _deliver(clients, queue, message, result, seen, dry_run=dry_run)
-            except (BotoCoreError, ClientError, KeyError, TypeError, ValueError) as error:
-                outcome = _Outcome(f"{type(error).__name__}: {error}")
-            if outcome.problem is not None:
-                result.kept.append(f"{message['MessageId']}: {outcome.problem}")
-            else:
-                result.redriven += 1
-            if dry_run or (outcome.problem is not None and not outcome.replaced):
-                left.append(message["ReceiptHandle"])
-            else:
-                sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
-            time.sleep(1 / per_second)
-    for start in range(0, len(left), 10):
-        sqs.change_message_visibility_batch(
-            QueueUrl=queue.url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                for i, handle in enumerate(left[start : start + 10])
-            ],
-        )
+    held: list[str] = []  # receipt handles of the records that stay
+    try:
+        while max_records is None or result.redriven + len(result.kept) < max_records:
+            batch = sqs.receive_message(
+                QueueUrl=queue.url,
+                MaxNumberOfMessages=10,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=HOLD_SECONDS,
+                WaitTimeSeconds=1,
+            ).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                done = max_records is not None and result.redriven + len(result.kept) >= max_records
+                if done or message["MessageId"] in seen:
+                    held.append(message["ReceiptHandle"])
+                    continue
+                seen.add(message["MessageId"])
+                held.append(message["ReceiptHandle"])  # until it is deleted: a failure leaves it visible
+                if _redrive_one(clients, queue, message, result, seen, dry_run=dry_run):
+                    sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=held.pop())
+                time.sleep(1 / per_second)
+    finally:
+        for start in range(0, len(held), 10):
+            sqs.change_message_visibility_batch(
+                QueueUrl=queue.url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    for i, handle in enumerate(held[start : start + 10])
+                ],
+            )
     return result
+
+
+def _redrive_one(
+    clients: Any,
+    queue: DeadLetterQueue,
+    message: dict[str, Any],
+    result: FailureRedrive,
+    seen: set[str],
+    *,
+    dry_run: bool,
+) -> bool:
+    """Deliver one record again; whether it leaves the queue (delivered, or replaced by what
+    is left of it)."""
+    try:
+        outcome = _deliver(clients, queue, message, result, seen, dry_run=dry_run)
+    except (BotoCoreError, ClientError, KeyError, TypeError, ValueError) as error:
+        outcome = _Outcome(f"{type(error).__name__}: {error}")
+    if outcome.problem is not None:
+        result.kept.append(f"{message['MessageId']}: {outcome.problem}")
+        result.replaced += outcome.replaced
+    else:
+        result.redriven += 1
+    return not dry_run and (outcome.problem is None or outcome.replaced)
 
 
 def _deliver(
@@ -171,8 +196,8 @@ def _to_function(
     if not records:
         first, last = info["startSequenceNumber"], info["endSequenceNumber"]
         return _Outcome(f"records {first}..{last} are no longer in the stream")
-    result.records += len(records)
     if dry_run:
+        result.records += len(records)
         return DELIVERED
     answer = clients("lambda").invoke(FunctionName=function, Payload=json.dumps({"Records": records}).encode())
     payload = json.loads(answer["Payload"].read() or b"{}")
@@ -180,12 +205,15 @@ def _to_function(
         return _Outcome(f"{function} failed again: {payload.get('errorType')}: {payload.get('errorMessage')}")
     failed = payload.get("batchItemFailures") if isinstance(payload, dict) else None
     if not failed:
+        result.records += len(records)
         return DELIVERED
-    # The function published the records before the first failed one: what is left is recorded
-    # again as a failure record of its own, starting there, and the old record goes (redriving
-    # it whole would hand the published records to the function once more).
-    first_failed = str(failed[0]["itemIdentifier"])
+    # The function published the records before the first failed one (the lowest reported, as
+    # Lambda resumes a stream there): what is left is recorded again as a failure record of its
+    # own, starting there, and the old record goes (redriving it whole would hand the published
+    # records to the function once more).
+    first_failed = str(min(int(failure["itemIdentifier"]) for failure in failed))
     remaining = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) >= int(first_failed)]
+    result.records += len(records) - len(remaining)
     body[STREAM_BATCH] = {**info, "startSequenceNumber": first_failed, "batchSize": len(remaining)}
     sent = clients("sqs").send_message(QueueUrl=queue.url, MessageBody=json.dumps(body))
     seen.add(sent["MessageId"])
