@@ -66,15 +66,24 @@ class SagaSettings:
     retry_max_attempts: int = 6
     retry_max_delay_seconds: int = 30
     retry_backoff_rate: float = 2.0
-    payment_retry_interval_seconds: int = 5
-    payment_max_attempts: int = 2  # retries after the first attempt, for transient gateway errors
+    # A payment the provider cannot take now (its circuit open, a 5xx, a timeout) is tried
+    # again every `payment_retry_wait_seconds` until the order's payment deadline, counted from
+    # the order's creation; only then is the order cancelled PAYMENT_UNAVAILABLE. One attempt
+    # waits for the payments service's answer at most `payment_attempt_timeout_seconds`, and
+    # for its heartbeat (sent when the command is picked up) `payment_heartbeat_seconds`.
+    payment_deadline_seconds: int = 600
+    payment_retry_wait_seconds: int = 15
     payment_heartbeat_seconds: int = 120
-    payment_timeout_seconds: int = 600
+    payment_attempt_timeout_seconds: int = 300
     compensation_max_attempts: int = 6
     execution_timeout_minutes: int = 60
     circuit_failure_threshold: int = 3
     circuit_recovery_seconds: int = 60
     low_stock_threshold: int = 5
+
+    def __post_init__(self) -> None:
+        if not self.payment_heartbeat_seconds < self.payment_attempt_timeout_seconds <= self.payment_deadline_seconds:
+            raise ValueError("payment: heartbeat < attempt timeout <= deadline (Step Functions needs the first)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,9 +144,10 @@ class OrderflowSettings:
         saga = SagaSettings(
             retry_interval_seconds=1,
             retry_max_delay_seconds=4,
-            payment_retry_interval_seconds=1,
-            payment_heartbeat_seconds=30,
-            payment_timeout_seconds=60,
+            payment_deadline_seconds=60,
+            payment_retry_wait_seconds=2,
+            payment_heartbeat_seconds=20,
+            payment_attempt_timeout_seconds=30,
             circuit_recovery_seconds=5,
         )
         return cls(saga=saga, retain_data=False, **overrides)  # type: ignore[arg-type]

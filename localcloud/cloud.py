@@ -36,9 +36,6 @@ class LocalCloudConfig:
     api_port: int = 3000
     outdir: Path = ROOT / ".local" / "cdk.out"
     retry_delay_seconds: int = 1
-    # The payment circuit's recovery timeout with the local profile (5 s) plus Powertools'
-    # 5-second state cache in the payments function: after this, a new payment probes again.
-    circuit_wait_seconds: int = 10
     echo: bool = False  # print a line per processed batch (make local)
     log_capacity: int = 20_000
 

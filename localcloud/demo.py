@@ -17,6 +17,7 @@ from typing import Any
 
 from localcloud.api_client import Answer
 from localcloud.cloud import LocalCloud, LocalCloudConfig, running
+from localcloud.faults import Fault
 from localcloud.state import dead_letters, messages_per_queue, short
 from orderflow.adapters.dynamodb import from_item
 from orderflow.adapters.payment_gateway import SimulatedGateway
@@ -40,19 +41,14 @@ PATHS = [
 ]
 OUTAGE = [
     (
-        "gateway down: the circuit opens",
+        "provider fails this card: cancelled at the deadline",
         _order("edsger", "tok_unavailable", ("CB-005", 1)),
         "CANCELLED",
         "PAYMENT_UNAVAILABLE",
     ),
-    (
-        "while the circuit is open: fails fast",
-        _order("ken", "tok_ok", ("CB-005", 1)),
-        "CANCELLED",
-        "PAYMENT_UNAVAILABLE",
-    ),
+    ("during a 15 s outage: waits, then ships", _order("ken", "tok_ok", ("CB-005", 1)), "SHIPPED", None),
 ]
-AFTER_OUTAGE = ("after recovery: the circuit closes", _order("dennis", "tok_ok", ("CB-005", 1)), "SHIPPED", None)
+OUTAGE_SECONDS = 15
 BROKEN_COMPENSATION = (
     "a compensation fails",
     _order("margaret", "tok_declined", ("MS-002", 1)),
@@ -130,15 +126,18 @@ class Demo:
         )
         self._wait(list(self.expected))
 
-        print("\n== payment gateway outage")
-        down = self.place(*OUTAGE[0])
-        self.cloud.wait_for_log("payment gateway circuit changed", "to_state=<CircuitState.OPEN")
-        print("  the payment gateway's circuit is open")
-        self._wait([down, self.place(*OUTAGE[1])])
-        recovery = self.cloud.config.circuit_wait_seconds
-        print(f"  waiting {recovery}s for the circuit's recovery timeout...")
-        time.sleep(recovery)
-        self._wait([self.place(*AFTER_OUTAGE)])
+        print("\n== payment provider outage: payments wait for the provider, until the order's deadline")
+        self.cloud.runtime.faults.set([Fault(kind="outage", target="gateway", seconds=999.9, every=1000)])
+        try:
+            waiting = self.place(*OUTAGE[1])
+            print(f"  the provider is down for {OUTAGE_SECONDS}s: its circuit opens, the order waits")
+            time.sleep(OUTAGE_SECONDS)
+        finally:
+            self.cloud.runtime.clear_faults()
+        print("  the provider is back: the order is charged and ships")
+        self._wait([waiting], timeout=120)
+        print("  a card the provider fails on every time: tried again until the deadline (60 s locally)")
+        self._wait([self.place(*OUTAGE[0])], timeout=120)
 
         print("\n== a compensation that fails (release-inventory made to fail)")
         release = self.cloud.function_name("FulfilmentReleaseInventory")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import threading
 from typing import Any
 
@@ -22,6 +23,33 @@ def apply_all() -> None:
     parsed_json_paths_kept()
     task_answers_skip_unstarted_executions()
     queue_attributes_kept_briefly()
+    rfc3339_timestamps_in_choices()
+
+
+# RFC 3339 as Step Functions takes it in Choice rules: an uppercase T between date and time,
+# optional fractional seconds, and Z or a numeric offset (Step Functions: "Choice state").
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def rfc3339_timestamps_in_choices() -> None:
+    """moto's Choice rules take only `YYYY-MM-DDThh:mm:ssZ` as a timestamp, so a comparison
+    with a fractional-second timestamp (`$$.State.EnteredTime` always has one, on AWS and in
+    moto) is false whatever the times. Parse RFC 3339 as Step Functions does."""
+    if "timestamps" in _applied:
+        return
+    from datetime import datetime
+
+    from moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations import (
+        is_operator,
+    )
+
+    def string_to_timestamp(string: str) -> datetime | None:
+        if not isinstance(string, str) or not _RFC3339.match(string):
+            return None
+        return datetime.fromisoformat(string)
+
+    is_operator.IsTimestamp.string_to_timestamp = staticmethod(string_to_timestamp)  # type: ignore[method-assign]
+    _applied.add("timestamps")
 
 
 def queue_attributes_kept_briefly() -> None:

@@ -4,6 +4,7 @@ the fulfilment saga, with the order id as execution name, so a duplicate starts 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -36,7 +37,8 @@ def handle_record(record: SQSRecord) -> None:
     if not isinstance(created, OrderCreated):
         raise UnsupportedEvent(f"saga-starter handles OrderCreated, not {created.type}")
     bind_event(created)
-    started = starter.start(SagaContext.from_event(created))
+    saga = SagaContext.from_event(created, payment_deadline=timedelta(seconds=settings.payment_deadline_seconds))
+    started = starter.start(saga)
     metrics.add_metric(name=Metric.SAGAS_STARTED if started else Metric.DUPLICATES_SKIPPED, unit="Count", value=1)
     logger.info("saga started" if started else "saga already running for this order")
 

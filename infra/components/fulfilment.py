@@ -128,7 +128,10 @@ class Fulfilment(Construct):
             name="saga_starter",
             description="Starts the fulfilment saga for each OrderCreated (execution name = order id)",
             base=consumers,
-            environment={Env.STATE_MACHINE_ARN: self.saga.state_machine.state_machine_arn},
+            environment={
+                Env.STATE_MACHINE_ARN: self.saga.state_machine.state_machine_arn,
+                Env.PAYMENT_DEADLINE_SECONDS: str(settings.saga.payment_deadline_seconds),
+            },
             fifo=False,  # a start is idempotent on the order id: order does not matter
         )
         self.saga.state_machine.grant_start_execution(self.saga_starts.function)

@@ -98,8 +98,29 @@ class FulfilmentSaga(Construct):
             errors=[SagaError.PAYMENT_DECLINED],
             result_path="$.error",
         )
+        # Anything else (the provider failing, its circuit open, no answer in time) is ridden
+        # out: the payment is tried again after a wait, until the order's payment deadline;
+        # only then is the order cancelled PAYMENT_UNAVAILABLE (and any charge refunded).
+        unavailable = self._reason("UnavailableReason", CancellationReason.PAYMENT_UNAVAILABLE).next(refund)
+        ride_out = sfn.Wait(
+            self,
+            "WaitForPaymentProvider",
+            time=sfn.WaitTime.duration(Duration.seconds(settings.payment_retry_wait_seconds)),
+        ).next(payment)
         payment.add_catch(
-            self._reason("UnavailableReason", CancellationReason.PAYMENT_UNAVAILABLE).next(refund),
+            sfn.Pass(
+                self,
+                "PaymentClock",
+                parameters={"now": sfn.JsonPath.string_at("$$.State.EnteredTime")},
+                result_path="$.clock",
+            ).next(
+                sfn.Choice(self, "PaymentDeadlinePassed")
+                .when(
+                    sfn.Condition.timestamp_greater_than_equals_json_path("$.clock.now", "$.payment_deadline"),
+                    unavailable,
+                )
+                .otherwise(ride_out)
+            ),
             errors=["States.ALL"],
             result_path="$.error",
         )
@@ -178,7 +199,7 @@ class FulfilmentSaga(Construct):
 
     def _payment(self, queue: sqs.IQueue) -> tasks.SqsSendMessage:
         """The ProcessPayment command (an event envelope) with the task token; the saga waits
-        until the payments service answers or the heartbeat or timeout runs out."""
+        until the payments service answers or the attempt's heartbeat or timeout runs out."""
         command = ProcessPayment.template(
             source=EventSource.SAGA,
             id=sfn.JsonPath.uuid(),
@@ -204,14 +225,7 @@ class FulfilmentSaga(Construct):
             message_deduplication_id=sfn.JsonPath.uuid(),
             integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             heartbeat_timeout=sfn.Timeout.duration(Duration.seconds(self._settings.payment_heartbeat_seconds)),
-            task_timeout=sfn.Timeout.duration(Duration.seconds(self._settings.payment_timeout_seconds)),
+            task_timeout=sfn.Timeout.duration(Duration.seconds(self._settings.payment_attempt_timeout_seconds)),
             result_path="$.payment",
-        )
-        # Only transient gateway errors are retried; a decline or an open circuit is final.
-        self._retry(
-            task,
-            [SagaError.PAYMENT_GATEWAY],
-            interval=self._settings.payment_retry_interval_seconds,
-            attempts=self._settings.payment_max_attempts,
         )
         return task

@@ -71,7 +71,7 @@ def test_failures_enter_the_compensations_in_reverse_order(definition: dict[str,
     assert states["OutOfStockReason"]["Next"] == "CancelOrder"
     assert _catches(states["ProcessPayment"]) == {
         "PaymentDeclined": "DeclinedReason",
-        "States.ALL": "UnavailableReason",
+        "States.ALL": "PaymentClock",
     }
     assert states["DeclinedReason"]["Next"] == states["UnavailableReason"]["Next"] == "RefundPayment"
     assert _catches(states["ConfirmOrder"]) == {"States.ALL": "ConfirmationFailedReason"}
@@ -107,12 +107,9 @@ def test_only_transient_errors_are_retried_with_backoff_and_jitter(definition: d
     (reserve_retry,) = states["ReserveInventory"]["Retry"]
     assert "OutOfStock" not in reserve_retry["ErrorEquals"]
     assert {"ConcurrentUpdate", "Contention"} <= set(reserve_retry["ErrorEquals"])
-    (payment_retry,) = states["ProcessPayment"]["Retry"]
-    assert payment_retry["ErrorEquals"] == ["PaymentGatewayError"]
-    for retry in (reserve_retry, payment_retry):
-        assert retry["BackoffRate"] == 2
-        assert retry["JitterStrategy"] == "FULL"
-        assert retry["MaxDelaySeconds"] == 30
+    assert reserve_retry["BackoffRate"] == 2
+    assert reserve_retry["JitterStrategy"] == "FULL"
+    assert reserve_retry["MaxDelaySeconds"] == 30
     # A burst of transient failures (six in a row, over up to 90 s of waits) does not cancel an order.
     assert reserve_retry["MaxAttempts"] == 6
     assert reserve_retry["IntervalSeconds"] == 2
@@ -122,7 +119,7 @@ def test_payment_waits_for_the_task_token_with_heartbeat_and_timeout(definition:
     payment = definition["States"]["ProcessPayment"]
     assert payment["Resource"].endswith("sqs:sendMessage.waitForTaskToken")
     assert payment["HeartbeatSeconds"] == 120
-    assert payment["TimeoutSeconds"] == 600
+    assert payment["TimeoutSeconds"] == 300  # one attempt; the order's deadline is separate
     body = payment["Parameters"]["MessageBody"]
     assert body["data"]["task_token.$"] == "$$.Task.Token"
     assert body["type"] == "ProcessPayment"
@@ -172,3 +169,27 @@ def test_a_failed_saga_raises_the_needs_attention_alarm_to_the_alert_topic(resou
     assert [(a["Threshold"], a["ComparisonOperator"], a["AlarmActions"]) for a in failed] == [
         (0, "GreaterThanThreshold", [{"Ref": alerts}])
     ]
+
+
+def test_a_payment_the_provider_cannot_take_is_tried_again_until_the_orders_deadline(
+    definition: dict[str, Any], resources: Resources
+) -> None:
+    """No retry policy on the payment: an outage is waited out (every 15 s) until the deadline
+    in the saga's input, then the order is cancelled PAYMENT_UNAVAILABLE and refunded."""
+    states = definition["States"]
+    assert "Retry" not in states["ProcessPayment"]
+    clock = states["PaymentClock"]
+    assert (clock["Parameters"], clock["ResultPath"]) == ({"now.$": "$$.State.EnteredTime"}, "$.clock")
+    deadline = states[clock["Next"]]
+    assert deadline["Choices"] == [
+        {"Variable": "$.clock.now", "TimestampGreaterThanEqualsPath": "$.payment_deadline", "Next": "UnavailableReason"}
+    ]
+    wait = states[deadline["Default"]]
+    assert (wait["Type"], wait["Seconds"], wait["Next"]) == ("Wait", 15, "ProcessPayment")
+    # The deadline comes from the saga starter's setting: 10 minutes.
+    starters = [
+        f["Properties"]["Environment"]["Variables"]
+        for f in of_type(resources, "AWS::Lambda::Function").values()
+        if "PAYMENT_DEADLINE_SECONDS" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    assert [variables["PAYMENT_DEADLINE_SECONDS"] for variables in starters] == ["600"]

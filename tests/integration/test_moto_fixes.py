@@ -118,3 +118,17 @@ def test_a_query_reads_its_partition_in_order(dynamodb: Any) -> None:
     assert query("c", ScanIndexForward=False, Limit=2) == ["c3", "c2"]
     assert query("missing") == []
     assert len(dynamodb.scan(TableName=TABLE)["Items"]) == 9  # a scan still sees every item
+
+
+def test_choice_rules_compare_rfc3339_timestamps_as_step_functions_does() -> None:
+    moto_fixes.rfc3339_timestamps_in_choices()
+    from moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations import (
+        timestamp_operators as operators,
+    )
+
+    later, earlier = "2026-12-02T16:22:48.269152+00:00", "2026-12-02T16:22:33.452Z"  # moto's and ours
+
+    assert operators.TimestampGreaterThanEquals._compare(later, earlier)
+    assert not operators.TimestampGreaterThanEquals._compare(earlier, later)
+    assert operators.TimestampEquals._compare("2026-12-02T17:22:33.452+01:00", earlier)
+    assert not operators.TimestampGreaterThanEquals._compare("2026-12-02 16:22:48Z", earlier)  # no T: not a timestamp

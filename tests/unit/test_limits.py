@@ -112,7 +112,7 @@ def test_the_largest_orders_records_and_events_fit_every_limit() -> None:
     assert len(created.to_json().encode()) <= MESSAGE_MAX_BYTES  # SNS, SQS, one EventBridge entry
 
     # The saga's state: its input, plus the reservation, the payment and an error it carries.
-    state = json.loads(SagaContext.from_event(created).model_dump_json())
+    state = json.loads(SagaContext.from_event(created, payment_deadline=timedelta(minutes=10)).model_dump_json())
     state["reservation"] = {"order_id": order.order_id, "items": [line.model_dump(mode="json") for line in order.items]}
     state["payment"] = {"payment_id": "p" * 64, "amount": str(order.total), "currency": "EUR"}
     state["error"] = {"Error": "E" * 128, "Cause": "x" * 32_768}  # a cause is cut at 32 KiB

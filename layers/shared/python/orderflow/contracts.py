@@ -92,6 +92,7 @@ class Env(StrEnum):
     LEDGER_TABLE = "LEDGER_TABLE"
     SHIPMENTS_TABLE = "SHIPMENTS_TABLE"
     STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
+    PAYMENT_DEADLINE_SECONDS = "PAYMENT_DEADLINE_SECONDS"
     CIRCUIT_FAILURE_THRESHOLD = "CIRCUIT_FAILURE_THRESHOLD"
     CIRCUIT_RECOVERY_SECONDS = "CIRCUIT_RECOVERY_SECONDS"
     DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
@@ -103,8 +104,8 @@ class SagaError(StrEnum):
 
     OUT_OF_STOCK = "OutOfStock"
     PAYMENT_DECLINED = "PaymentDeclined"
-    PAYMENT_GATEWAY = "PaymentGatewayError"  # transient: retried with backoff
-    PAYMENT_UNAVAILABLE = "PaymentUnavailable"  # circuit open or retries spent: fail fast
+    PAYMENT_GATEWAY = "PaymentGatewayError"  # the provider failed: tried again until the deadline
+    PAYMENT_UNAVAILABLE = "PaymentUnavailable"  # the circuit is open: tried again until the deadline
     CONCURRENT_UPDATE = "ConcurrentUpdate"  # transient: retried
     CONTENTION = "Contention"  # transient: a conflict or throttling that outlasted the store's retries
 

@@ -76,6 +76,7 @@ class ShippingSettings(_WritesOutbox):
 
 class SagaStarterSettings(_Settings):
     state_machine_arn: str = Field(alias=Env.STATE_MACHINE_ARN)
+    payment_deadline_seconds: int = Field(alias=Env.PAYMENT_DEADLINE_SECONDS, gt=0)
 
 
 S = TypeVar("S", bound=_Settings)

@@ -5,6 +5,7 @@ Every Lambda task of the state machine receives `{"step": <name>, "saga": <this 
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -26,11 +27,15 @@ class SagaContext(BaseModel):
     payment_token: str
     correlation_id: str
     event_id: str  # the OrderCreated that started the saga: the cause of what the steps raise
+    # Until when a payment the provider cannot take now is tried again (RFC 3339, UTC, as
+    # Step Functions compares timestamps): the order's creation plus the payment deadline.
+    payment_deadline: str
     reason: CancellationReason | None = None
     error: dict[str, Any] | None = None
 
     @classmethod
-    def from_event(cls, event: OrderCreated) -> SagaContext:
+    def from_event(cls, event: OrderCreated, *, payment_deadline: timedelta) -> SagaContext:
+        deadline = (event.time + payment_deadline).astimezone(UTC)
         return cls(
             order_id=event.subject,
             customer_id=event.data.customer_id,
@@ -40,6 +45,7 @@ class SagaContext(BaseModel):
             payment_token=event.data.payment_token,
             correlation_id=event.correlation_id,
             event_id=event.id,
+            payment_deadline=deadline.strftime("%Y-%m-%dT%H:%M:%S.") + f"{deadline.microsecond // 1000:03d}Z",
         )
 
     @property
