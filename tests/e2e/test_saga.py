@@ -192,10 +192,10 @@ def test_a_30_second_provider_outage_is_ridden_out_and_every_order_ships(cloud: 
     and closes) and all ship, each charged once; the deadline (60 s locally) is not reached."""
     no_saga_running(cloud)
     opened_before = _circuit_openings(cloud)
+    orders = [place(cloud, "tok_ok") for _ in range(2)]  # the stream before the outage
     _provider_down(cloud)
     outage_started = time.monotonic()
     try:
-        orders = []
         for _ in range(5):
             orders.append(place(cloud, "tok_ok"))
             time.sleep(4)
@@ -203,6 +203,7 @@ def test_a_30_second_provider_outage_is_ridden_out_and_every_order_ships(cloud: 
         time.sleep(max(0.0, 31 - (time.monotonic() - outage_started)))
     finally:
         cloud.runtime.clear_faults()
+    orders += [place(cloud, "tok_ok") for _ in range(2)]  # and after it
 
     views = wait_terminal(cloud, *orders, timeout=120)
     charges = ledger(cloud)
