@@ -84,6 +84,9 @@ class SagaSettings:
     def __post_init__(self) -> None:
         if not self.payment_heartbeat_seconds < self.payment_attempt_timeout_seconds <= self.payment_deadline_seconds:
             raise ValueError("payment: heartbeat < attempt timeout <= deadline (Step Functions needs the first)")
+        # The last attempt may start just before the deadline; the compensations need time after.
+        if self.payment_deadline_seconds + self.payment_attempt_timeout_seconds > self.execution_timeout_minutes * 30:
+            raise ValueError("payment deadline + one attempt must fit in half the saga's execution timeout")
 
 
 @dataclass(frozen=True, kw_only=True)

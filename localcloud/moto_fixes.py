@@ -28,7 +28,7 @@ def apply_all() -> None:
 
 # RFC 3339 as Step Functions takes it in Choice rules: an uppercase T between date and time,
 # optional fractional seconds, and Z or a numeric offset (Step Functions: "Choice state").
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})")
 
 
 def rfc3339_timestamps_in_choices() -> None:
@@ -44,9 +44,12 @@ def rfc3339_timestamps_in_choices() -> None:
     )
 
     def string_to_timestamp(string: str) -> datetime | None:
-        if not isinstance(string, str) or not _RFC3339.match(string):
+        if not isinstance(string, str) or not _RFC3339.fullmatch(string):
             return None
-        return datetime.fromisoformat(string)
+        try:
+            return datetime.fromisoformat(string)
+        except ValueError:  # February 30th, hour 24, ...: not a time
+            return None
 
     is_operator.IsTimestamp.string_to_timestamp = staticmethod(string_to_timestamp)  # type: ignore[method-assign]
     _applied.add("timestamps")

@@ -114,12 +114,17 @@ class FulfilmentSaga(Construct):
                 parameters={"now": sfn.JsonPath.string_at("$$.State.EnteredTime")},
                 result_path="$.clock",
             ).next(
+                # Fails closed: only a deadline present and still ahead waits; anything else (the
+                # deadline passed, or an execution started before deadlines existed) cancels.
                 sfn.Choice(self, "PaymentDeadlinePassed")
                 .when(
-                    sfn.Condition.timestamp_greater_than_equals_json_path("$.clock.now", "$.payment_deadline"),
-                    unavailable,
+                    sfn.Condition.and_(
+                        sfn.Condition.is_present("$.payment_deadline"),
+                        sfn.Condition.timestamp_less_than_json_path("$.clock.now", "$.payment_deadline"),
+                    ),
+                    ride_out,
                 )
-                .otherwise(ride_out)
+                .otherwise(unavailable)
             ),
             errors=["States.ALL"],
             result_path="$.error",

@@ -181,10 +181,18 @@ def test_a_payment_the_provider_cannot_take_is_tried_again_until_the_orders_dead
     clock = states["PaymentClock"]
     assert (clock["Parameters"], clock["ResultPath"]) == ({"now.$": "$$.State.EnteredTime"}, "$.clock")
     deadline = states[clock["Next"]]
+    # Fails closed: waits only while a deadline is present and ahead.
     assert deadline["Choices"] == [
-        {"Variable": "$.clock.now", "TimestampGreaterThanEqualsPath": "$.payment_deadline", "Next": "UnavailableReason"}
+        {
+            "And": [
+                {"Variable": "$.payment_deadline", "IsPresent": True},
+                {"Variable": "$.clock.now", "TimestampLessThanPath": "$.payment_deadline"},
+            ],
+            "Next": "WaitForPaymentProvider",
+        }
     ]
-    wait = states[deadline["Default"]]
+    assert deadline["Default"] == "UnavailableReason"
+    wait = states["WaitForPaymentProvider"]
     assert (wait["Type"], wait["Seconds"], wait["Next"]) == ("Wait", 15, "ProcessPayment")
     # The deadline comes from the saga starter's setting: 10 minutes.
     starters = [

@@ -131,4 +131,5 @@ def test_choice_rules_compare_rfc3339_timestamps_as_step_functions_does() -> Non
     assert operators.TimestampGreaterThanEquals._compare(later, earlier)
     assert not operators.TimestampGreaterThanEquals._compare(earlier, later)
     assert operators.TimestampEquals._compare("2026-12-02T17:22:33.452+01:00", earlier)
-    assert not operators.TimestampGreaterThanEquals._compare("2026-12-02 16:22:48Z", earlier)  # no T: not a timestamp
+    for not_a_time in ("2026-12-02 16:22:48Z", "2026-02-30T10:00:00Z", "2026-12-02T24:00:00Z", f"{later}\n"):
+        assert not operators.TimestampGreaterThanEquals._compare(not_a_time, earlier), not_a_time

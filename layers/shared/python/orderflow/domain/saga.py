@@ -5,7 +5,7 @@ Every Lambda task of the state machine receives `{"step": <name>, "saga": <this 
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -29,13 +29,19 @@ class SagaContext(BaseModel):
     event_id: str  # the OrderCreated that started the saga: the cause of what the steps raise
     # Until when a payment the provider cannot take now is tried again (RFC 3339, UTC, as
     # Step Functions compares timestamps): the order's creation plus the payment deadline.
-    payment_deadline: str
+    payment_deadline: str | None = None  # None: an execution started before deadlines existed
     reason: CancellationReason | None = None
     error: dict[str, Any] | None = None
 
     @classmethod
-    def from_event(cls, event: OrderCreated, *, payment_deadline: timedelta) -> SagaContext:
-        deadline = (event.time + payment_deadline).astimezone(UTC)
+    def from_event(
+        cls, event: OrderCreated, *, payment_deadline: timedelta, now: datetime | None = None
+    ) -> SagaContext:
+        """The saga of `event`'s order. Its payment deadline counts from the order's creation,
+        or from now when the saga starts later (a start redriven from its DLQ gets the whole
+        deadline, not one already passed)."""
+        start = max(event.time, now or datetime.now(UTC))
+        deadline = (start + payment_deadline).astimezone(UTC)
         return cls(
             order_id=event.subject,
             customer_id=event.data.customer_id,
