@@ -73,8 +73,9 @@ bench: setup  ## benchmarks: cold starts, package sizes, calls and cost per orde
 
 ORDERS ?= 1000
 RATE ?= 1
-soak: setup  ## chaos soak: ORDERS orders (default 1000) at RATE a second with faults on, then redrive and the invariant checker
-	$(PY) -m localcloud.soak --orders $(ORDERS) --rate $(RATE)
+SEED ?= 7
+soak: setup  ## chaos soak: ORDERS orders (default 1000) at RATE a second with faults on (SEED: the fault plan and the order mix), then redrive and the invariant checker
+	$(PY) -m localcloud.soak --orders $(ORDERS) --rate $(RATE) --seed $(SEED)
 
 ops: setup  ## the operator CLI: make ops ARGS="dlq list" (add --endpoint-url http://127.0.0.1:4566 for the local cloud)
 	$(PY) -m orderflow.ops $(ARGS)

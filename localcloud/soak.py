@@ -77,9 +77,11 @@ class Report:
     redriven: int
     violations: list[str]
     seconds: dict[str, float]
+    seed: int = 7
 
     def table(self) -> str:
         rows = [
+            ("seed", str(self.seed)),
             ("orders", str(self.orders)),
             ("final status", ", ".join(f"{status} {n}" for status, n in sorted(self.statuses.items()))),
             ("function invocations", str(self.invocations)),
@@ -117,7 +119,7 @@ def _run(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> Report:
     plan.set(soak.faults, seed=soak.seed)
     started = time.monotonic()
     paced = f", {soak.rate:g} a second" if soak.rate else ""
-    say(f"placing {soak.orders} orders{paced} with faults on ({len(soak.faults)} kinds)")
+    say(f"placing {soak.orders} orders{paced} with faults on ({len(soak.faults)} kinds), seed {soak.seed}")
     order_ids = _place_all(cloud, soak, say)
     seconds["placing"] = time.monotonic() - started
     say(f"placed in {seconds['placing']:.0f} s; waiting while the faults go on")
@@ -147,6 +149,7 @@ def _run(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> Report:
         redriven=redriven,
         violations=violations,
         seconds=seconds,
+        seed=soak.seed,
     )
 
 
