@@ -67,8 +67,9 @@ class SagaSettings:
     retry_max_delay_seconds: int = 30
     retry_backoff_rate: float = 2.0
     # A payment the provider cannot take now (its circuit open, a 5xx, a timeout) is tried
-    # again every `payment_retry_wait_seconds` until the order's payment deadline, counted from
-    # the order's creation; only then is the order cancelled PAYMENT_UNAVAILABLE. One attempt
+    # again after half to all of `payment_retry_wait_seconds` (at random) until the order's
+    # payment deadline, counted from the order's creation (or a later saga start); only then
+    # is the order cancelled PAYMENT_UNAVAILABLE. One attempt
     # waits for the payments service's answer at most `payment_attempt_timeout_seconds`, and
     # for its heartbeat (sent when the command is picked up) `payment_heartbeat_seconds`.
     payment_deadline_seconds: int = 600

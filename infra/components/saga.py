@@ -102,16 +102,20 @@ class FulfilmentSaga(Construct):
         # out: the payment is tried again after a wait, until the order's payment deadline;
         # only then is the order cancelled PAYMENT_UNAVAILABLE (and any charge refunded).
         unavailable = self._reason("UnavailableReason", CancellationReason.PAYMENT_UNAVAILABLE).next(refund)
+        # Between half the wait and the wait, at random: orders waiting out one outage come
+        # back spread out, not together.
         ride_out = sfn.Wait(
-            self,
-            "WaitForPaymentProvider",
-            time=sfn.WaitTime.duration(Duration.seconds(settings.payment_retry_wait_seconds)),
+            self, "WaitForPaymentProvider", time=sfn.WaitTime.seconds_path("$.clock.wait_seconds")
         ).next(payment)
+        longest_wait = settings.payment_retry_wait_seconds
         payment.add_catch(
             sfn.Pass(
                 self,
                 "PaymentClock",
-                parameters={"now": sfn.JsonPath.string_at("$$.State.EnteredTime")},
+                parameters={
+                    "now": sfn.JsonPath.string_at("$$.State.EnteredTime"),
+                    "wait_seconds": sfn.JsonPath.math_random(max(1, longest_wait // 2), longest_wait),
+                },
                 result_path="$.clock",
             ).next(
                 # Fails closed: only a deadline present and still ahead waits; anything else (the

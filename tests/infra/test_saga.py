@@ -174,12 +174,15 @@ def test_a_failed_saga_raises_the_needs_attention_alarm_to_the_alert_topic(resou
 def test_a_payment_the_provider_cannot_take_is_tried_again_until_the_orders_deadline(
     definition: dict[str, Any], resources: Resources
 ) -> None:
-    """No retry policy on the payment: an outage is waited out (every 15 s) until the deadline
+    """No retry policy on the payment: an outage is waited out (every 7 to 15 s) until the deadline
     in the saga's input, then the order is cancelled PAYMENT_UNAVAILABLE and refunded."""
     states = definition["States"]
     assert "Retry" not in states["ProcessPayment"]
     clock = states["PaymentClock"]
-    assert (clock["Parameters"], clock["ResultPath"]) == ({"now.$": "$$.State.EnteredTime"}, "$.clock")
+    assert (clock["Parameters"], clock["ResultPath"]) == (
+        {"now.$": "$$.State.EnteredTime", "wait_seconds.$": "States.MathRandom(7, 15)"},
+        "$.clock",
+    )
     deadline = states[clock["Next"]]
     # Fails closed: waits only while a deadline is present and ahead.
     assert deadline["Choices"] == [
@@ -193,7 +196,7 @@ def test_a_payment_the_provider_cannot_take_is_tried_again_until_the_orders_dead
     ]
     assert deadline["Default"] == "UnavailableReason"
     wait = states["WaitForPaymentProvider"]
-    assert (wait["Type"], wait["Seconds"], wait["Next"]) == ("Wait", 15, "ProcessPayment")
+    assert (wait["Type"], wait["SecondsPath"], wait["Next"]) == ("Wait", "$.clock.wait_seconds", "ProcessPayment")
     # The deadline comes from the saga starter's setting: 10 minutes.
     starters = [
         f["Properties"]["Environment"]["Variables"]
