@@ -117,17 +117,20 @@ def peek(sqs: Any, queue: DeadLetterQueue, *, limit: int = 1000, hold_seconds: i
             break
         for message in batch:
             seen.setdefault(message["MessageId"], message)
-    if seen:
-        handles = [m["ReceiptHandle"] for m in seen.values()]
-        for start in range(0, len(handles), 10):
-            sqs.change_message_visibility_batch(
-                QueueUrl=queue.url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                    for i, handle in enumerate(handles[start : start + 10])
-                ],
-            )
+    release(sqs, queue.url, [m["ReceiptHandle"] for m in seen.values()])
     return list(seen.values())
+
+
+def release(sqs: Any, queue_url: str, handles: list[str]) -> None:
+    """Make the received messages with these receipt handles visible again at once."""
+    for start in range(0, len(handles), 10):
+        sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for i, handle in enumerate(handles[start : start + 10])
+            ],
+        )
 
 
 def show(
@@ -191,14 +194,7 @@ def _move(
             QueueUrl=queue.url, MaxNumberOfMessages=wanted, AttributeNames=["All"], MessageAttributeNames=["All"]
         ).get("Messages", [])
         fresh = [m for m in batch if int(m["Attributes"].get("SentTimestamp", 0)) >= started_ms]
-        if fresh:
-            sqs.change_message_visibility_batch(
-                QueueUrl=queue.url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                    for i, m in enumerate(fresh)
-                ],
-            )
+        release(sqs, queue.url, [m["ReceiptHandle"] for m in fresh])
         batch = [m for m in batch if m not in fresh]
         if not batch:
             break

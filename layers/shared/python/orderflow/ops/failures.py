@@ -24,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orderflow.ops.dlq import DeadLetterQueue
+from orderflow.ops.dlq import DeadLetterQueue, release
 
 STREAM_BATCH = "DDBStreamBatchInfo"
 RULE_TARGET_ATTRIBUTE = "TARGET_ARN"
@@ -123,14 +123,7 @@ def redrive(
                     sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=held.pop())
                 time.sleep(1 / per_second)
     finally:
-        for start in range(0, len(held), 10):
-            sqs.change_message_visibility_batch(
-                QueueUrl=queue.url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                    for i, handle in enumerate(held[start : start + 10])
-                ],
-            )
+        release(sqs, queue.url, held)
     return result
 
 
