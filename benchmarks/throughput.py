@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from benchmarks import calls, cost
 from benchmarks.cost import Usage
 from localcloud.cloud import LocalCloud
-from localcloud.soak import Pace, place_order
+from localcloud.soak.load import PLAIN_SKU, Pace, Planned, place_order
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,9 @@ def measure(cloud: LocalCloud, shipped: calls.OrderCalls, orders: int = 60, clie
     started = time.perf_counter()
     pace = Pace(0)
     with ThreadPoolExecutor(clients) as pool:
-        order_ids = list(pool.map(lambda _: place_order(cloud, "tok_ok", pace), range(orders)))
+        order_ids = list(
+            pool.map(lambda _: place_order(cloud, Planned(kind="tok_ok", lines=((PLAIN_SKU, 2),)), pace), range(orders))
+        )
     deadline = time.monotonic() + 600
     while any(calls.status(cloud, order_id) not in calls.TERMINAL for order_id in order_ids):
         if time.monotonic() > deadline:

@@ -57,6 +57,8 @@ class RulePoller(Poller):
         messages = self._sqs.receive_message(QueueUrl=self._rule.bridge_queue_url, MaxNumberOfMessages=10).get(
             "Messages", []
         )
+        if messages:
+            self.idle.clear()  # busy from now: a delivery retried for seconds must not look idle
         for message in messages:
             event = json.loads(message["Body"])
             for target in self._rule.targets:

@@ -196,7 +196,7 @@ class Demo:
         }
         self.expect(drift == {}, f"stock not conserved (available + reserved + sold): {drift}")
         gateway = SimulatedGateway(self.cloud.table_name("PaymentLedger"), client=self.cloud.client("dynamodb"))
-        charged = sum((Decimal(str(e["amount"])) for e in gateway.ledger() if e.get("status") == "CHARGED"), Decimal(0))
+        charged = sum((entry.moved for entry in gateway.entries()), Decimal(0))
         confirmed = sum((Decimal(v["total"]) for v in views.values() if v.get("status") == "SHIPPED"), Decimal(0))
         self.expect(charged == confirmed, f"paid - refunded = {charged}, confirmed orders total {confirmed}")
         print(f"  invariants: stock conserved for {len(stock)} skus; paid - refunded = {charged} = confirmed totals")

@@ -316,25 +316,58 @@ def _put_back(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
 
 
 def new_task_token_per_attempt() -> None:
-    """AWS gives every attempt of a `.waitForTaskToken` task its own token; moto issues one per
-    state and reuses it across Retry attempts, so an answer to a failed attempt (a late
-    SendTaskFailure) is taken as the outcome of the next one. Give each attempt a fresh token."""
+    """AWS gives every attempt of a `.waitForTaskToken` task its own token, and once the attempt
+    has ended (answered, timed out, failed) refuses that token: SendTaskHeartbeat,
+    SendTaskSuccess and SendTaskFailure answer `TaskTimedOut` ("the task associated with the
+    token has already been closed"). moto issues one token per state, reuses it across Retry
+    attempts (an answer to a failed attempt is taken as the outcome of the next one) and keeps
+    accepting it until the whole execution ends (a late heartbeat says the saga still waits
+    while it compensates). Give each attempt a fresh token, and close it when the attempt ends."""
     if "task_token" in _applied:
         return
+    from moto.stepfunctions.parser.api import ExecutionStatus, InvalidToken, TaskTimedOut
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_callback as callback,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    closed: set[str] = set()  # tokens of attempts that have ended
+
+    def refused(error: type[Exception]) -> Any:
+        return error  # moto's errors take (message, exception_type), which its stubs do not say
 
     task = callback.StateTaskServiceCallback
     original = task._eval_execution
 
     def eval_execution(self: Any, env: Any) -> None:
-        if self._is_integration_pattern() and ResourceCondition.WaitForTaskToken in (
-            self._supported_integration_patterns
+        if not (
+            self._is_integration_pattern()
+            and ResourceCondition.WaitForTaskToken in self._supported_integration_patterns
         ):
-            env.callback_pool_manager.add(env.states.context_object.update_task_token())
-        original(self, env)
+            original(self, env)
+            return
+        token = env.states.context_object.update_task_token()
+        env.callback_pool_manager.add(token)
+        try:
+            original(self, env)
+        finally:
+            closed.add(token)
 
+    def refusing_closed(method: Any) -> Any:
+        def answer(backend: Any, task_token: str, *args: Any, **kwargs: Any) -> Any:
+            if task_token in closed:
+                message = "Task Timed Out: 'Provided task does not exist anymore'"
+                raise refused(TaskTimedOut)(message, exception_type="TaskTimedOut")
+            for execution in backend._get_executions(ExecutionStatus.RUNNING):
+                env = getattr(getattr(execution, "exec_worker", None), "env", None)
+                if env is not None and env.callback_pool_manager.get(task_token) is not None:
+                    return method(backend, task_token, *args, **kwargs)
+            raise InvalidToken()  # type: ignore[no-untyped-call]
+
+        return answer
+
+    for name in ("send_task_heartbeat", "send_task_success", "send_task_failure"):
+        setattr(StepFunctionsParserBackend, name, refusing_closed(getattr(StepFunctionsParserBackend, name)))
     task._eval_execution = eval_execution  # type: ignore[method-assign]
     _applied.add("task_token")

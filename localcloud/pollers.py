@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from localcloud.provision import REGION, Deployment, EventSourceSpec
@@ -73,10 +74,12 @@ class Poller:
     def poll_once(self) -> bool:
         raise NotImplementedError
 
-    def _strikes(self, kind: str, function_name: str) -> bool:
-        """Whether an injected fault of this kind hits this delivery (see `localcloud.faults`)."""
+    def _strikes(self, kind: str, function_name: str, *, returning: bool = False) -> Any:
+        """Whether an injected fault of this kind hits this delivery (see `localcloud.faults`);
+        with `returning`, the fault itself (or None)."""
         faults = self._runtime.faults
-        return faults.active and faults.roll(kind, self._runtime.functions[function_name].logical_id) is not None
+        fault = faults.roll(kind, self._runtime.functions[function_name].logical_id) if faults.active else None
+        return fault if returning else fault is not None
 
 
 def _failed_ids(invocation: Invocation, spec: EventSourceSpec, all_ids: list[str]) -> list[str]:
@@ -133,8 +136,10 @@ class SqsPoller(Poller):
         ).get("Messages", [])
         if not messages:
             return False
+        self.idle.clear()  # busy from now: a long delivery must not look idle
         if self._strikes("reorder", self.spec.function_name):
-            messages = reordered(messages, self._runtime.faults.choice)
+            logical_id = self._runtime.functions[self.spec.function_name].logical_id
+            messages = reordered(messages, partial(self._runtime.faults.choice, stream=logical_id))
         event = {"Records": [self._record(message) for message in messages]}
         invocation = self._runtime.invoke(self.spec.function_name, event)
         ids = [message["MessageId"] for message in messages]
@@ -151,6 +156,12 @@ class SqsPoller(Poller):
         if done and self._strikes("duplicate", self.spec.function_name):
             # At-least-once: what was just processed arrives again.
             self._runtime.invoke(self.spec.function_name, {"Records": [self._record(m) for m in done]})
+        late = self._strikes("late_duplicate", self.spec.function_name, returning=True)
+        if done and late:
+            # ... or arrives again later, after messages that came behind it.
+            later = threading.Timer(late.seconds, self._send_copies, args=(done,))
+            later.daemon = True
+            later.start()
         retry = [message for message in messages if message["MessageId"] in failed]
         if retry:
             timer = threading.Timer(self._retry_delay, self._release, args=(retry,))
@@ -188,6 +199,24 @@ class SqsPoller(Poller):
                 for index, message in enumerate(messages)
             ],
         )
+
+    def _send_copies(self, messages: list[dict[str, Any]]) -> None:
+        """Send these messages to the queue again, as new messages (a FIFO queue keeps each in
+        its group, under a deduplication id of its own)."""
+        if self._stop.is_set():
+            return
+        for message in messages:
+            attributes = message.get("Attributes", {})
+            copy: dict[str, Any] = {"QueueUrl": self._queue_url, "MessageBody": message["Body"]}
+            if message.get("MessageAttributes"):
+                copy["MessageAttributes"] = {
+                    name: {key: value for key, value in attribute.items() if key in ("DataType", "StringValue")}
+                    for name, attribute in message["MessageAttributes"].items()
+                }
+            if "MessageGroupId" in attributes:
+                copy["MessageGroupId"] = attributes["MessageGroupId"]
+                copy["MessageDeduplicationId"] = f"late-{message['MessageId']}"
+            self._sqs.send_message(**copy)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -256,6 +285,7 @@ class StreamPoller(Poller):
             records = [r for r in records if not self.spec.filters or any(matches(p, r) for p in self.spec.filters)]
             if records:
                 worked = True
+                self.idle.clear()
                 self._deliver(shard_id, records, attempt=0)
         return worked
 

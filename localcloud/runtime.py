@@ -13,11 +13,11 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from localcloud.faults import Fault, FaultPlan
+from localcloud.faults import LATENCY, Fault, FaultPlan
 from localcloud.provision import FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,13 +154,21 @@ class LambdaRuntime:
                 self.faults.record_invocation(faulted=True)
                 return Invocation(error={"errorType": error.error_type, "errorMessage": error.message})
             timeout = self.faults.roll("timeout", spec.logical_id)
-            answer = self._invoke(spec, event, self.faults.dependency_faults())
+            faults = self.faults.dependency_faults(spec.logical_id)
+            kill = self.faults.roll("kill_after_write", spec.logical_id, count=False)
+            if kill:
+                faults = {**faults, "kill_after_write": True}
+            answer = self._invoke(spec, event, faults)
+            if kill and answer.error and answer.error.get("errorType") == "Runtime.ExitError":
+                answer = replace(answer, injected={**(answer.injected or {}), "kill_after_write": 1})  # wrote, died
             if answer.injected:
                 self.faults.count(answer.injected, spec.logical_id)
             if timeout and name in self._workers:
                 self._workers.pop(name).stop()  # the answer is lost; the next invocation starts cold
                 answer = _timed_out(spec)
-            self.faults.record_invocation(faulted=bool(latency or timeout or answer.injected))
+            # Latency alone (added before the handler, or a slow provider) is not a fault that hurts.
+            hurt = {kind for kind in answer.injected or {} if kind not in LATENCY}
+            self.faults.record_invocation(faulted=bool(timeout or hurt))
             return answer
 
     def _invoke(self, spec: FunctionSpec, event: Any, faults: dict[str, Any]) -> Invocation:
@@ -171,6 +179,8 @@ class LambdaRuntime:
         if answer is None:
             del self._workers[spec.name]
             return _timed_out(spec)
+        if answer.error and answer.error.get("errorType") == "Runtime.ExitError":
+            self._workers.pop(spec.name).stop()  # the environment died: the next one starts cold
         with self._calls_lock:
             self.invocations[spec.name] += 1
             self.calls.update(answer.calls or {})

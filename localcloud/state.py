@@ -8,7 +8,7 @@ from typing import Any
 
 from localcloud.cloud import LocalCloud
 from orderflow.contracts import MessageAttribute
-from orderflow.ops import dlq
+from orderflow.ops import dlq, failures
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,16 @@ def deliveries(cloud: LocalCloud, message_id: str) -> int:
 
 def reason(cloud: LocalCloud, message: dict[str, Any]) -> str:
     """The reason a consumer attached when it dead-lettered the message itself, else the last
-    failure its consumer logged for it (it went through the redrive policy)."""
+    failure its consumer logged for it (it went through the redrive policy), else what a
+    failure record says (an undelivered rule event, a failed stream batch)."""
     attached = message.get("MessageAttributes", {}).get(MessageAttribute.FAILURE_REASON)
     if attached:
         return str(attached["StringValue"])
-    return cloud.activity.failure_reasons.get(message["MessageId"], "no failure recorded")
+    logged = cloud.activity.failure_reasons.get(message["MessageId"])
+    if logged:
+        return logged
+    described = failures.describe(message)  # a rule target's or a stream's failure record
+    return described if described != failures.UNKNOWN else "no failure recorded"
 
 
 def messages_per_queue(cloud: LocalCloud) -> dict[str, int]:

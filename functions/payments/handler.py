@@ -24,7 +24,7 @@ from orderflow.adapters.payments import TaskResponder
 from orderflow.adapters.unit_of_work import unit_of_work
 from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment, parse_message
 from orderflow.contracts import Metric, SagaError
-from orderflow.domain.errors import PaymentDeclined, PaymentGatewayError, UnsupportedEvent
+from orderflow.domain.errors import PaymentDeclined, PaymentGatewayError, PaymentVoided, UnsupportedEvent
 from orderflow.events.models import ProcessPayment
 from orderflow.observability import bind_event, count, logger, metrics, tracer
 from orderflow.services.payments import PaymentService
@@ -81,6 +81,11 @@ def handle_record(record: SQSRecord) -> None:
         return
     try:
         payment = service.process(command)
+    except PaymentVoided as voided:
+        # The saga compensated while this command was on its way; nothing is kept, nobody waits.
+        count(Metric.PAYMENTS_NOT_AWAITED)
+        logger.info("payment command no longer awaited", extra={"reason": str(voided)})
+        return
     except PaymentDeclined as declined:
         outcome, answered = Metric.PAYMENTS_DECLINED, responder.fail(token, SagaError.PAYMENT_DECLINED, str(declined))
     except PaymentGatewayError as error:

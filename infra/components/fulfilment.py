@@ -79,7 +79,7 @@ class Fulfilment(Construct):
 
         def grant_payments(function: lambda_.IFunction) -> None:
             grant_table(tables.payments, function, *RECORD_ACTIONS)
-            grant_table(tables.ledger, function, "GetItem", "UpdateItem")
+            grant_table(tables.ledger, function, "GetItem", "PutItem", "UpdateItem")
             grant_table(tables.outbox, function, "PutItem")
 
         reserve = self._function("reserve_inventory", "Saga: reserves stock for an order", inventory_env)

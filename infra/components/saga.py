@@ -35,16 +35,18 @@ from orderflow.contracts import EventSource, SagaError, SagaStep
 from orderflow.events.models import ProcessPayment
 from orderflow.events.types import CancellationReason, OrderStatus
 
-# Errors worth retrying: Lambda's own transient failures, a step that timed out (every step is
-# idempotent, so running it again is safe), DynamoDB throttling and conflicts that outlasted
-# the SDK's and the unit of work's retries, and optimistic-lock contention. Anything else is a
-# bug or a rule and goes to the compensation.
+# Errors worth retrying: Lambda's own transient failures, a step that timed out or whose
+# environment died mid-work (every step is idempotent, so running it again is safe), DynamoDB
+# throttling and conflicts that outlasted the SDK's and the unit of work's retries,
+# optimistic-lock contention, and the payment provider failing a refund (or the look for a
+# charge before one). Anything else is a bug or a rule and goes to the compensation.
 TRANSIENT = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
     "Sandbox.Timedout",
+    "Runtime.ExitError",
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
     "RequestLimitExceeded",
@@ -52,6 +54,7 @@ TRANSIENT = [
     "InternalServerError",
     SagaError.CONCURRENT_UPDATE,
     SagaError.CONTENTION,
+    SagaError.PAYMENT_GATEWAY,
 ]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from localcloud.cloud import LocalCloud
 from orderflow.adapters.dynamodb import from_item
-from orderflow.adapters.payment_gateway import SimulatedGateway
+from orderflow.adapters.payment_gateway import CHARGE, CHARGED, DECLINED, SimulatedGateway
 
 TERMINAL = {"SHIPPED", "CANCELLED", "NEEDS_ATTENTION"}
 
@@ -65,9 +65,28 @@ def stock(cloud: LocalCloud) -> dict[str, dict[str, int]]:
 
 
 def ledger(cloud: LocalCloud) -> dict[str, dict[str, Any]]:
-    """The simulated provider's charges, by order id."""
+    """What the simulated provider did for each order (its reference), from its ledger: the
+    money kept (`amount`), `status` CHARGED / REFUNDED / DECLINED, and the charge requests it
+    received (`attempts`)."""
     gateway = SimulatedGateway(cloud.table_name("PaymentLedger"), client=cloud.client("dynamodb"))
-    return {entry["key"].removeprefix("charge#"): entry for entry in gateway.ledger()}
+    orders: dict[str, dict[str, Any]] = {}
+    for entry in gateway.entries():
+        order = orders.setdefault(entry.reference, {"amount": Decimal(0), "attempts": 0, "outcomes": []})
+        order["amount"] += entry.moved
+        order["attempts"] += entry.operation == CHARGE
+        order["outcomes"].append(entry.outcome)
+    for order in orders.values():
+        outcomes = order["outcomes"]
+        order["status"] = (
+            "CHARGED"
+            if order["amount"]
+            else "REFUNDED"
+            if CHARGED in outcomes
+            else "DECLINED"
+            if DECLINED in outcomes
+            else "FAILED"
+        )
+    return orders
 
 
 def executions(cloud: LocalCloud, order_id: str) -> list[dict[str, Any]]:

@@ -184,6 +184,17 @@ def test_the_same_order_created_twice_runs_one_saga(cloud: LocalCloud) -> None:
     assert types(view(cloud, order_id)).count("PaymentReceived") == 1
 
 
+def _wait_for_state(cloud: LocalCloud, order_id: str, state: str, timeout: float) -> None:
+    sfn, deadline = cloud.client("stepfunctions"), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for execution in executions(cloud, order_id):
+            history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+            if any(e.get("stateEnteredEventDetails", {}).get("name") == state for e in history):
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"the saga of {order_id} never entered {state}")
+
+
 def _provider_down(cloud: LocalCloud) -> None:
     """The payment provider fails every charge from now (0.1 s) until the faults clear."""
     cloud.runtime.faults.set([Fault(kind="outage", target="gateway", seconds=999.9, every=1000)])
@@ -222,9 +233,12 @@ def test_an_outage_longer_than_the_payment_deadline_cancels_the_order(cloud: Loc
     _provider_down(cloud)
     try:
         order_id = place(cloud, "tok_ok")
-        final = wait_terminal(cloud, order_id, timeout=120)[order_id]
+        # Down until the saga gives up on the payment (its deadline passed); the provider is
+        # back for the compensation, which asks it whether anything was charged.
+        _wait_for_state(cloud, order_id, "UnavailableReason", timeout=120)
     finally:
         cloud.runtime.clear_faults()
+    wait_terminal(cloud, order_id, timeout=60)
 
     final = view_showing(cloud, order_id, "InventoryReleased")
     assert (final["status"], final["reason"]) == ("CANCELLED", "PAYMENT_UNAVAILABLE")

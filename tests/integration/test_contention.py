@@ -96,7 +96,10 @@ def shop(seeded: Resources) -> Iterator[Shop]:
             ordering=OrderingService(catalogue=catalogue, uow=uow),
             inventory=InventoryService(uow),
             fulfilment=FulfilmentService(uow),
-            payments=PaymentService(uow, SimulatedGateway(seeded.ledger_table, client=client)),
+            # The provider's store is its own: the conflicts are orderflow's.
+            payments=PaymentService(
+                uow, SimulatedGateway(seeded.ledger_table, client=boto3.client("dynamodb", region_name=REGION))
+            ),
             conflicts=conflicts,
             resources=seeded,
         )

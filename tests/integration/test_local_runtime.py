@@ -102,3 +102,54 @@ def test_function_output_is_collected_as_its_logs(runtime: LambdaRuntime) -> Non
 
     time.sleep(0.2)  # the log pump is a separate thread
     assert ("other", "log line from other") in runtime.logs  # type: ignore[attr-defined]
+
+
+WRITER = """
+import os
+
+import boto3
+
+
+def handler(event, context):
+    sqs = boto3.client("sqs")
+    for n in range(2):
+        sqs.send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=f"{event['order']}-{n}")
+    return "sent"
+"""
+
+
+def test_a_function_killed_after_its_first_write_leaves_that_write_and_no_answer(tmp_path: Path) -> None:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from localcloud.faults import Fault
+
+    server = ThreadedMotoServer(port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        sqs = boto3.client(
+            "sqs", endpoint_url=endpoint, region_name="eu-west-1", **{k.lower(): v for k, v in credentials.items()}
+        )
+        queue = sqs.create_queue(QueueName="out")["QueueUrl"]
+        spec = _function(tmp_path, "writer", {"QUEUE_URL": queue}, timeout=10)
+        (spec.code_dir / "app.py").write_text(WRITER)
+        base = {"PATH": "/usr/bin:/bin", "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "eu-west-1", **credentials}
+        runtime = LambdaRuntime({"writer": spec}, base, lambda name, line: None)
+        try:
+            runtime.faults.set([Fault(kind="kill_after_write", target="writer", times=1)], seed=1)
+            killed = runtime.invoke("writer", {"order": "o-1"})
+            again = runtime.invoke("writer", {"order": "o-2"})
+        finally:
+            runtime.stop()
+        bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]]
+    finally:
+        server.stop()
+
+    assert killed.error is not None
+    assert killed.error["errorType"] == "Runtime.ExitError"
+    assert again.result == "sent"
+    assert sorted(bodies) == ["o-1-0", "o-2-0", "o-2-1"]
+    assert runtime.faults.injected["kill_after_write"] == 1

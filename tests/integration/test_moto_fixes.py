@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -133,3 +136,75 @@ def test_choice_rules_compare_rfc3339_timestamps_as_step_functions_does() -> Non
     assert operators.TimestampEquals._compare("2026-12-02T17:22:33.452+01:00", earlier)
     for not_a_time in ("2026-12-02 16:22:48Z", "2026-02-30T10:00:00Z", "2026-12-02T24:00:00Z", f"{later}\n"):
         assert not operators.TimestampGreaterThanEquals._compare(not_a_time, earlier), not_a_time
+
+
+@pytest.fixture
+def step_functions(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+    from moto.core.config import default_user_config
+    from moto.server import ThreadedMotoServer
+
+    moto_fixes.new_task_token_per_attempt()
+    moto_fixes.task_answers_skip_unstarted_executions()
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    server = ThreadedMotoServer(port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    monkeypatch.setenv("MOTO_PORT", str(port))  # where the state machine's SQS integration calls
+    endpoint = {"endpoint_url": f"http://{host}:{port}", "region_name": "eu-west-1"}
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    try:
+        yield boto3.client("stepfunctions", **endpoint, **credentials), boto3.client("sqs", **endpoint, **credentials)
+    finally:
+        server.stop()
+        default_user_config.pop("stepfunctions", None)
+
+
+def _waiting_task(sfn: Any, sqs: Any) -> tuple[str, Callable[[str], str]]:
+    """A state machine whose task waits for a token (2 s heartbeat), then compensates for 4 s."""
+    queue = sqs.create_queue(QueueName="commands")["QueueUrl"]
+    definition = {
+        "StartAt": "Pay",
+        "States": {
+            "Pay": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
+                "HeartbeatSeconds": 2,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Compensate"}],
+                "Next": "Compensate",
+            },
+            "Compensate": {"Type": "Wait", "Seconds": 4, "End": True},
+        },
+    }
+    machine = sfn.create_state_machine(
+        name="pay", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/saga"
+    )["stateMachineArn"]
+
+    def start(name: str) -> str:
+        sfn.start_execution(stateMachineArn=machine, name=name)
+        for _ in range(20):
+            for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", []):
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+                return str(json.loads(message["Body"])["token"])
+        raise AssertionError("no task token sent")
+
+    return machine, start
+
+
+def test_a_task_token_is_refused_once_its_task_has_ended(step_functions: tuple[Any, Any]) -> None:
+    """As on AWS: an answered or timed-out task's token gets `TaskTimedOut`, though the execution
+    runs on (here: compensating), so a late command is not taken for one still awaited."""
+    sfn, sqs = step_functions
+    _, start = _waiting_task(sfn, sqs)
+
+    answered = start("answered")
+    sfn.send_task_heartbeat(taskToken=answered)  # still awaited
+    sfn.send_task_failure(taskToken=answered, error="PaymentUnavailable", cause="circuit open")
+    timed_out = start("timed-out")
+    time.sleep(3)  # past its heartbeat
+
+    for token in (answered, timed_out):
+        with pytest.raises(sfn.exceptions.TaskTimedOut):
+            sfn.send_task_heartbeat(taskToken=token)
+        with pytest.raises(sfn.exceptions.TaskTimedOut):
+            sfn.send_task_success(taskToken=token, output="{}")

@@ -185,6 +185,9 @@ class _Shipments:
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
 
+    def get(self, order_id: str) -> Shipment | None:
+        return self._uow.shipments_by_order.get(order_id)
+
     def add(self, shipment: Shipment) -> None:
         stored = self._uow.shipments_by_order
         self._uow.stage(

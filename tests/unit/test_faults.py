@@ -64,7 +64,7 @@ def test_the_gateway_is_down_for_the_end_of_each_period() -> None:
     plan._started -= 0.1  # 0.1 s into the first period: up
     assert not plan.dependency_faults().get("gateway")
     plan._started -= 0.2  # 0.3 s: down
-    assert plan.dependency_faults()["gateway"] is True
+    assert plan.dependency_faults()["gateway"] == {"down": True}
 
 
 def test_a_struck_aws_call_raises_the_modelled_error_before_reaching_the_service() -> None:
@@ -127,7 +127,7 @@ def test_a_standard_queues_batch_may_come_in_any_order() -> None:
 
 
 def test_the_soaks_fault_file_loads() -> None:
-    from localcloud.soak import CHAOS
+    from localcloud.soak.run import CHAOS
 
     faults = FaultPlan.load(CHAOS).faults
 
@@ -137,7 +137,11 @@ def test_the_soaks_fault_file_loads() -> None:
         "timeout",
         "duplicate",
         "reorder",
+        "kill_after_write",
+        "late_duplicate",
+        "lost_answer",
         "outage",
+        "slow",
         "conflict",
     }
     assert any(fault.target == "dynamodb" for fault in faults)
@@ -162,3 +166,60 @@ def test_a_seeded_plan_reorders_alike() -> None:
 
     assert run(3) == run(3)
     assert run(3) != run(4)
+
+
+def test_a_seeded_plan_repeats_for_each_function_however_the_functions_interleave() -> None:
+    faults = [Fault(kind="error", target="*", rate=0.3), Fault(kind="timeout", target="*", rate=0.2)]
+
+    def run(order: list[str]) -> dict[str, list[tuple[bool, bool, int]]]:
+        plan = FaultPlan()
+        plan.set(faults, seed=7)
+        seen: dict[str, list[tuple[bool, bool, int]]] = {"A": [], "B": []}
+        for function in order:
+            error = plan.roll("error", function) is not None
+            timeout = plan.roll("timeout", function) is not None
+            seen[function].append((error, timeout, plan.dependency_faults(function).get("seed", 0)))
+        return seen
+
+    assert run(["A", "B"] * 30) == run(["B"] * 30 + ["A"] * 30)
+    other = FaultPlan()
+    other.set(faults, seed=8)
+    assert [other.roll("error", "A") is not None for _ in range(30)] != [e for e, _, _ in run(["A"] * 30)["A"]]
+
+
+def test_a_worker_seeded_alike_strikes_alike() -> None:
+    def strikes(seed: int) -> list[bool]:
+        faults = WorkerFaults()
+        faults.begin({"services": [{"service": "dynamodb", "kind": "error", "rate": 0.5, "code": "X"}], "seed": seed})
+        drawn = [faults.random.random() < 0.5 for _ in range(20)]
+        faults.begin({})
+        return drawn
+
+    assert strikes(11) == strikes(11)
+    assert strikes(11) != strikes(12)
+
+
+def test_a_lost_answer_fails_a_write_that_was_applied() -> None:
+    faults = WorkerFaults()
+    faults.begin(FaultPlan([Fault(kind="lost_answer", target="dynamodb")]).dependency_faults("F"))
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+
+    with Stubber(client) as stubber:
+        stubber.add_response("put_item", {})
+        with pytest.raises(client.exceptions.InternalServerError, match="applied"):
+            client.put_item(TableName="t", Item={"k": {"S": "1"}})
+        stubber.assert_no_pending_responses()  # the write went through
+        stubber.add_response("get_item", {})
+        client.get_item(TableName="t", Key={"k": {"S": "1"}})  # a read is not struck
+
+    assert faults.injected == {"dynamodb_lost_answer": 1}
+    faults.begin({})
+
+
+def test_new_kinds_fit_only_their_targets() -> None:
+    assert Fault(kind="late_duplicate", target="*").seconds == 5
+    Fault(kind="kill_after_write", target="Fulfilment")
+    with pytest.raises(ValueError, match="no 'lost_answer' fault"):
+        Fault(kind="lost_answer", target="sns")
+    with pytest.raises(ValueError, match="no 'kill_after_write' fault"):
+        Fault(kind="kill_after_write", target="dynamodb")

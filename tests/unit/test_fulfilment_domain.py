@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from orderflow.adapters.payment_gateway import Charge
 from orderflow.domain import inventory
-from orderflow.domain.errors import InvalidTransition, OutOfStock, PaymentDeclined, PaymentGatewayError, SagaUndecided
+from orderflow.domain.errors import (
+    InvalidTransition,
+    OutOfStock,
+    PaymentDeclined,
+    PaymentGatewayError,
+    PaymentVoided,
+    SagaUndecided,
+)
 from orderflow.domain.inventory import StockLevel
 from orderflow.domain.orders import Order, move
 from orderflow.domain.payments import PaymentStatus
@@ -95,7 +103,7 @@ class FakeGateway:
         self.charges: list[str] = []
         self.refunds: list[str] = []
 
-    def charge(self, *, idempotency_key: str, amount: Decimal, currency: str, token: str) -> Charge:
+    def charge(self, *, idempotency_key: str, reference: str, amount: Decimal, currency: str, token: str) -> Charge:
         outcome = self.outcomes.pop(0)
         if outcome is not None:
             raise outcome
@@ -214,7 +222,7 @@ def test_a_charge_that_was_never_recorded_is_refunded_by_the_compensation() -> N
     otherwise: the refund finds the charge at the provider."""
     uow, gateway = FakeUnitOfWork(), FakeGateway([None])
     service = PaymentService(uow, gateway)
-    gateway.charge(idempotency_key="o-1", amount=Decimal("9.90"), currency="EUR", token="tok")
+    gateway.charge(idempotency_key="o-1", reference="o-1", amount=Decimal("9.90"), currency="EUR", token="tok")
 
     refunded = service.refund("o-1", correlation_id="corr", causation_id="c")
 
@@ -223,3 +231,36 @@ def test_a_charge_that_was_never_recorded_is_refunded_by_the_compensation() -> N
     assert refunded.status is PaymentStatus.REFUNDED
     assert [event.type for event in uow.published] == ["PaymentRefunded"]
     assert service.refund("o-1", correlation_id="corr", causation_id="c") == refunded
+
+
+def test_a_compensation_that_finds_no_charge_voids_the_payment() -> None:
+    uow, gateway = FakeUnitOfWork(), FakeGateway([None])
+    service = PaymentService(uow, gateway)
+
+    assert service.refund("o-1", correlation_id="corr", causation_id="c") is None
+
+    assert uow.payments_by_order["o-1"].status is PaymentStatus.VOIDED
+    with pytest.raises(PaymentVoided):
+        service.process(_command())
+    assert gateway.charges == []
+
+
+def test_a_charge_that_lands_after_the_compensation_is_refunded_at_once() -> None:
+    """The command's attempt timed out with its charge on the way; the deadline had passed, so
+    the saga compensated and found nothing to refund. The charge then lands: it is given back,
+    not kept for an order that is cancelled."""
+    uow, gateway = FakeUnitOfWork(), FakeGateway([None])
+    service = PaymentService(uow, gateway)
+
+    def compensating_meanwhile(**request: Any) -> Charge:
+        service.refund("o-1", correlation_id="corr", causation_id="c")  # runs while the charge is made
+        return gateway.charge(**request)
+
+    late = PaymentService(uow, gateway, compensating_meanwhile)
+    with pytest.raises(PaymentVoided):
+        late.process(_command())
+
+    assert gateway.charges == ["o-1"]
+    assert gateway.refunds == ["pay-1"]
+    assert uow.payments_by_order["o-1"].status is PaymentStatus.REFUNDED
+    assert [event.type for event in uow.published] == ["PaymentRefunded"]

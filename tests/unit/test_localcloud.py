@@ -62,3 +62,29 @@ def test_event_filter_patterns_match_like_lambda() -> None:
     assert matches({"eventName": ["INSERT"]}, {"eventName": "INSERT"})
     assert not matches({"eventName": ["INSERT"]}, {"eventName": "REMOVE"})
     assert matches({"dynamodb": {"Keys": {"id": {"S": ["a"]}}}}, {"dynamodb": {"Keys": {"id": {"S": "a"}}}})
+
+
+def test_an_undelivered_rule_event_left_in_its_dlq_says_where_it_was_going_and_why() -> None:
+    """Not "no failure recorded": the failure record itself carries the target and the error."""
+    from types import SimpleNamespace
+    from typing import cast
+
+    from localcloud.cloud import LocalCloud
+    from localcloud.state import reason
+
+    cloud = cast(LocalCloud, SimpleNamespace(activity=SimpleNamespace(failure_reasons={})))
+    record = {
+        "MessageId": "m-1",
+        "Body": '{"detail-type": "OrderCreated"}',
+        "MessageAttributes": {
+            "RULE_ARN": {"DataType": "String", "StringValue": "StartSaga"},
+            "TARGET_ARN": {"DataType": "String", "StringValue": "arn:aws:sqs:eu-west-1:123456789012:saga-starts"},
+            "ERROR_MESSAGE": {"DataType": "String", "StringValue": "RequestThrottled: slow down"},
+        },
+    }
+
+    assert (
+        reason(cloud, record)
+        == "not delivered to arn:aws:sqs:eu-west-1:123456789012:saga-starts: RequestThrottled: slow down"
+    )
+    assert reason(cloud, {"MessageId": "m-2", "Body": "{}"}) == "no failure recorded"

@@ -3,6 +3,7 @@ read back from the table's stream by the relay."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -47,3 +48,11 @@ class DynamoDbOutbox:
 def event_from_stream_image(new_image: dict[str, Any]) -> AnyEvent:
     """The event held by an outbox record, from a stream record's `NewImage`."""
     return parse_event(from_item(new_image)["envelope"])
+
+
+def stored_events(client: Any, table: str) -> Iterator[AnyEvent]:
+    """Every event the outbox holds (not yet expired): what reconciliation compares each
+    consumer's work against."""
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            yield parse_event(from_item(item)["envelope"])

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
-from orderflow.adapters.dynamodb import put
+from orderflow.adapters.dynamodb import from_item, put, to_item
 from orderflow.adapters.errors import AlreadyExists
 from orderflow.adapters.transaction import Transaction
 from orderflow.contracts import Key
@@ -12,9 +13,17 @@ from orderflow.domain.shipping import Shipment
 
 
 class DynamoDbShipments:
-    def __init__(self, table: str, transaction: Transaction) -> None:
+    def __init__(self, table: str, transaction: Transaction, client: Any) -> None:
         self._table = table
         self._transaction = transaction
+        self._client = client
+
+    def get(self, order_id: str) -> Shipment | None:
+        answer = self._client.get_item(
+            TableName=self._table, Key=to_item({Key.ORDER_ID: order_id}), ConsistentRead=True
+        )
+        item = answer.get("Item")
+        return Shipment.model_validate(from_item(item)) if item else None
 
     def add(self, shipment: Shipment) -> None:
         self._transaction.stage(

@@ -73,7 +73,7 @@ class DynamoDbUnitOfWork:
             tables.payments, "payments", lambda t: DynamoDbPayments(t, transaction, client)
         )
         self.shipments: Shipments = _repository(
-            tables.shipments, "shipments", lambda t: DynamoDbShipments(t, transaction)
+            tables.shipments, "shipments", lambda t: DynamoDbShipments(t, transaction, client)
         )
         self.views: OrderViews = _repository(
             tables.order_views, "order views", lambda t: DynamoDbOrderViews(t, transaction, client)

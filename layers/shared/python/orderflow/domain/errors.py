@@ -59,6 +59,11 @@ class PaymentDeclined(DomainError):
     """The payment method was refused; retrying cannot succeed."""
 
 
+class PaymentVoided(DomainError):
+    """A payment command for an order whose payment the saga has voided (it compensated before
+    the charge): nothing may be charged, and nobody waits for an answer."""
+
+
 class PaymentGatewayError(Exception):
     """The gateway failed transiently (timeout, 5xx); the saga retries with backoff."""
 

@@ -1,4 +1,5 @@
-"""A payment as orderflow records it: one per order, paid or declined, later refunded."""
+"""A payment as orderflow records it: one per order, paid or declined, later refunded; or voided
+when the saga compensated before any charge was made, so none may be made any more."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ class PaymentStatus(StrEnum):
     PAID = "PAID"
     DECLINED = "DECLINED"
     REFUNDED = "REFUNDED"
+    VOIDED = "VOIDED"
 
 
 class Payment(BaseModel):

@@ -50,6 +50,9 @@ class _Outcome:
 DELIVERED = _Outcome()
 
 
+UNKNOWN = "unknown failure record"
+
+
 def describe(message: dict[str, Any]) -> str:
     """What failed, for `dlq show`."""
     attributes = message.get("MessageAttributes", {})
@@ -64,7 +67,7 @@ def describe(message: dict[str, Any]) -> str:
             f"stream batch of {info.get('batchSize')} record(s), shard {info['shardId']}, "
             f"{info['startSequenceNumber']}..{info['endSequenceNumber']}: {function_error}"
         )
-    return "unknown failure record"
+    return UNKNOWN
 
 
 def _batch(message: dict[str, Any]) -> tuple[dict[str, Any], str] | None:

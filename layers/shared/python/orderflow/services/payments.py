@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from orderflow.adapters.errors import AlreadyExists
 from orderflow.adapters.payment_gateway import Charge, PaymentGateway
 from orderflow.contracts import EventSource, Metric
-from orderflow.domain.errors import PaymentDeclined, SagaUndecided
+from orderflow.domain.errors import PaymentDeclined, PaymentVoided, SagaUndecided
 from orderflow.domain.payments import Payment, PaymentStatus
 from orderflow.events import Envelope
 from orderflow.events.models import PaymentDeclined as PaymentDeclinedEvent
@@ -42,10 +43,16 @@ class PaymentService:
         if existing is not None:
             if existing.status is PaymentStatus.DECLINED:
                 raise PaymentDeclined(existing.reason or "declined")
+            if existing.status is PaymentStatus.VOIDED:
+                raise PaymentVoided(f"order {order_id}: its payment was voided by the saga's compensation")
             return existing
         try:
             charge = self._charge(
-                idempotency_key=order_id, amount=data.amount, currency=str(data.currency), token=data.payment_token
+                idempotency_key=order_id,
+                reference=order_id,
+                amount=data.amount,
+                currency=str(data.currency),
+                token=data.payment_token,
             )
         except PaymentDeclined as declined:
             payment = Payment(
@@ -76,22 +83,49 @@ class PaymentService:
                 payment_id=charge.payment_id, amount=charge.amount, currency=Currency(charge.currency)
             ),
         )
-        return self._save(payment, event, previous=None)
+        saved = self._save(payment, event, previous=None)
+        if saved.status is PaymentStatus.VOIDED:
+            # The compensation ran while this charge was on its way: give the money back now.
+            self._refund(
+                payment, previous=PaymentStatus.VOIDED, correlation_id=command.correlation_id, causation_id=command.id
+            )
+            raise PaymentVoided(f"order {order_id}: charged after its payment was voided, and refunded")
+        return saved
 
     def refund(self, order_id: str, *, correlation_id: str, causation_id: str) -> Payment | None:
-        """Refund a paid order in full; nothing to do when it was never paid or is refunded.
-        With no payment recorded, the provider is asked too: a charge whose recording failed
-        (and whose command was then answered otherwise) is refunded all the same."""
-        stored = self._uow.payments.get(order_id)
-        charge = None if stored is not None else self._gateway.find(idempotency_key=order_id)
-        payment = stored if charge is None else _paid(order_id, charge)
-        if payment is None or payment.status is not PaymentStatus.PAID or payment.payment_id is None:
-            return payment
-        self._gateway.refund(payment_id=payment.payment_id, idempotency_key=order_id)
+        """Refund a paid order in full; nothing to do when it is refunded already. With no
+        payment recorded, the provider is asked too: a charge whose recording failed (and whose
+        command was then answered otherwise) is refunded all the same. With no charge anywhere,
+        the payment is voided, so a charge still on its way (a command whose attempt timed out)
+        is refunded as soon as it lands instead of being kept."""
+        causes = {"correlation_id": correlation_id, "causation_id": causation_id}
+        for _ in range(2):  # a charge recorded between the look and the void: look again
+            stored = self._uow.payments.get(order_id)
+            charge = None if stored is not None else self._gateway.find(idempotency_key=order_id)
+            if charge is not None:
+                return self._refund(_paid(order_id, charge), previous=None, **causes)
+            if stored is not None:
+                if stored.status is not PaymentStatus.PAID or stored.payment_id is None:
+                    return stored
+                return self._refund(stored, previous=PaymentStatus.PAID, **causes)
+            try:
+                with self._uow as uow:
+                    uow.payments.add(_voided(order_id))
+                    uow.commit()
+            except AlreadyExists:
+                continue
+            return None
+        raise SagaUndecided(f"order {order_id}: its payment changed twice while being refunded")
+
+    def _refund(
+        self, payment: Payment, *, previous: PaymentStatus | None, correlation_id: str, causation_id: str
+    ) -> Payment:
+        assert payment.payment_id is not None
+        self._gateway.refund(payment_id=payment.payment_id, idempotency_key=f"{payment.order_id}/refund")
         refunded = payment.model_copy(update={"status": PaymentStatus.REFUNDED})
         event = PaymentRefunded.new(
             source=EventSource.PAYMENTS,
-            subject=order_id,
+            subject=payment.order_id,
             correlation_id=correlation_id,
             causation_id=causation_id,
             sequence=FINAL_VERSION,
@@ -99,7 +133,7 @@ class PaymentService:
                 payment_id=payment.payment_id, amount=payment.amount, currency=Currency(payment.currency)
             ),
         )
-        return self._save(refunded, event, previous=None if stored is None else PaymentStatus.PAID)
+        return self._save(refunded, event, previous=previous)
 
     def settle_unanswered(self, command: ProcessPayment, order_status: OrderStatus | None) -> Metric:
         """A payment made, and the saga no longer waiting for this command's answer: either it
@@ -131,6 +165,10 @@ class PaymentService:
             assert stored is not None
             return stored
         return payment
+
+
+def _voided(order_id: str) -> Payment:
+    return Payment(order_id=order_id, status=PaymentStatus.VOIDED, amount=Decimal(0), currency="", reason="voided")
 
 
 def _paid(order_id: str, charge: Charge) -> Payment:

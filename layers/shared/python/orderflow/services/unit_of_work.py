@@ -80,6 +80,8 @@ class Payments(Protocol):
 
 
 class Shipments(Protocol):
+    def get(self, order_id: str) -> Shipment | None: ...
+
     def add(self, shipment: Shipment) -> None:
         """`AlreadyExists` when the order has a shipment."""
         ...

@@ -1,0 +1,64 @@
+"""The soak's summary: one table (what the README publishes) and the lines behind it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from localcloud.soak.checker import Finding
+
+
+@dataclass
+class Report:
+    seed: int
+    orders: int
+    statuses: Counter[str]
+    faults: Counter[str]  # injected, by kind
+    faulted_share: float  # of function invocations, latency alone not counted
+    invocations: int
+    retries: Counter[str]
+    payments: Counter[str]
+    peak_depth: Counter[str]
+    dead_lettered: dict[str, int]
+    redriven: int
+    violations: list[str]
+    attention: list[Finding] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    good_shipped: tuple[int, int] = (0, 0)  # tok_ok orders that had stock: shipped, all
+
+    @property
+    def good_shipped_share(self) -> float:
+        shipped, total = self.good_shipped
+        return shipped / total if total else 1.0
+
+    def table(self) -> str:
+        shipped, total = self.good_shipped
+        rows = [
+            ("seed", str(self.seed)),
+            ("orders", str(self.orders)),
+            ("final status", ", ".join(f"{status} {n}" for status, n in sorted(self.statuses.items()))),
+            ("tok_ok orders with stock shipped", f"{shipped} of {total} ({self.good_shipped_share:.2%})"),
+            ("function invocations", str(self.invocations)),
+            ("invocations faulted (latency not counted)", f"{self.faulted_share:.1%}"),
+            *((f"faults injected: {kind}", str(n)) for kind, n in sorted(self.faults.items())),
+            *((f"retried: {kind}", str(n)) for kind, n in sorted(self.retries.items())),
+            (
+                "dead-lettered",
+                ", ".join(f"{queue} {n}" for queue, n in sorted(self.dead_lettered.items())) or "0",
+            ),
+            ("redriven", str(self.redriven)),
+            *((f"payments: {outcome}", str(n)) for outcome, n in sorted(self.payments.items())),
+            *((f"deepest backlog: {queue}", str(n)) for queue, n in sorted(self.peak_depth.items()) if n),
+            ("needing attention (injected cause)", str(len(self.attention))),
+            *((f"time: {phase}", f"{s:.0f} s") for phase, s in self.seconds.items()),
+            ("violations", str(len(self.violations))),
+        ]
+        width = max(len(name) for name, _ in rows)
+        lines = [f"| {'soak':<{width}} | result |", f"|{'-' * (width + 2)}|---|"]
+        lines += [f"| {name:<{width}} | {value} |" for name, value in rows]
+        return "\n".join(lines)
+
+    def details(self, limit: int = 50) -> list[str]:
+        lines = [f"NEEDS_ATTENTION {finding.order_id}: {finding.cause}" for finding in self.attention[:limit]]
+        lines += [f"VIOLATION {violation}" for violation in self.violations[:limit]]
+        return lines
