@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from localcloud import moto_fixes
+from localcloud import faults, moto_fixes
 from localcloud.apigateway import LocalApi
 from localcloud.bridges import RulePoller
 from localcloud.pollers import Poller, SqsPoller, StreamPoller
@@ -84,6 +84,7 @@ class LocalCloud:
         self.deployment = Provisioner(template, self.client).provision()
         self.runtime = LambdaRuntime(self.deployment.functions, self._function_env(), self._on_log)
         self.runtime.warm_up()
+        faults.fail_topic_deliveries(self.runtime.faults)
         for rule in self.deployment.rules:
             rule_poller = RulePoller(
                 rule,

@@ -26,6 +26,9 @@ Kinds, and where each one acts:
   `TransactionConflict` for its first item, as DynamoDB answers when another request touched
   that item at the same moment (nothing is written); `rate` is the share of transactions that
   meet one, and the same transaction sent again goes through (the other writer is done);
+- `delivery` on `sns`: a delivery from the topic to a queue fails for good (SNS's retries
+  spent), and the message lands in the subscription's dead-letter queue instead, with the
+  error in its `ERROR_MESSAGE` attribute; `rate` is the share of deliveries that fail;
 - `outage` on the `gateway`: the simulated payment provider refuses every request for
   `seconds`, every `every` seconds (nothing reaches it);
 - `slow` on the `gateway`: a share `rate` of its answers take `seconds` longer;
@@ -44,6 +47,7 @@ however the functions interleave.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -57,7 +61,7 @@ from typing import Any
 
 FUNCTION_KINDS = ("error", "latency", "timeout", "kill_after_write", "duplicate", "late_duplicate", "reorder")
 SERVICES = ("dynamodb", "sns", "sqs", "events", "stepfunctions")
-SERVICE_KINDS = {"dynamodb": ("error", "conflict", "lost_answer")}
+SERVICE_KINDS = {"dynamodb": ("error", "conflict", "lost_answer"), "sns": ("error", "delivery")}
 # Calls that change something: where a kill after a write, or a lost answer, strikes.
 WRITES = frozenset(
     {
@@ -204,6 +208,15 @@ class FaultPlan:
             self._streams[name] = random.Random(seed)  # noqa: S311 - chaos, not cryptography
         return self._streams[name]
 
+    def delivery_fails(self, queue_name: str) -> bool:
+        """Whether this delivery from the topic to `queue_name` fails (and count it)."""
+        with self._lock:
+            for fault in self.faults:
+                if fault.kind == "delivery" and self._stream(f"{fault}/{queue_name}").random() < fault.rate:
+                    self.injected["sns_delivery"] += 1
+                    return True
+        return False
+
     def dependency_faults(self, logical_id: str = "") -> dict[str, Any]:
         """What a worker applies during one invocation of `logical_id`: error rates per
         service, how the payment provider behaves (down now, slow, losing answers), and the
@@ -213,7 +226,7 @@ class FaultPlan:
             services = [
                 {"service": f.target, "kind": f.kind, "rate": f.rate, "code": f.error_type}
                 for f in self.faults
-                if f.target in SERVICES
+                if f.target in SERVICES and f.kind != "delivery"  # made by SNS, not by a function
             ]
             elapsed = time.monotonic() - self._started
             provider: dict[str, Any] = {}
@@ -372,3 +385,42 @@ class ProviderFaults:
         if operation == "charge" and rate and self._worker.random.random() < rate:
             self._worker.injected["gateway_lost_answer"] += 1
             raise self._error("payment provider timed out (injected: the charge was applied)")
+
+
+# --- in the local cloud's moto --------------------------------------------------------------
+
+_delivering: list[FaultPlan] = []  # the plan topic deliveries consult (the running cloud's)
+
+
+def fail_topic_deliveries(plan: FaultPlan) -> None:
+    """Make moto's SNS -> SQS deliveries consult `plan`: a failed delivery goes to the
+    subscription's dead-letter queue (its redrive policy), as SNS does once its retries are
+    spent, with the error as the `ERROR_MESSAGE` attribute. A subscription without a
+    dead-letter queue is left alone (SNS would drop the message; nothing here loses one)."""
+    _delivering[:] = [plan]
+    from moto.sns.models import Subscription
+
+    if getattr(Subscription.publish, "faulted", False):
+        return
+    original = Subscription.publish
+
+    def publish(subscription: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> Any:
+        policy = subscription.attributes.get("RedrivePolicy")
+        plan = _delivering[0] if _delivering else None
+        if subscription.protocol != "sqs" or not policy or plan is None or not plan.active:
+            return original(subscription, message, message_id, *args, **kwargs)
+        queue = subscription.endpoint.rsplit(":", 1)[-1]
+        matcher = subscription._filter_policy_matcher
+        if matcher is not None and not matcher.matches(kwargs.get("message_attributes"), message):
+            return None  # not for this queue: nothing to fail
+        if not plan.delivery_fails(queue):
+            return original(subscription, message, message_id, *args, **kwargs)
+        failed = copy.copy(subscription)
+        failed.endpoint = json.loads(policy)["deadLetterTargetArn"]
+        attributes = dict(kwargs.get("message_attributes") or {})
+        error = f"delivery to {queue} failed: injected fault"
+        attributes["ERROR_MESSAGE"] = {"Type": "String", "Value": error}
+        return original(failed, message, message_id, *args, **{**kwargs, "message_attributes": attributes})
+
+    publish.faulted = True  # type: ignore[attr-defined]
+    Subscription.publish = publish  # type: ignore[method-assign,assignment]

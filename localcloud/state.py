@@ -9,6 +9,7 @@ from typing import Any
 from localcloud.cloud import LocalCloud
 from orderflow.contracts import MessageAttribute
 from orderflow.ops import dlq, failures
+from orderflow.ops.failures import RULE_TARGET_ATTRIBUTE
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ def reason(cloud: LocalCloud, message: dict[str, Any]) -> str:
     attached = message.get("MessageAttributes", {}).get(MessageAttribute.FAILURE_REASON)
     if attached:
         return str(attached["StringValue"])
+    undelivered = message.get("MessageAttributes", {}).get("ERROR_MESSAGE")
+    if undelivered and RULE_TARGET_ATTRIBUTE not in message.get("MessageAttributes", {}):
+        return f"not delivered by the topic: {undelivered['StringValue']}"
     logged = cloud.activity.failure_reasons.get(message["MessageId"])
     if logged:
         return logged

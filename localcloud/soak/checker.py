@@ -96,6 +96,7 @@ class Evidence:
     stock_after: dict[str, StockLevel | str]  # a level, or why it could not be read (negative)
     lowest_available: dict[str, int] = field(default_factory=dict)  # sampled while the run went on
     dead_letters: list[str] = field(default_factory=list)  # one line per message left in a DLQ
+    stray_executions: list[str] = field(default_factory=list)  # saga executions of no accepted order
 
 
 @dataclass(frozen=True)
@@ -169,15 +170,19 @@ def gather(
     for entry in gateway.entries():
         if entry.reference in orders:
             orders[entry.reference].ledger.append(entry)
+    stray = []
     for name, status in _executions(cloud):
         if name in orders:
             orders[name].executions.append(status)
+        else:
+            stray.append(f"{name} ({status})")
     return Evidence(
         orders=orders,
         stock_before=stock_before,
         stock_after=stock_levels(cloud),
         lowest_available=lowest_available or {},
         dead_letters=_left_in_dead_letter_queues(cloud),
+        stray_executions=stray,
     )
 
 
@@ -217,6 +222,7 @@ def check(evidence: Evidence) -> Verdict:
         violations += messages(order)
     violations += stock(evidence)
     violations += evidence.dead_letters
+    violations += [f"saga execution {execution}: no accepted order" for execution in evidence.stray_executions]
     return Verdict(violations=violations, attention=attention)
 
 

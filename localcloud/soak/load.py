@@ -36,6 +36,7 @@ class Planned:
 
     kind: str  # tok_ok | tok_declined | tok_flaky | out_of_stock
     lines: tuple[tuple[str, int], ...]  # (sku, quantity)
+    idempotency_key: str = ""  # drawn from the seed: the same orders (and order ids) every run
 
     @property
     def token(self) -> str:
@@ -55,7 +56,8 @@ class Placed:
 
 
 def plan_orders(orders: int, seed: int) -> list[Planned]:
-    """The mix for `orders` orders; the same seed gives the same list."""
+    """The mix for `orders` orders; the same seed gives the same list, idempotency keys
+    included (so the same order ids, which derive from the customer and the key)."""
     chooser = random.Random(seed)  # noqa: S311 - a test mix
     kinds = chooser.choices([kind for kind, _ in MIX], weights=[weight for _, weight in MIX], k=orders)
     planned = []
@@ -66,7 +68,8 @@ def plan_orders(orders: int, seed: int) -> list[Planned]:
             lines = ((PLAIN_SKU, 2), (LIMITED_SKU, 1))
         else:
             lines = ((PLAIN_SKU, 2),)
-        planned.append(Planned(kind=kind, lines=lines))
+        key = str(uuid.UUID(int=chooser.getrandbits(128), version=4))
+        planned.append(Planned(kind=kind, lines=lines, idempotency_key=key))
     return planned
 
 
@@ -140,7 +143,7 @@ def place_order(cloud: LocalCloud, order: Planned, pace: Pace) -> str:
         "currency": "EUR",
         "payment_token": order.token,
     }
-    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    headers = {"Idempotency-Key": order.idempotency_key or str(uuid.uuid4())}
     pace.wait()
     deadline = time.monotonic() + 60
     attempt = 0

@@ -211,6 +211,12 @@ def test_a_saga_execution_that_disagrees_with_its_order(planted: checker.Evidenc
     )
 
 
+def test_a_saga_execution_for_no_accepted_order(planted: checker.Evidence) -> None:
+    planted.stray_executions.append("o-unknown (SUCCEEDED)")
+
+    assert _violations(planted) == ["saga execution o-unknown (SUCCEEDED): no accepted order"]
+
+
 def test_the_read_model_showing_another_status(planted: checker.Evidence) -> None:
     victim = _shipped(planted)
     assert victim.view is not None

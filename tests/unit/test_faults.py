@@ -139,6 +139,7 @@ def test_the_soaks_fault_file_loads() -> None:
         "reorder",
         "kill_after_write",
         "late_duplicate",
+        "delivery",
         "lost_answer",
         "outage",
         "slow",
