@@ -156,8 +156,8 @@ class SqsPoller(Poller):
         if done and self._strikes("duplicate", self.spec.function_name):
             # At-least-once: what was just processed arrives again.
             self._runtime.invoke(self.spec.function_name, {"Records": [self._record(m) for m in done]})
-        late = self._strikes("late_duplicate", self.spec.function_name, returning=True)
-        if done and late:
+        late = self._strikes("late_duplicate", self.spec.function_name, returning=True) if done else None
+        if late:
             # ... or arrives again later, after messages that came behind it.
             later = threading.Timer(late.seconds, self._send_copies, args=(done,))
             later.daemon = True

@@ -75,7 +75,9 @@ def handle_record(record: SQSRecord) -> None:
     token = command.data.task_token
     if not responder.heartbeat(token):
         # The saga no longer waits for this command (a redelivery of one already answered, or
-        # it timed out and compensated): charging now would take money nobody accounts for.
+        # it timed out and compensated): charging now would take money nobody accounts for,
+        # and money an earlier delivery left at the provider after a void is given back.
+        service.settle_abandoned(command)
         count(Metric.PAYMENTS_NOT_AWAITED)
         logger.info("payment command no longer awaited")
         return
@@ -90,6 +92,8 @@ def handle_record(record: SQSRecord) -> None:
         outcome, answered = Metric.PAYMENTS_DECLINED, responder.fail(token, SagaError.PAYMENT_DECLINED, str(declined))
     except PaymentGatewayError as error:
         outcome, answered = Metric.PAYMENT_GATEWAY_ERRORS, responder.fail(token, SagaError.PAYMENT_GATEWAY, str(error))
+        if not answered:
+            service.settle_abandoned(command)  # a charge whose answer was lost after a void
     except CircuitBreakerOpenError as error:
         outcome, answered = (
             Metric.PAYMENTS_REJECTED_CIRCUIT_OPEN,

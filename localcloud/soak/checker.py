@@ -13,10 +13,12 @@ gathered, so each invariant is tested by planting exactly its violation (`tests/
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from pydantic import ValidationError
@@ -83,6 +85,7 @@ class OrderEvidence:
     reservation_held: bool = False
     ledger: list[LedgerEntry] = field(default_factory=list)
     executions: list[str] = field(default_factory=list)  # statuses of the saga executions named after it
+    payment_deadline: datetime | None = None  # from its saga's input, for an order cancelled PAYMENT_UNAVAILABLE
 
     @property
     def order_id(self) -> str:
@@ -171,11 +174,16 @@ def gather(
         if entry.reference in orders:
             orders[entry.reference].ledger.append(entry)
     stray = []
-    for name, status in _executions(cloud):
-        if name in orders:
-            orders[name].executions.append(status)
-        else:
+    sfn = cloud.client("stepfunctions")
+    for name, status, arn in _executions(cloud):
+        order = orders.get(name)
+        if order is None:
             stray.append(f"{name} ({status})")
+            continue
+        order.executions.append(status)
+        if order.order is not None and order.order.reason is CancellationReason.PAYMENT_UNAVAILABLE:
+            deadline = json.loads(sfn.describe_execution(executionArn=arn)["input"]).get("payment_deadline")
+            order.payment_deadline = datetime.fromisoformat(deadline) if deadline else None
     return Evidence(
         orders=orders,
         stock_before=stock_before,
@@ -186,12 +194,12 @@ def gather(
     )
 
 
-def _executions(cloud: LocalCloud) -> Iterable[tuple[str, str]]:
+def _executions(cloud: LocalCloud) -> Iterable[tuple[str, str, str]]:
     sfn = cloud.client("stepfunctions")
     machine = str(cloud.deployment.outputs["StateMachine"])
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine):
         for execution in page["executions"]:
-            yield execution["name"], execution["status"]
+            yield execution["name"], execution["status"], execution["executionArn"]
 
 
 def _left_in_dead_letter_queues(cloud: LocalCloud) -> list[str]:
@@ -250,6 +258,8 @@ def lifecycle(order: OrderEvidence, attention: list[Finding]) -> list[str]:
             f"{order_id}: placed as {order.placed.planned.kind}, ended {outcome(order.order)}"
             + (f": {detail}" if detail else "")
         )
+    if order.order.reason is CancellationReason.PAYMENT_UNAVAILABLE:
+        problems += _given_up_in_time(order)
     if len(order.executions) != 1:
         problems.append(f"{order_id}: {len(order.executions)} saga executions")
     elif order.executions[0] not in EXECUTION_ENDS[status]:
@@ -268,6 +278,17 @@ def lifecycle(order: OrderEvidence, attention: list[Finding]) -> list[str]:
         else:
             problems.append(f"{order_id}: NEEDS_ATTENTION with no injected cause: {causes or 'no alert'}")
     return problems
+
+
+def _given_up_in_time(order: OrderEvidence) -> list[str]:
+    """An order cancelled `PAYMENT_UNAVAILABLE` only once its payment deadline had passed."""
+    cancelled = next((e.time for e in order.events if e.type == EventType.ORDER_CANCELLED), None)
+    if order.payment_deadline is None or cancelled is None:
+        return [f"{order.order_id}: cancelled PAYMENT_UNAVAILABLE with no payment deadline or no OrderCancelled"]
+    if cancelled < order.payment_deadline:
+        early = (order.payment_deadline - cancelled).total_seconds()
+        return [f"{order.order_id}: cancelled PAYMENT_UNAVAILABLE {early:.0f} s before its payment deadline"]
+    return []
 
 
 def money(order: OrderEvidence) -> list[str]:

@@ -132,9 +132,13 @@ def test_a_decline_is_the_keys_result_and_a_processing_error_is_not(gateway: Sim
 
 def test_a_key_sent_again_with_another_amount_is_refused(gateway: SimulatedGateway) -> None:
     _charge(gateway)
+    with pytest.raises(PaymentGatewayError):
+        _charge(gateway, key="o-flaky", token="tok_flaky")  # failed: no result fixed, but the request is
 
     with pytest.raises(IdempotencyKeyReused, match="amount"):
         _charge(gateway, amount="50.00")
+    with pytest.raises(IdempotencyKeyReused, match="amount"):
+        _charge(gateway, key="o-flaky", token="tok_flaky", amount="50.00")
 
 
 def test_a_refund_moves_the_money_back_once(gateway: SimulatedGateway) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -196,6 +197,20 @@ def test_a_good_order_cancelled_for_a_reason_it_did_not_give(planted: checker.Ev
         v.startswith(f"{victim.order_id}: placed as tok_ok, ended CANCELLED (OUT_OF_STOCK)")
         for v in _violations(planted)
     )
+
+
+def test_an_order_given_up_on_before_its_payment_deadline(planted: checker.Evidence) -> None:
+    victim = _cancelled(planted, CancellationReason.PAYMENT_DECLINED)
+    assert victim.order is not None
+    victim.order = victim.order.model_copy(update={"reason": CancellationReason.PAYMENT_UNAVAILABLE})
+    cancelled = next(event.time for event in victim.events if event.type == EventType.ORDER_CANCELLED)
+
+    victim.payment_deadline = cancelled - timedelta(seconds=1)
+    assert _violations(planted) == []
+    victim.payment_deadline = cancelled + timedelta(seconds=30)
+    assert _violations(planted) == [
+        f"{victim.order_id}: cancelled PAYMENT_UNAVAILABLE 30 s before its payment deadline"
+    ]
 
 
 def test_a_saga_execution_that_disagrees_with_its_order(planted: checker.Evidence) -> None:

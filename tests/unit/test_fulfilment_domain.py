@@ -20,7 +20,7 @@ from orderflow.domain.errors import (
 )
 from orderflow.domain.inventory import StockLevel
 from orderflow.domain.orders import Order, move
-from orderflow.domain.payments import PaymentStatus
+from orderflow.domain.payments import Payment, PaymentStatus
 from orderflow.events.models import OrderLine, ProcessPayment, ProcessPaymentData, StockLine
 from orderflow.events.types import CancellationReason, Currency, OrderStatus
 from orderflow.services.payments import PaymentService
@@ -262,5 +262,45 @@ def test_a_charge_that_lands_after_the_compensation_is_refunded_at_once() -> Non
 
     assert gateway.charges == ["o-1"]
     assert gateway.refunds == ["pay-1"]
+    assert uow.payments_by_order["o-1"].status is PaymentStatus.REFUNDED
+    assert [event.type for event in uow.published] == ["PaymentRefunded"]
+
+
+def test_a_charge_whose_answer_was_lost_after_the_void_is_given_back_by_the_next_delivery() -> None:
+    """The charge landed after the compensation voided the payment, and its answer was lost:
+    nothing was recorded. The command's next delivery, no longer awaited, finds the void and
+    refunds what the provider holds."""
+    uow, gateway = FakeUnitOfWork(), FakeGateway([None])
+    service = PaymentService(uow, gateway)
+    service.refund("o-1", correlation_id="corr", causation_id="c")  # voided: nothing charged yet
+    gateway.charge(idempotency_key="o-1", reference="o-1", amount=Decimal("9.90"), currency="EUR", token="tok")
+
+    assert service.settle_abandoned(_command())
+
+    assert gateway.refunds == ["pay-1"]
+    assert uow.payments_by_order["o-1"].status is PaymentStatus.REFUNDED
+    assert not service.settle_abandoned(_command())  # refunded: nothing more to do
+
+
+def test_a_refund_that_meets_the_charge_being_recorded_says_refunded() -> None:
+    """The compensation found the charge at the provider and refunded it while the payments
+    function recorded it as paid: the record ends refunded, with its event."""
+    uow, gateway = FakeUnitOfWork(), FakeGateway([None])
+    service = PaymentService(uow, gateway)
+    gateway.charge(idempotency_key="o-1", reference="o-1", amount=Decimal("9.90"), currency="EUR", token="tok")
+    real_refund = gateway.refund
+
+    def recorded_meanwhile(**request: Any) -> None:
+        uow.payments_by_order["o-1"] = Payment(
+            order_id="o-1", status=PaymentStatus.PAID, amount=Decimal("9.90"), currency="EUR", payment_id="pay-1"
+        )
+        real_refund(**request)
+
+    gateway.refund = recorded_meanwhile  # type: ignore[method-assign]
+
+    refunded = service.refund("o-1", correlation_id="corr", causation_id="c")
+
+    assert refunded is not None
+    assert refunded.status is PaymentStatus.REFUNDED
     assert uow.payments_by_order["o-1"].status is PaymentStatus.REFUNDED
     assert [event.type for event in uow.published] == ["PaymentRefunded"]

@@ -88,3 +88,55 @@ def test_an_undelivered_rule_event_left_in_its_dlq_says_where_it_was_going_and_w
         == "not delivered to arn:aws:sqs:eu-west-1:123456789012:saga-starts: RequestThrottled: slow down"
     )
     assert reason(cloud, {"MessageId": "m-2", "Body": "{}"}) == "no failure recorded"
+
+
+def test_a_poller_is_busy_from_the_moment_it_receives_work() -> None:
+    """Not idle while a delivery of its work is still going on, however long it takes: a wait
+    for the whole cloud to be idle must not end in the middle of one."""
+    import threading
+    from types import SimpleNamespace
+    from typing import cast
+
+    from localcloud.faults import FaultPlan
+    from localcloud.pollers import SqsPoller
+    from localcloud.provision import EventSourceSpec
+    from localcloud.runtime import Invocation, LambdaRuntime
+
+    message = {"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": "{}", "MD5OfBody": "-", "Attributes": {}}
+    handed_out = threading.Event()
+    working, release = threading.Event(), threading.Event()
+
+    class Queue:
+        def receive_message(self, **_: Any) -> dict[str, Any]:
+            if handed_out.is_set():
+                return {}
+            handed_out.set()
+            return {"Messages": [message]}
+
+        def delete_message_batch(self, **_: Any) -> None:
+            return None
+
+    def invoke(name: str, event: Any) -> Invocation:
+        working.set()
+        release.wait(5)
+        return Invocation(result={"batchItemFailures": []})
+
+    runtime = cast(LambdaRuntime, SimpleNamespace(invoke=invoke, faults=FaultPlan(), functions={}))
+    spec = EventSourceSpec("Source", "consumer", "arn:aws:sqs:eu-west-1:123456789012:q", 10, True)
+    poller = SqsPoller(
+        spec, queue_url="q", retry_delay_seconds=1, runtime=runtime, client=lambda _: Queue(), report=lambda *_: None
+    )
+    poller.idle.set()  # as after an earlier empty poll
+    poller.start()
+    try:
+        assert working.wait(5)
+        assert not poller.idle.is_set()
+        release.set()
+        for _ in range(100):
+            if poller.idle.is_set():
+                break
+            threading.Event().wait(0.05)
+        assert poller.idle.is_set()  # idle again once nothing is left
+    finally:
+        release.set()
+        poller.stop()

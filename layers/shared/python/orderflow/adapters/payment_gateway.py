@@ -141,10 +141,10 @@ class SimulatedGateway:
         request = {"charge_key": idempotency_key, "reference": reference, "amount": amount, "currency": currency}
         try:
             charged = self._charge(idempotency_key, request, token)
+            if charged is None:
+                return self._replay(idempotency_key, request)
         except (ClientError, BotoCoreError) as error:  # the provider's own store failed: a 5xx
             raise PaymentGatewayError(f"provider error: {error}") from error
-        if charged is None:
-            return self._replay(idempotency_key, request)
         self.behaviour.after_applied(CHARGE)
         return charged
 
@@ -157,7 +157,10 @@ class SimulatedGateway:
 
     def find(self, *, idempotency_key: str) -> Charge | None:
         self.behaviour.before("find")
-        record = self._record(f"charge#{idempotency_key}")
+        try:
+            record = self._record(f"charge#{idempotency_key}")
+        except (ClientError, BotoCoreError) as error:
+            raise PaymentGatewayError(f"provider error: {error}") from error
         if record.get("status") != STATUS_CHARGED:
             return None
         return Charge(payment_id=record["payment_id"], amount=record["amount"], currency=record["currency"])
@@ -176,7 +179,8 @@ class SimulatedGateway:
     def _charge(self, key: str, request: dict[str, Any], token: str) -> Charge | None:
         """The charge applied now, or None when the key has a result already. Raises the
         decline (fixing it as the key's result) or a processing error (fixing nothing)."""
-        record = self._attempt(key)
+        record = self._attempt(key, request)
+        _refuse_reuse(key, record, request)
         if "status" in record:
             return None
         if token == TOKEN_DECLINED:
@@ -193,13 +197,17 @@ class SimulatedGateway:
             return None  # a concurrent request with the key applied it first
         return Charge(payment_id=payment_id, amount=request["amount"], currency=request["currency"])
 
-    def _attempt(self, key: str) -> dict[str, Any]:
-        """Count an attempt on the key's record; the record (with its result, if fixed)."""
+    def _attempt(self, key: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Count an attempt on the key's record, which keeps the first request's parameters;
+        the record (with its result, if fixed)."""
+        names = ("reference", "amount", "currency")
         answer = self._client.update_item(
             TableName=self._table,
             Key=to_item({Key.LEDGER_KEY: f"charge#{key}"}),
-            UpdateExpression="ADD attempts :one",
-            ExpressionAttributeValues=to_item({":one": 1}),
+            UpdateExpression="ADD attempts :one SET "
+            + ", ".join(f"#{name} = if_not_exists(#{name}, :{name})" for name in names),
+            ExpressionAttributeNames={f"#{name}": name for name in names},
+            ExpressionAttributeValues=to_item({":one": 1, **{f":{name}": request[name] for name in names}}),
             ReturnValues="ALL_NEW",
         )
         return from_item(answer["Attributes"])
@@ -250,9 +258,7 @@ class SimulatedGateway:
     def _replay(self, key: str, request: dict[str, Any]) -> Charge:
         """The key's result, answered again (a retry, or a request that lost a race)."""
         record = self._record(f"charge#{key}")
-        different = [name for name in ("reference", "amount", "currency") if record.get(name) != request[name]]
-        if different:
-            raise IdempotencyKeyReused(f"idempotency key {key} was used with another {', '.join(different)}")
+        _refuse_reuse(key, record, request)
         self._append(CHARGE, key, request, outcome=REPLAYED, payment_id=record.get("payment_id", ""))
         if record["status"] == STATUS_DECLINED:
             raise PaymentDeclined(record.get("reason") or "card_declined")
@@ -348,6 +354,16 @@ class SimulatedGateway:
             "payment_id": payment_id,
             "detail": detail,
         }
+
+
+def _refuse_reuse(key: str, record: dict[str, Any], request: dict[str, Any]) -> None:
+    """A key's first request fixes its parameters: another amount, currency or reference is a
+    caller's defect (a record from before parameters were kept is not compared)."""
+    different = [
+        name for name in ("reference", "amount", "currency") if name in record and record[name] != request[name]
+    ]
+    if different:
+        raise IdempotencyKeyReused(f"idempotency key {key} was used with another {', '.join(different)}")
 
 
 def _entry(item: dict[str, Any]) -> LedgerEntry:

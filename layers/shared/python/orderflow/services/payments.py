@@ -44,6 +44,8 @@ class PaymentService:
             if existing.status is PaymentStatus.DECLINED:
                 raise PaymentDeclined(existing.reason or "declined")
             if existing.status is PaymentStatus.VOIDED:
+                # A charge of an earlier delivery may have landed after the void: give it back.
+                self.refund(order_id, correlation_id=command.correlation_id, causation_id=command.id)
                 raise PaymentVoided(f"order {order_id}: its payment was voided by the saga's compensation")
             return existing
         try:
@@ -93,21 +95,23 @@ class PaymentService:
         return saved
 
     def refund(self, order_id: str, *, correlation_id: str, causation_id: str) -> Payment | None:
-        """Refund a paid order in full; nothing to do when it is refunded already. With no
-        payment recorded, the provider is asked too: a charge whose recording failed (and whose
-        command was then answered otherwise) is refunded all the same. With no charge anywhere,
-        the payment is voided, so a charge still on its way (a command whose attempt timed out)
-        is refunded as soon as it lands instead of being kept."""
+        """Refund a paid order in full; nothing to do when it is refunded already. Unless the
+        payment record says paid or refunded, the provider is asked too: a charge whose
+        recording failed, or whose answer was lost, is refunded all the same. With no charge
+        anywhere, the payment is voided, so a charge still on its way (a command whose attempt
+        timed out) is refunded as soon as it lands instead of being kept."""
         causes = {"correlation_id": correlation_id, "causation_id": causation_id}
         for _ in range(2):  # a charge recorded between the look and the void: look again
             stored = self._uow.payments.get(order_id)
-            charge = None if stored is not None else self._gateway.find(idempotency_key=order_id)
-            if charge is not None:
-                return self._refund(_paid(order_id, charge), previous=None, **causes)
-            if stored is not None:
-                if stored.status is not PaymentStatus.PAID or stored.payment_id is None:
-                    return stored
+            if stored is not None and stored.status is PaymentStatus.PAID and stored.payment_id is not None:
                 return self._refund(stored, previous=PaymentStatus.PAID, **causes)
+            if stored is not None and stored.status is not PaymentStatus.VOIDED:
+                return stored  # refunded already, or declined (the provider fixed the key's decline)
+            charge = self._gateway.find(idempotency_key=order_id)
+            if charge is not None:
+                return self._refund(_paid(order_id, charge), previous=stored.status if stored else None, **causes)
+            if stored is not None:
+                return stored  # voided, and nothing held at the provider
             try:
                 with self._uow as uow:
                     uow.payments.add(_voided(order_id))
@@ -116,6 +120,17 @@ class PaymentService:
                 continue
             return None
         raise SagaUndecided(f"order {order_id}: its payment changed twice while being refunded")
+
+    def settle_abandoned(self, command: ProcessPayment) -> bool:
+        """A command the saga no longer awaits. If the saga has voided the payment (it
+        compensated), give back anything the provider still holds for the order: a charge of
+        an earlier delivery that landed, or whose answer was lost, after the void. True when
+        it was voided (provider errors propagate, so the command is tried again)."""
+        stored = self._uow.payments.get(command.subject)
+        if stored is None or stored.status is not PaymentStatus.VOIDED:
+            return False
+        self.refund(command.subject, correlation_id=command.correlation_id, causation_id=command.id)
+        return True
 
     def _refund(
         self, payment: Payment, *, previous: PaymentStatus | None, correlation_id: str, causation_id: str
@@ -133,7 +148,11 @@ class PaymentService:
                 payment_id=payment.payment_id, amount=payment.amount, currency=Currency(payment.currency)
             ),
         )
-        return self._save(refunded, event, previous=previous)
+        saved = self._save(refunded, event, previous=previous)
+        if saved.status is PaymentStatus.PAID and previous is not PaymentStatus.PAID:
+            # The charge was recorded as paid meanwhile: the money is back, so say so.
+            saved = self._save(refunded, event, previous=PaymentStatus.PAID)
+        return saved
 
     def settle_unanswered(self, command: ProcessPayment, order_status: OrderStatus | None) -> Metric:
         """A payment made, and the saga no longer waiting for this command's answer: either it
