@@ -24,7 +24,7 @@ from localcloud.apigateway import LocalApi
 from localcloud.bridges import RulePoller
 from localcloud.pollers import Poller, SqsPoller, StreamPoller
 from localcloud.provision import REGION, Deployment, Provisioner
-from localcloud.runtime import LambdaRuntime
+from localcloud.runtime import DEFAULT_ENVIRONMENTS, LambdaRuntime
 from localcloud.synth import ROOT, ensure_synthesized
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -36,6 +36,7 @@ class LocalCloudConfig:
     api_port: int = 3000
     outdir: Path = ROOT / ".local" / "cdk.out"
     retry_delay_seconds: int = 1
+    environments: int = DEFAULT_ENVIRONMENTS  # execution environments per function at most
     echo: bool = False  # print a line per processed batch (make local)
     log_capacity: int = 20_000
 
@@ -82,7 +83,9 @@ class LocalCloud:
         urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310
         self._enable_step_functions(port)
         self.deployment = Provisioner(template, self.client).provision()
-        self.runtime = LambdaRuntime(self.deployment.functions, self._function_env(), self._on_log)
+        self.runtime = LambdaRuntime(
+            self.deployment.functions, self._function_env(), self._on_log, environments=self.config.environments
+        )
         self.runtime.warm_up()
         faults.fail_topic_deliveries(self.runtime.faults)
         for rule in self.deployment.rules:
@@ -99,10 +102,14 @@ class LocalCloud:
         for spec in self.deployment.event_sources:
             options: dict[str, Any] = {"runtime": self.runtime, "client": self.client, "report": self._on_report}
             if spec.kind == "sqs":
+                # As many concurrent batches as the mapping's maximum concurrency allows, within
+                # the local cap on environments (FIFO groups stay one at a time: SQS holds back a
+                # group while any of its messages is in flight).
                 poller: Poller = SqsPoller(
                     spec,
                     queue_url=self.deployment.queue_urls[spec.source_arn],
                     retry_delay_seconds=self.config.retry_delay_seconds,
+                    concurrency=min(spec.maximum_concurrency or self.config.environments, self.config.environments),
                     **options,
                 )
             else:

@@ -17,6 +17,11 @@ Kinds, and where each one acts:
   `seconds` later (default 5), after messages that came behind it;
 - `reorder` on a function's event source: a batch's messages are shuffled, each FIFO group
   keeping its order;
+- `visibility_timeout` on a function's SQS event source: a batch outlasts its visibility
+  timeout (it takes `seconds` longer, default 2, and its messages become visible as it starts,
+  standing for a timeout that ran out): another environment receives the messages and runs
+  them meanwhile, a FIFO group included, and the slow batch's delete, with receipt handles
+  that are no longer the latest, leaves them, as SQS does;
 - `error` on an AWS service (`dynamodb`, `sns`, `sqs`, `events`, `stepfunctions`): a call from a
   function fails with the service's throttling error, as once the SDK's retries are spent;
 - `lost_answer` on `dynamodb`: a write is applied, then the call fails with
@@ -59,7 +64,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FUNCTION_KINDS = ("error", "latency", "timeout", "kill_after_write", "duplicate", "late_duplicate", "reorder")
+FUNCTION_KINDS = (
+    "error",
+    "latency",
+    "timeout",
+    "kill_after_write",
+    "duplicate",
+    "late_duplicate",
+    "reorder",
+    "visibility_timeout",
+)
 SERVICES = ("dynamodb", "sns", "sqs", "events", "stepfunctions")
 SERVICE_KINDS = {"dynamodb": ("error", "conflict", "lost_answer"), "sns": ("error", "delivery")}
 # Calls that change something: where a kill after a write, or a lost answer, strikes.
@@ -81,6 +95,7 @@ WRITES = frozenset(
     }
 )
 LATE_DUPLICATE_SECONDS = 5.0
+SLOW_BATCH_SECONDS = 2.0  # how much longer a batch whose visibility timeout runs out takes
 KILLED = 137  # the exit status of a process killed mid-work
 GATEWAY = "gateway"
 GATEWAY_KINDS = ("outage", "slow", "lost_answer")
@@ -132,7 +147,9 @@ class Fault:
             raise ValueError(f"{self.target} {self.kind}: times is a count of function faults (0: no limit)")
         if self.kind == "late_duplicate" and not self.seconds:
             object.__setattr__(self, "seconds", LATE_DUPLICATE_SECONDS)
-        if self.kind in ("latency", "slow", "late_duplicate") and self.seconds <= 0:
+        if self.kind == "visibility_timeout" and not self.seconds:
+            object.__setattr__(self, "seconds", SLOW_BATCH_SECONDS)
+        if self.kind in ("latency", "slow", "late_duplicate", "visibility_timeout") and self.seconds <= 0:
             raise ValueError(f"{self.target} {self.kind}: seconds must be positive")
         if dependency and self.kind == "error" and self.error_type == INJECTED_ERROR:
             object.__setattr__(self, "error_type", THROTTLING[self.target])

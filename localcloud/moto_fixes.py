@@ -24,6 +24,7 @@ def apply_all() -> None:
     task_answers_skip_unstarted_executions()
     queue_attributes_kept_briefly()
     rfc3339_timestamps_in_choices()
+    stale_receipt_handles_change_nothing()
 
 
 # RFC 3339 as Step Functions takes it in Choice rules: an uppercase T between date and time,
@@ -53,6 +54,54 @@ def rfc3339_timestamps_in_choices() -> None:
 
     is_operator.IsTimestamp.string_to_timestamp = staticmethod(string_to_timestamp)  # type: ignore[method-assign]
     _applied.add("timestamps")
+
+
+def stale_receipt_handles_change_nothing() -> None:
+    """A receipt handle belongs to one receive of a message. moto deletes a message, or changes
+    its visibility, with any handle it ever had; SQS takes only the latest: a delete with an
+    earlier one succeeds but leaves the message (SQS: "you must provide the most recently
+    received receipt handle ... otherwise, the request succeeds, but the message will not be
+    deleted"), and a visibility change with one fails as expired. So an invocation whose batch
+    was delivered again (its visibility timeout ran out) cannot delete or release what the
+    later delivery holds."""
+    if "receipt_handles" in _applied:
+        return
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid, SQSException
+    from moto.sqs.models import Queue, SQSBackend
+
+    class ReceiptHandleExpired(ReceiptHandleIsInvalid):  # a batch reports it per entry, as any invalid handle
+        code = "InvalidParameterValue"
+
+        def __init__(self, receipt_handle: str) -> None:
+            message = (
+                f"Value {receipt_handle} for parameter ReceiptHandle is invalid."
+                " Reason: The receipt handle has expired."
+            )
+            SQSException.__init__(self, "InvalidParameterValue", message)
+
+    def stale(queue: Any, receipt_handle: str) -> bool:
+        return any(
+            message.receipt_handle != receipt_handle and message.had_receipt_handle(receipt_handle)
+            for message in queue._messages
+        )
+
+    delete = Queue.delete_message
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        if receipt_handle not in self.deleted_messages and stale(self, receipt_handle):
+            return  # succeeds, and deletes nothing
+        delete(self, receipt_handle)
+
+    change = SQSBackend.change_message_visibility
+
+    def change_message_visibility(self: Any, queue_name: str, receipt_handle: str, visibility_timeout: int) -> None:
+        if stale(self.get_queue(queue_name), receipt_handle):
+            raise ReceiptHandleExpired(receipt_handle)
+        change(self, queue_name, receipt_handle, visibility_timeout)
+
+    Queue.delete_message = delete_message  # type: ignore[method-assign]
+    SQSBackend.change_message_visibility = change_message_visibility  # type: ignore[method-assign]
+    _applied.add("receipt_handles")
 
 
 def queue_attributes_kept_briefly() -> None:

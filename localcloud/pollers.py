@@ -27,48 +27,73 @@ Report = Callable[[str, dict[str, Any]], None]  # (kind, details): what the poll
 
 
 class Poller:
-    def __init__(self, *, name: str, runtime: LambdaRuntime, client: Client, report: Report) -> None:
+    """Polls an event source in `concurrency` threads that scale with the backlog, as Lambda's
+    pollers do: the first always polls, and each further one only while all before it are busy
+    with work they received (so a quiet source costs one poll at a time)."""
+
+    def __init__(
+        self, *, name: str, runtime: LambdaRuntime, client: Client, report: Report, concurrency: int = 1
+    ) -> None:
         self.name = name
         self._runtime = runtime
         self._client = client
         self._report = report
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"poller-{name}", daemon=True)
-        self._polling = threading.Lock()  # held while a poll is in progress
+        self._threads = [
+            threading.Thread(target=self._run, args=(slot,), name=f"poller-{name}-{slot}", daemon=True)
+            for slot in range(max(1, concurrency))
+        ]
+        self._state = threading.Condition()
+        self._polling = 0  # threads inside a poll (receiving, or delivering what they received)
         self._paused = threading.Event()
         self.idle = threading.Event()
 
+    @property
+    def concurrency(self) -> int:
+        return len(self._threads)
+
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        with self._state:
+            self._state.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=10)
 
     def pause(self) -> None:
-        """Stop taking new work; returns once the poll in progress (if any) has finished."""
+        """Stop taking new work; returns once the polls in progress (if any) have finished."""
         self._paused.set()
-        with self._polling:
-            pass
+        with self._state:
+            self._state.wait_for(lambda: self._polling == 0)
 
     def resume(self) -> None:
         self._paused.clear()
+        with self._state:
+            self._state.notify_all()
 
-    def _run(self) -> None:
+    def _run(self, slot: int) -> None:
         while not self._stop.is_set():
-            if self._paused.is_set():
-                self._stop.wait(0.05)
-                continue
+            with self._state:
+                if self._paused.is_set() or self._polling < slot:
+                    self._state.wait(0.05)
+                    continue
+                self._polling += 1
             try:
-                with self._polling:
-                    worked = self.poll_once()
+                worked = self.poll_once()
             except Exception as error:  # keep polling, like the Lambda service does
                 self._report("poller_error", {"source": self.name, "error": repr(error)})
                 worked = False
-            if worked:
-                self.idle.clear()
-            else:
-                self.idle.set()
+            with self._state:
+                self._polling -= 1
+                if worked:
+                    self.idle.clear()
+                elif self._polling == 0:
+                    self.idle.set()
+                self._state.notify_all()
+            if not worked:
                 self._stop.wait(0.05)
 
     def poll_once(self) -> bool:
@@ -141,7 +166,15 @@ class SqsPoller(Poller):
             logical_id = self._runtime.functions[self.spec.function_name].logical_id
             messages = reordered(messages, partial(self._runtime.faults.choice, stream=logical_id))
         event = {"Records": [self._record(message) for message in messages]}
-        invocation = self._runtime.invoke(self.spec.function_name, event)
+        slow = self._strikes("visibility_timeout", self.spec.function_name, returning=True)
+        if slow:
+            # A batch slower than its visibility timeout: the messages become visible while it
+            # still runs, another environment receives them, and this one's delete (with the
+            # old receipt handles) leaves them.
+            self._release(messages)
+        started = time.time()
+        invocation = self._runtime.invoke(self.spec.function_name, event, delay=slow.seconds if slow else 0.0)
+        ended = time.time()
         ids = [message["MessageId"] for message in messages]
         failed = set(_failed_ids(invocation, self.spec, ids))
         done = [message for message in messages if message["MessageId"] not in failed]
@@ -179,6 +212,9 @@ class SqsPoller(Poller):
                 "failed": sorted(failed),
                 "receive_counts": {m["MessageId"]: int(m["Attributes"]["ApproximateReceiveCount"]) for m in messages},
                 "error": invocation.error,
+                "environment": invocation.environment,
+                "started": started,
+                "ended": ended,
             },
         )
         return True

@@ -1,5 +1,9 @@
-"""The in-process Lambda runtime: each function runs in its own worker process (its own
-environment, modules and cold start) started from its `Handler` string and code asset."""
+"""The local Lambda runtime: each execution environment is a worker process (its own
+environment, modules and cold start) started from the function's `Handler` string and code
+asset. A function runs in several environments at once, as Lambda scales it: an invocation
+takes a warm environment that is free, or starts one (a cold start) while the function has
+fewer than `environments` (the cap a 2-core laptop fits; AWS would start more, so beyond it an
+invocation waits for one to free up instead of being throttled)."""
 
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ class Invocation:
     calls: dict[str, int] | None = None  # AWS calls the function made ("service.Operation")
     capacity: dict[str, float] | None = None  # DynamoDB request units consumed ("WRU table")
     duration_ms: float = 0.0  # the handler's run time
+    environment: int = 0  # the execution environment that ran it (its worker's process id)
 
     @property
     def failed(self) -> bool:
@@ -39,7 +44,7 @@ class Invocation:
 
 
 class Worker:
-    """One execution environment. Not thread-safe: the runtime serialises its invocations."""
+    """One execution environment: one invocation at a time (the runtime hands it out)."""
 
     def __init__(self, spec: FunctionSpec, base_env: dict[str, str], log_sink: LogSink) -> None:
         self.spec = spec
@@ -101,6 +106,10 @@ class Worker:
         )
 
     @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
     def alive(self) -> bool:
         return self._process.poll() is None
 
@@ -110,16 +119,32 @@ class Worker:
         self._process.wait()
 
 
-class LambdaRuntime:
-    """Runs functions by name; one warm worker per function, restarted after a timeout or crash."""
+DEFAULT_ENVIRONMENTS = 3  # per function
 
-    def __init__(self, functions: dict[str, FunctionSpec], base_env: dict[str, str], log_sink: LogSink) -> None:
+
+class LambdaRuntime:
+    """Runs functions by name, each in up to `environments` execution environments at once;
+    an environment is kept warm between invocations and replaced after a timeout or crash."""
+
+    def __init__(
+        self,
+        functions: dict[str, FunctionSpec],
+        base_env: dict[str, str],
+        log_sink: LogSink,
+        *,
+        environments: int = DEFAULT_ENVIRONMENTS,
+    ) -> None:
         self._functions = functions
         self._base_env = base_env
         self._log_sink = log_sink
+        self.environments = environments
         self.log_bytes: Counter[str] = Counter()  # what each function wrote to its log
-        self._workers: dict[str, Worker] = {}
-        self._locks = {name: threading.Lock() for name in functions}
+        self._free: dict[str, list[Worker]] = {name: [] for name in functions}  # warm and waiting
+        self._busy: Counter[str] = Counter()  # environments running an invocation, per function
+        self._everyone: set[Worker] = set()
+        self._environments = threading.Condition()
+        self.peak_concurrency: Counter[str] = Counter()  # most environments busy at once, per function
+        self.cold_starts: Counter[str] = Counter()
         self.faults = FaultPlan()
         self.calls: Counter[str] = Counter()  # every AWS call every function made
         self.calls_by_function: Counter[tuple[str, str]] = Counter()  # (function, "service.Operation")
@@ -140,47 +165,77 @@ class LambdaRuntime:
     def functions(self) -> dict[str, FunctionSpec]:
         return self._functions
 
-    def invoke(self, name: str, event: Any) -> Invocation:
+    def invoke(self, name: str, event: Any, *, delay: float = 0.0) -> Invocation:
+        """Run the function on `event` in one of its environments; with `delay`, the
+        environment is held that long first (a slow invocation)."""
         spec = self._functions[name]
-        if not self.faults.active:
-            with self._locks[name]:
-                return self._invoke(spec, event, {})
-        with self._locks[name]:
-            latency = self.faults.roll("latency", spec.logical_id)
-            if latency:
-                time.sleep(latency.seconds)
-            error = self.faults.roll("error", spec.logical_id)
-            if error:
-                self.faults.record_invocation(faulted=True)
-                return Invocation(error={"errorType": error.error_type, "errorMessage": error.message})
-            timeout = self.faults.roll("timeout", spec.logical_id)
-            faults = self.faults.dependency_faults(spec.logical_id)
-            kill = self.faults.roll("kill_after_write", spec.logical_id, count=False)
-            if kill:
-                faults = {**faults, "kill_after_write": True}
-            answer = self._invoke(spec, event, faults)
-            if kill and answer.error and answer.error.get("errorType") == "Runtime.ExitError":
-                answer = replace(answer, injected={**(answer.injected or {}), "kill_after_write": 1})  # wrote, died
-            if answer.injected:
-                self.faults.count(answer.injected, spec.logical_id)
-            if timeout and name in self._workers:
-                self._workers.pop(name).stop()  # the answer is lost; the next invocation starts cold
-                answer = _timed_out(spec)
-            # Latency alone (added before the handler, or a slow provider) is not a fault that hurts.
-            hurt = {kind for kind in answer.injected or {} if kind not in LATENCY}
-            self.faults.record_invocation(faulted=bool(timeout or hurt))
-            return answer
+        worker = self._acquire(spec)
+        try:
+            if delay:
+                time.sleep(delay)
+            return self._invoke_in(worker, spec, event)
+        finally:
+            self._release(spec, worker)
 
-    def _invoke(self, spec: FunctionSpec, event: Any, faults: dict[str, Any]) -> Invocation:
-        worker = self._workers.get(spec.name)
-        if worker is None or not worker.alive:
-            worker = self._workers[spec.name] = self._start(spec)
+    def _acquire(self, spec: FunctionSpec) -> Worker:
+        """A free warm environment of the function, or a new one (a cold start) while it has
+        fewer than `environments`; otherwise wait for one to be released."""
+        with self._environments:
+            self._environments.wait_for(lambda: self._free[spec.name] or self._busy[spec.name] < self.environments)
+            self._busy[spec.name] += 1
+            self.peak_concurrency[spec.name] = max(self.peak_concurrency[spec.name], self._busy[spec.name])
+            while self._free[spec.name]:
+                worker = self._free[spec.name].pop()
+                if worker.alive:
+                    return worker
+                self._everyone.discard(worker)
+        return self._start(spec)
+
+    def _release(self, spec: FunctionSpec, worker: Worker) -> None:
+        with self._environments:
+            self._busy[spec.name] -= 1
+            if worker.alive:
+                self._free[spec.name].append(worker)
+            else:
+                self._everyone.discard(worker)
+            self._environments.notify_all()
+
+    def _invoke_in(self, worker: Worker, spec: FunctionSpec, event: Any) -> Invocation:
+        if not self.faults.active:
+            return self._invoke(worker, spec, event, {})
+        latency = self.faults.roll("latency", spec.logical_id)
+        if latency:
+            time.sleep(latency.seconds)
+        error = self.faults.roll("error", spec.logical_id)
+        if error:
+            self.faults.record_invocation(faulted=True)
+            return Invocation(error={"errorType": error.error_type, "errorMessage": error.message})
+        timeout = self.faults.roll("timeout", spec.logical_id)
+        faults = self.faults.dependency_faults(spec.logical_id)
+        kill = self.faults.roll("kill_after_write", spec.logical_id, count=False)
+        if kill:
+            faults = {**faults, "kill_after_write": True}
+        answer = self._invoke(worker, spec, event, faults)
+        if kill and answer.error and answer.error.get("errorType") == "Runtime.ExitError":
+            answer = replace(answer, injected={**(answer.injected or {}), "kill_after_write": 1})  # wrote, died
+        if answer.injected:
+            self.faults.count(answer.injected, spec.logical_id)
+        if timeout and worker.alive:
+            worker.stop()  # the answer is lost; the next invocation starts cold
+            answer = _timed_out(spec)
+        # Latency alone (added before the handler, or a slow provider) is not a fault that hurts.
+        hurt = {kind for kind in answer.injected or {} if kind not in LATENCY}
+        self.faults.record_invocation(faulted=bool(timeout or hurt))
+        return answer
+
+    def _invoke(self, worker: Worker, spec: FunctionSpec, event: Any, faults: dict[str, Any]) -> Invocation:
         answer = worker.invoke(event, spec.timeout_seconds, faults)
+        if answer is not None:
+            answer = replace(answer, environment=worker.pid)
         if answer is None:
-            del self._workers[spec.name]
-            return _timed_out(spec)
+            return _timed_out(spec)  # the worker was stopped: the next invocation starts cold
         if answer.error and answer.error.get("errorType") == "Runtime.ExitError":
-            self._workers.pop(spec.name).stop()  # the environment died: the next one starts cold
+            worker.stop()  # the environment died: the next one starts cold
         with self._calls_lock:
             self.invocations[spec.name] += 1
             self.calls.update(answer.calls or {})
@@ -192,23 +247,32 @@ class LambdaRuntime:
         return answer
 
     def _start(self, spec: FunctionSpec) -> Worker:
-        return Worker(spec, self._base_env, self._counted_log_sink)
+        worker = Worker(spec, self._base_env, self._counted_log_sink)
+        with self._environments:
+            self._everyone.add(worker)
+            self.cold_starts[spec.name] += 1
+        return worker
 
     def _counted_log_sink(self, name: str, line: str) -> None:
         self.log_bytes[name] += len(line.encode()) + 1
         self._log_sink(name, line)
 
     def warm_up(self) -> None:
-        """Start every function's worker now (their cold starts in parallel)."""
+        """Start one environment of every function now (their cold starts in parallel)."""
         for name, spec in self._functions.items():
-            with self._locks[name]:
-                if name not in self._workers:
-                    self._workers[name] = self._start(spec)
+            if not self._free[name] and not self._busy[name]:
+                worker = self._start(spec)
+                with self._environments:
+                    self._free[name].append(worker)
 
     def stop(self) -> None:
-        for worker in self._workers.values():
+        with self._environments:
+            workers = list(self._everyone)
+            self._everyone.clear()
+            for free in self._free.values():
+                free.clear()
+        for worker in workers:
             worker.stop()
-        self._workers.clear()
 
 
 def _timed_out(spec: FunctionSpec) -> Invocation:

@@ -25,6 +25,7 @@ class Report:
     attention: list[Finding] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     good_shipped: tuple[int, int] = (0, 0)  # tok_ok orders that had stock: shipped, all
+    peak_environments: Counter[str] = field(default_factory=Counter)  # most at once, per function
 
     @property
     def good_shipped_share(self) -> float:
@@ -49,6 +50,7 @@ class Report:
             ("redriven", str(self.redriven)),
             *((f"payments: {outcome}", str(n)) for outcome, n in sorted(self.payments.items())),
             *((f"deepest backlog: {queue}", str(n)) for queue, n in sorted(self.peak_depth.items()) if n),
+            *((f"environments at once: {name}", str(n)) for name, n in sorted(self.peak_environments.items())),
             ("needing attention (injected cause)", str(len(self.attention))),
             *((f"time: {phase}", f"{s:.0f} s") for phase, s in self.seconds.items()),
             ("violations", str(len(self.violations))),

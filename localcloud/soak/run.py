@@ -100,6 +100,9 @@ def run_on(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> tuple[R
         attention=verdict.attention,
         seconds=seconds,
         good_shipped=_good_shipped(evidence),
+        peak_environments=Counter(
+            {spec.logical_id: cloud.runtime.peak_concurrency[name] for name, spec in cloud.runtime.functions.items()}
+        ),
     )
     return report, evidence
 

@@ -4,7 +4,9 @@ its own environment, Lambda's context and Lambda's error shape, and a timeout th
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,3 +155,37 @@ def test_a_function_killed_after_its_first_write_leaves_that_write_and_no_answer
     assert again.result == "sent"
     assert sorted(bodies) == ["o-1-0", "o-2-0", "o-2-1"]
     assert runtime.faults.injected["kill_after_write"] == 1
+
+
+def _at_once(runtime: LambdaRuntime, name: str, events: list[dict[str, Any]]) -> list[Any]:
+    with ThreadPoolExecutor(len(events)) as pool:
+        return [answer.result for answer in pool.map(lambda event: runtime.invoke(name, event), events)]
+
+
+def test_invocations_at_the_same_time_run_in_environments_of_their_own(tmp_path: Path) -> None:
+    spec = _function(tmp_path, "busy", {}, timeout=5)
+    runtime = LambdaRuntime({"busy": spec}, {"PATH": "/usr/bin:/bin"}, lambda name, line: None, environments=3)
+    try:
+        runtime.warm_up()
+        processes = {result["process"] for result in _at_once(runtime, "busy", [{"sleep": 1}] * 3)}
+        warm = {result["process"] for result in _at_once(runtime, "busy", [{"sleep": 1}] * 3)}
+    finally:
+        runtime.stop()
+
+    assert len(processes) == 3  # two more started cold beside the warm one
+    assert warm == processes  # and kept warm for the next ones
+    assert runtime.peak_concurrency["busy"] == 3
+    assert runtime.cold_starts["busy"] == 3
+
+
+def test_beyond_the_cap_an_invocation_waits_for_an_environment(tmp_path: Path) -> None:
+    spec = _function(tmp_path, "busy", {}, timeout=5)
+    runtime = LambdaRuntime({"busy": spec}, {"PATH": "/usr/bin:/bin"}, lambda name, line: None, environments=2)
+    try:
+        results = _at_once(runtime, "busy", [{"sleep": 0.5}] * 5)
+    finally:
+        runtime.stop()
+
+    assert all(result["function"] == "busy" for result in results)  # every one ran ...
+    assert len({result["process"] for result in results}) == 2  # ... in the two environments
+    assert runtime.peak_concurrency["busy"] == 2

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from localcloud import moto_fixes
@@ -208,3 +209,37 @@ def test_a_task_token_is_refused_once_its_task_has_ended(step_functions: tuple[A
             sfn.send_task_heartbeat(taskToken=token)
         with pytest.raises(sfn.exceptions.TaskTimedOut):
             sfn.send_task_success(taskToken=token, output="{}")
+
+
+def test_only_the_latest_receipt_handle_deletes_or_releases_a_message() -> None:
+    """A message delivered again after its visibility timeout ran out: the first delivery's
+    delete succeeds and leaves it, and its release is refused as expired; the second
+    delivery's handle still works."""
+    moto_fixes.stale_receipt_handles_change_nothing()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        queue = sqs.create_queue(QueueName="work")["QueueUrl"]
+        sqs.send_message(QueueUrl=queue, MessageBody="order-1")
+        first = sqs.receive_message(QueueUrl=queue, VisibilityTimeout=1)["Messages"][0]
+        time.sleep(1.1)  # the visibility timeout runs out while the first delivery still works
+        second = sqs.receive_message(QueueUrl=queue, VisibilityTimeout=30)["Messages"][0]
+
+        deleted = sqs.delete_message_batch(
+            QueueUrl=queue, Entries=[{"Id": "0", "ReceiptHandle": first["ReceiptHandle"]}]
+        )
+        released = sqs.change_message_visibility_batch(
+            QueueUrl=queue, Entries=[{"Id": "0", "ReceiptHandle": first["ReceiptHandle"], "VisibilityTimeout": 0}]
+        )
+        still_held = sqs.receive_message(QueueUrl=queue).get("Messages", [])
+        with pytest.raises(ClientError) as refused:
+            sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0)
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=second["ReceiptHandle"])
+        left = sqs.receive_message(QueueUrl=queue).get("Messages", [])
+
+    assert second["MessageId"] == first["MessageId"]
+    assert [entry["Id"] for entry in deleted["Successful"]] == ["0"]  # succeeds ...
+    assert still_held == []  # ... and the message stays with the second delivery
+    assert "receipt handle has expired" in released["Failed"][0]["Message"]
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "receipt handle has expired" in refused.value.response["Error"]["Message"]
+    assert left == []  # the latest handle deleted it

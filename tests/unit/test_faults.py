@@ -139,6 +139,7 @@ def test_the_soaks_fault_file_loads() -> None:
         "reorder",
         "kill_after_write",
         "late_duplicate",
+        "visibility_timeout",
         "delivery",
         "lost_answer",
         "outage",
@@ -219,6 +220,7 @@ def test_a_lost_answer_fails_a_write_that_was_applied() -> None:
 
 def test_new_kinds_fit_only_their_targets() -> None:
     assert Fault(kind="late_duplicate", target="*").seconds == 5
+    assert Fault(kind="visibility_timeout", target="*").seconds == 2
     Fault(kind="kill_after_write", target="Fulfilment")
     with pytest.raises(ValueError, match="no 'lost_answer' fault"):
         Fault(kind="lost_answer", target="sns")

@@ -116,7 +116,7 @@ def test_a_poller_is_busy_from_the_moment_it_receives_work() -> None:
         def delete_message_batch(self, **_: Any) -> None:
             return None
 
-    def invoke(name: str, event: Any) -> Invocation:
+    def invoke(name: str, event: Any, **_: Any) -> Invocation:
         working.set()
         release.wait(5)
         return Invocation(result={"batchItemFailures": []})
@@ -140,3 +140,65 @@ def test_a_poller_is_busy_from_the_moment_it_receives_work() -> None:
     finally:
         release.set()
         poller.stop()
+
+
+def test_a_poller_takes_more_batches_at_once_while_its_backlog_lasts() -> None:
+    """Up to its concurrency, one more batch at a time while every batch before it is busy,
+    and idle only once every one of them is done."""
+    import threading
+    from types import SimpleNamespace
+    from typing import cast
+
+    from localcloud.faults import FaultPlan
+    from localcloud.pollers import SqsPoller
+    from localcloud.provision import EventSourceSpec
+    from localcloud.runtime import Invocation, LambdaRuntime
+
+    backlog = [
+        {"MessageId": f"m-{n}", "ReceiptHandle": f"r-{n}", "Body": "{}", "MD5OfBody": "-", "Attributes": {}}
+        for n in range(6)
+    ]
+    lock = threading.Lock()
+    running, peak, delivered = [0], [0], []
+
+    class Queue:
+        def receive_message(self, **_: Any) -> dict[str, Any]:
+            with lock:
+                return {"Messages": [backlog.pop(0)]} if backlog else {}
+
+        def delete_message_batch(self, **_: Any) -> None:
+            return None
+
+    def invoke(name: str, event: Any, **_: Any) -> Invocation:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        threading.Event().wait(0.3)
+        with lock:
+            running[0] -= 1
+            delivered.extend(record["messageId"] for record in event["Records"])
+        return Invocation(result={"batchItemFailures": []})
+
+    runtime = cast(LambdaRuntime, SimpleNamespace(invoke=invoke, faults=FaultPlan(), functions={}))
+    spec = EventSourceSpec("Source", "consumer", "arn:aws:sqs:eu-west-1:123456789012:q", 1, True)
+    poller = SqsPoller(
+        spec,
+        queue_url="q",
+        retry_delay_seconds=1,
+        runtime=runtime,
+        client=lambda _: Queue(),
+        report=lambda *_: None,
+        concurrency=3,
+    )
+    poller.start()
+    try:
+        for _ in range(100):
+            if len(delivered) == 6 and poller.idle.is_set():
+                break
+            threading.Event().wait(0.05)
+    finally:
+        poller.stop()
+
+    assert sorted(delivered) == [f"m-{n}" for n in range(6)]
+    assert peak[0] == 3
+    assert poller.idle.is_set()

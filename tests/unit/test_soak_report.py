@@ -24,6 +24,7 @@ def _report(**changes: object) -> Report:
         "violations": [],
         "seconds": {"placing": 10.0, "wall": 30.0},
         "good_shipped": (2, 2),
+        "peak_environments": Counter({"OrderHistoryConsumer": 3}),
     }
     values.update(changes)
     return Report(**values)  # type: ignore[arg-type]
@@ -38,6 +39,7 @@ def test_the_table_has_one_row_per_figure_and_faults_by_kind() -> None:
     assert "| faults injected: kill_after_write " in table
     assert "| invocations faulted (latency not counted) " in table
     assert "| 25.0% |" in table
+    assert "| environments at once: OrderHistoryConsumer " in table
     assert "Idle.fifo" not in table  # a queue that never held anything is left out
     assert table.rstrip().endswith("| 0 |")
 
