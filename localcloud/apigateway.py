@@ -2,13 +2,17 @@
 functions come from the template's `AWS::ApiGateway::*` resources; each HTTP request becomes
 the proxy event API Gateway would send, and the function's answer goes back as HTTP.
 
-As API Gateway does, before the function: an unknown route or method, a body over 10 MB, and a
-missing or unknown API key on a method that requires one are answered by the gateway itself,
-with the template's gateway responses (`localcloud/gateway_responses.py`). The local API key's
-value is made at start (`LocalApi.api_key`, printed by `make local`).
+As API Gateway does, before the function, the gateway answers by itself, with the template's
+gateway responses (`localcloud/gateway_responses.py`): an unknown route or method (any method,
+`HEAD` and `OPTIONS` included: a `403 Missing Authentication Token`), a body over 10 MB, a
+missing or unknown API key on a method that requires one, a request over the stage's
+throttling or over its key's usage plan (its rate, burst and quota: `429`), and a request
+missing a parameter its method's request validator requires (`400`). The local API key's value
+is made at start (`LocalApi.api_key`, printed by `make local`). A body that is not UTF-8
+reaches the function with the bad bytes replaced (U+FFFD), as the text API Gateway passes on.
 
-Differences from AWS (README, local cloud): usage-plan throttling and quotas are not enforced;
-a method whose validator checks the body against a model is refused at start (not emulated).
+Difference from AWS (README, local cloud): a method whose validator checks the body against a
+model is refused at start (not emulated; the template validates bodies in the function).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -47,6 +51,8 @@ class Route:
     function_name: str
     api_key_required: bool = False
     integration_timeout_seconds: float = 29.0  # API Gateway's default (Integration.TimeoutInMillis)
+    # ("header" | "querystring" | "path", name) its request validator requires
+    required_parameters: tuple[tuple[str, str], ...] = ()
 
     def match(self, path: str) -> dict[str, str] | None:
         pattern = re.sub(r"\\\{([^}+]+)\\\+\\\}", r"(?P<\1>.+)", re.escape(self.resource))
@@ -91,6 +97,7 @@ def routes_from(deployment: Deployment) -> tuple[list[Route], str]:
                 function_name=function,
                 api_key_required=bool(props.get("ApiKeyRequired")),
                 integration_timeout_seconds=int(props["Integration"].get("TimeoutInMillis", 29_000)) / 1000,
+                required_parameters=_required_parameters(props, deployment),
             )
         )
         _refuse_body_validation(props, deployment)
@@ -98,25 +105,118 @@ def routes_from(deployment: Deployment) -> tuple[list[Route], str]:
     return routes, (stages[0] if stages else "prod")
 
 
+def _validator(method: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+    reference = method.get("RequestValidatorId")
+    if not isinstance(reference, dict) or "Ref" not in reference:
+        return {}
+    return dict(deployment.template["Resources"].get(str(reference["Ref"]), {}).get("Properties", {}))
+
+
+def _required_parameters(method: dict[str, Any], deployment: Deployment) -> tuple[tuple[str, str], ...]:
+    """The parameters a request must carry: those the method marks required, when its request
+    validator validates parameters (`method.request.header.Idempotency-Key: true`)."""
+    if not _validator(method, deployment).get("ValidateRequestParameters"):
+        return ()
+    required = []
+    for name, needed in (method.get("RequestParameters") or {}).items():
+        place, _, parameter = name.removeprefix("method.request.").partition(".")
+        if needed is True or str(needed).lower() == "true":
+            required.append((place, parameter))
+    return tuple(required)
+
+
 def _refuse_body_validation(method: dict[str, Any], deployment: Deployment) -> None:
     """The local API does not validate request bodies against models: a template that asks for
     it is refused rather than served without it."""
-    validator = deployment.template["Resources"].get(str(method.get("RequestValidatorId", {}).get("Ref")), {})
-    if validator.get("Properties", {}).get("ValidateRequestBody"):
+    if _validator(method, deployment).get("ValidateRequestBody"):
         raise ValueError(f"{method['HttpMethod']}: the local API does not validate request bodies against a model")
 
 
-def api_keys(deployment: Deployment) -> list[str]:
+@dataclass
+class Bucket:
+    """A token bucket, as API Gateway throttles: `burst` requests at once, refilled at `rate` a
+    second."""
+
+    rate: float
+    burst: int
+    tokens: float = -1.0
+    refilled: float = 0.0
+
+    def take(self, now: float) -> bool:
+        if self.tokens < 0:
+            self.tokens, self.refilled = float(self.burst), now
+        self.tokens = min(float(self.burst), self.tokens + (now - self.refilled) * self.rate)
+        self.refilled = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+PERIODS = {"DAY": "%Y-%m-%d", "WEEK": "%G-W%V", "MONTH": "%Y-%m"}  # a usage plan quota's periods (UTC)
+
+
+@dataclass
+class UsagePlan:
+    """One API key's limits from its usage plan: a throttle bucket and a quota per period."""
+
+    throttle: Bucket | None = None
+    quota: int | None = None
+    period: str = "DAY"
+    used: dict[str, int] = field(default_factory=dict)  # period -> requests
+
+    def admit(self, now: float) -> str | None:
+        """None when the request may go on, else the gateway response that refuses it."""
+        if self.throttle is not None and not self.throttle.take(now):
+            return "THROTTLED"
+        if self.quota is not None:
+            current = time.strftime(PERIODS[self.period], time.gmtime())
+            if self.used.get(current, 0) >= self.quota:
+                return "QUOTA_EXCEEDED"
+            self.used[current] = self.used.get(current, 0) + 1
+        return None
+
+
+def _bucket(throttle: dict[str, Any] | None) -> Bucket | None:
+    if not throttle or "RateLimit" not in throttle or "BurstLimit" not in throttle:
+        return None
+    return Bucket(rate=float(throttle["RateLimit"]), burst=int(throttle["BurstLimit"]))
+
+
+def api_keys(deployment: Deployment) -> dict[str, UsagePlan]:
     """A value for each enabled API key a usage plan hands out (its `Value`, or one made now,
-    as API Gateway makes one when the template gives none)."""
+    as API Gateway makes one when the template gives none), with that plan's limits."""
+    plans = deployment.of_type("AWS::ApiGateway::UsagePlan")
     planned = {
-        key["Properties"]["KeyId"]["Ref"] for key in deployment.of_type("AWS::ApiGateway::UsagePlanKey").values()
+        str(key["Properties"]["KeyId"]["Ref"]): plans.get(str(key["Properties"]["UsagePlanId"]["Ref"]), {})
+        for key in deployment.of_type("AWS::ApiGateway::UsagePlanKey").values()
     }
-    return [
-        str(key["Properties"].get("Value") or f"local-{secrets.token_urlsafe(24)}")
-        for lid, key in deployment.of_type("AWS::ApiGateway::ApiKey").items()
-        if lid in planned and key["Properties"].get("Enabled", True)
-    ]
+    keys = {}
+    for lid, key in deployment.of_type("AWS::ApiGateway::ApiKey").items():
+        if lid not in planned or not key["Properties"].get("Enabled", True):
+            continue
+        plan = planned[lid].get("Properties", {})
+        quota = plan.get("Quota") or {}
+        value = str(key["Properties"].get("Value") or f"local-{secrets.token_urlsafe(24)}")
+        keys[value] = UsagePlan(
+            throttle=_bucket(plan.get("Throttle")),
+            quota=int(quota["Limit"]) if "Limit" in quota else None,
+            period=str(quota.get("Period", "DAY")),
+        )
+    return keys
+
+
+def stage_throttle(deployment: Deployment) -> Bucket | None:
+    """The stage's throttling for every method (`MethodSettings` on `/*` `*`)."""
+    for stage in deployment.of_type("AWS::ApiGateway::Stage").values():
+        for setting in stage["Properties"].get("MethodSettings", []):
+            if setting.get("ResourcePath") == "/*" and setting.get("HttpMethod") == "*":
+                return _bucket(
+                    {"RateLimit": setting.get("ThrottlingRateLimit"), "BurstLimit": setting.get("ThrottlingBurstLimit")}
+                    if "ThrottlingRateLimit" in setting and "ThrottlingBurstLimit" in setting
+                    else None
+                )
+    return None
 
 
 class LocalApi:
@@ -130,8 +230,10 @@ class LocalApi:
         local_pages: LocalPages | None = None,
     ) -> None:
         self.routes, self.stage = routes_from(deployment)
-        self._keys = api_keys(deployment)
-        self.api_key = self._keys[0] if self._keys else ""
+        self.usage_plans = api_keys(deployment)
+        self.api_key = next(iter(self.usage_plans), "")
+        self.stage_throttle = stage_throttle(deployment)
+        self._limits = threading.Lock()
         self._responses = GatewayResponses.from_template(deployment.template["Resources"])
         self._runtime = runtime
         self._local_pages = local_pages
@@ -181,8 +283,14 @@ class LocalApi:
         if len(body) > PAYLOAD_LIMIT:
             return gateway("REQUEST_TOO_LARGE")
         key = next((value for name, value in headers.items() if name.lower() == "x-api-key"), None)
-        if route.api_key_required and key not in self._keys:
+        if route.api_key_required and key not in self.usage_plans:
             return gateway("INVALID_API_KEY")
+        refused = self._admit(key if route.api_key_required else None)
+        if refused:
+            return gateway(refused)
+        missing = _missing(route, headers, url.query)
+        if missing:
+            return gateway("BAD_REQUEST_PARAMETERS", message=f"Missing required request parameters: [{missing}]")
         text = body.decode("utf-8", errors="replace") if body else ""
         return self._invoke(
             route,
@@ -195,6 +303,14 @@ class LocalApi:
             api_key=key,
             gateway=gateway,
         )
+
+    def _admit(self, key: str | None) -> str | None:
+        """The stage's throttle, then the key's usage plan: None, or the refusal's type."""
+        now = time.monotonic()
+        with self._limits:
+            if self.stage_throttle is not None and not self.stage_throttle.take(now):
+                return "THROTTLED"
+            return self.usage_plans[key].admit(now) if key is not None else None
 
     def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> ClientAnswer:
         """A client call with this API's key (what `make local` prints for curl)."""
@@ -269,11 +385,31 @@ class LocalApi:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":  # a HEAD answer has the headers of its body, not the body
+                    self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
+            def __getattr__(self, name: str) -> Any:
+                # Every method reaches the route table (the server's own 501 page is not an
+                # answer API Gateway gives): `do_GET`, `do_HEAD`, `do_OPTIONS`, `do_PROPFIND`...
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
         return Handler
+
+
+def _missing(route: Route, headers: dict[str, str], query: str) -> str:
+    """The required parameters the request lacks, as API Gateway lists them ("a, b"), or ""."""
+    present = {
+        "header": {name.lower() for name in headers},
+        "querystring": set(parse_qs(query, keep_blank_values=True)) if query else set(),
+    }
+    lacking = [
+        name
+        for place, name in route.required_parameters
+        if place != "path" and (name.lower() if place == "header" else name) not in present.get(place, set())
+    ]
+    return ", ".join(lacking)

@@ -116,3 +116,81 @@ def test_a_function_that_times_out_is_a_502_and_a_late_answer_a_504(cloud: Local
     assert timed_out.headers["X-Correlation-Id"]
     assert late.headers["X-Correlation-Id"]
     assert cloud.api.request("GET", "/products").status == 200
+
+
+def test_any_method_on_any_path_is_answered_as_api_gateway_does(cloud: LocalCloud) -> None:
+    """Not the local server's own page: API Gateway's answer for a method no route has (its
+    `MISSING_AUTHENTICATION_TOKEN` response, a 404 in this template), in the error shape; a
+    HEAD answer without its body."""
+    for method in ("OPTIONS", "PROPFIND", "PATCH", "HEAD"):
+        answer = cloud.api.request(method, "/orders")
+
+        assert answer.status == 404, method
+        assert answer.headers["Content-Type"] == "application/json"
+        if method == "HEAD":
+            assert answer.body == ""
+            assert int(answer.headers["Content-Length"]) > 0  # the length of the body a GET would get
+        else:
+            assert _problem(answer.body)[1] == [{"field": "path", "problem": "no such route or method"}]
+
+
+def test_a_body_that_is_not_utf8_reaches_the_function(cloud: LocalCloud) -> None:
+    answer = cloud.api.request("POST", "/orders", b'\xff\xfe{"customer_id": "\xc3\x28"}')
+
+    assert answer.status == 422  # the function's answer: the bad bytes arrived replaced, as text
+    assert _problem(answer.body)[0] == "Invalid request"
+
+
+def test_the_usage_plan_and_the_stage_throttling_come_from_the_template(cloud: LocalCloud) -> None:
+    plan = cloud.api.usage_plans[cloud.api.api_key]
+
+    assert plan.throttle is not None
+    assert (plan.throttle.rate, plan.throttle.burst) == (50, 100)
+    assert (plan.quota, plan.period) == (100_000, "DAY")
+    assert cloud.api.stage_throttle is not None
+    assert (cloud.api.stage_throttle.rate, cloud.api.stage_throttle.burst) == (100, 200)
+
+
+def test_over_its_usage_plans_rate_or_quota_a_key_gets_429(cloud: LocalCloud) -> None:
+    from localcloud.apigateway import Bucket, UsagePlan
+
+    key = cloud.api.api_key
+    template_plan = cloud.api.usage_plans[key]
+    try:
+        cloud.api.usage_plans[key] = UsagePlan(throttle=Bucket(rate=0.1, burst=2))
+        throttled = [cloud.api.request("GET", "/products") for _ in range(3)]
+        cloud.api.usage_plans[key] = UsagePlan(quota=1)
+        quota = [cloud.api.request("GET", "/products") for _ in range(2)]
+    finally:
+        cloud.api.usage_plans[key] = template_plan
+
+    assert [answer.status for answer in throttled] == [200, 200, 429]
+    assert _problem(throttled[-1].body)[0] == "Too many requests"
+    assert [answer.status for answer in quota] == [200, 429]
+    assert _problem(quota[-1].body)[0] == "Quota exceeded"  # the template's QUOTA_EXCEEDED response
+    assert cloud.api.request("GET", "/products").status == 200
+
+
+def test_a_parameter_its_request_validator_requires_is_checked_before_the_function(cloud: LocalCloud) -> None:
+    """The template's validator requires `order_id` (in the path, so always there) and leaves
+    `Idempotency-Key` optional; a route that required the header is refused without it."""
+    from dataclasses import replace
+
+    by_route = {(route.method, route.resource): route for route in cloud.api.routes}
+    assert by_route["GET", "/orders/{order_id}"].required_parameters == (("path", "order_id"),)
+    assert by_route["POST", "/orders"].required_parameters == ()
+
+    routes = list(cloud.api.routes)
+    cloud.api.routes = [
+        replace(route, required_parameters=(("header", "Idempotency-Key"),)) if route.method == "POST" else route
+        for route in routes
+    ]
+    try:
+        without = cloud.api.request("POST", "/orders", order_request())
+    finally:
+        cloud.api.routes = routes
+
+    assert without.status == 422  # the template's answer for BAD_REQUEST_PARAMETERS
+    assert _problem(without.body)[1] == [
+        {"field": "parameters", "problem": "Missing required request parameters: [Idempotency-Key]"}
+    ]
