@@ -71,6 +71,7 @@ class LocalCloud:
     def start(self) -> LocalCloud:
         from moto.server import ThreadedMotoServer
 
+        moto_fixes.refuse_untested_moto()  # before anything runs on a moto it was not tested with
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
         logging.getLogger("moto").setLevel(logging.CRITICAL)  # a failed execution is reported, not logged
         template = ensure_synthesized(self.config.outdir)

@@ -9,13 +9,46 @@ import copy
 import functools
 import re
 import threading
+from pathlib import Path
 from typing import Any
 
 _applied: set[str] = set()
 _DYNAMODB = threading.RLock()
 
 
+# The moto release these corrections were written and tested against: the pin in the project's
+# requirements, so one file says it.
+REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements-dev.txt"
+
+
+class UntestedMoto(RuntimeError):
+    pass
+
+
+def tested_moto_version() -> str:
+    found = re.search(r"^moto(?:\[[^\]]*\])?==(\S+)$", REQUIREMENTS.read_text(), re.MULTILINE)
+    if found is None:
+        raise UntestedMoto(f"no exact moto pin in {REQUIREMENTS.name}")
+    return found.group(1)
+
+
+def refuse_untested_moto(installed: str | None = None) -> None:
+    """The corrections below reach into moto's internals, which change between releases
+    without notice: on any other release than the tested one the local cloud does not start."""
+    if installed is None:
+        import moto
+
+        installed = str(moto.__version__)
+    tested = tested_moto_version()
+    if installed != tested:
+        raise UntestedMoto(
+            f"the local cloud corrects moto's internals and was tested with moto {tested} "
+            f"({REQUIREMENTS.name}); this is moto {installed}: install moto[all,server]=={tested}"
+        )
+
+
 def apply_all() -> None:
+    refuse_untested_moto()
     isolated_dynamodb_transactions()
     partition_queries()
     new_task_token_per_attempt()

@@ -243,3 +243,17 @@ def test_only_the_latest_receipt_handle_deletes_or_releases_a_message() -> None:
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
     assert "receipt handle has expired" in refused.value.response["Error"]["Message"]
     assert left == []  # the latest handle deleted it
+
+
+def test_the_local_cloud_refuses_a_moto_it_was_not_tested_with() -> None:
+    import moto
+
+    tested = moto_fixes.tested_moto_version()
+    moto_fixes.refuse_untested_moto()  # the installed one is the pinned one
+
+    with pytest.raises(moto_fixes.UntestedMoto) as refused:
+        moto_fixes.refuse_untested_moto("5.99.0")
+
+    assert tested == moto.__version__
+    assert f"tested with moto {tested}" in str(refused.value)
+    assert "this is moto 5.99.0" in str(refused.value)
