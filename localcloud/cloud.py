@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from localcloud import faults, moto_fixes
+from localcloud import moto_fixes
 from localcloud.apigateway import LocalApi
 from localcloud.bridges import RulePoller
 from localcloud.pollers import Poller, SqsPoller, StreamPoller
@@ -88,7 +88,7 @@ class LocalCloud:
             self.deployment.functions, self._function_env(), self._on_log, environments=self.config.environments
         )
         self.runtime.warm_up()
-        faults.fail_topic_deliveries(self.runtime.faults)
+        moto_fixes.topic_deliveries_consult(self.runtime.faults)
         for rule in self.deployment.rules:
             rule_poller = RulePoller(
                 rule,
@@ -133,30 +133,24 @@ class LocalCloud:
     def _enable_step_functions(self, port: int) -> None:
         """moto's ASL interpreter runs executions; its Lambda invocations (which would need
         Docker) go to the local runtime instead. The interpreter calls services on MOTO_PORT."""
-        from moto.awslambda.models import LambdaFunction
         from moto.core.config import default_user_config
 
         os.environ["MOTO_PORT"] = str(port)
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         cloud = self
 
-        def invoke(function: Any, event: Any = None) -> tuple[str, bool, str]:
-            payload = json.loads(event) if isinstance(event, str | bytes) and event else (event or {})
-            answer = cloud.runtime.invoke(function.function_name, payload)
+        def invoke(function_name: str, payload: Any) -> tuple[str, bool, str]:
+            answer = cloud.runtime.invoke(function_name, payload)
             if answer.failed:
                 cloud.activity.counters["saga_task_failed"] += 1
                 return json.dumps(answer.error), True, ""
             return json.dumps(answer.result), False, ""
 
-        self._original_invoke = LambdaFunction._invoke_lambda
-        LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign,assignment]
+        moto_fixes.lambda_tasks_run_on(invoke)
         moto_fixes.apply_all()
 
     def stop(self) -> None:
-        if hasattr(self, "_original_invoke"):
-            from moto.awslambda.models import LambdaFunction
-
-            LambdaFunction._invoke_lambda = self._original_invoke  # type: ignore[method-assign]
+        moto_fixes.lambda_tasks_run_on(None)
         for poller in self._pollers:
             poller.stop()
         self._pollers.clear()

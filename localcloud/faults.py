@@ -52,7 +52,6 @@ however the functions interleave.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import random
@@ -402,42 +401,3 @@ class ProviderFaults:
         if operation == "charge" and rate and self._worker.random.random() < rate:
             self._worker.injected["gateway_lost_answer"] += 1
             raise self._error("payment provider timed out (injected: the charge was applied)")
-
-
-# --- in the local cloud's moto --------------------------------------------------------------
-
-_delivering: list[FaultPlan] = []  # the plan topic deliveries consult (the running cloud's)
-
-
-def fail_topic_deliveries(plan: FaultPlan) -> None:
-    """Make moto's SNS -> SQS deliveries consult `plan`: a failed delivery goes to the
-    subscription's dead-letter queue (its redrive policy), as SNS does once its retries are
-    spent, with the error as the `ERROR_MESSAGE` attribute. A subscription without a
-    dead-letter queue is left alone (SNS would drop the message; nothing here loses one)."""
-    _delivering[:] = [plan]
-    from moto.sns.models import Subscription
-
-    if getattr(Subscription.publish, "faulted", False):
-        return
-    original = Subscription.publish
-
-    def publish(subscription: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> Any:
-        policy = subscription.attributes.get("RedrivePolicy")
-        plan = _delivering[0] if _delivering else None
-        if subscription.protocol != "sqs" or not policy or plan is None or not plan.active:
-            return original(subscription, message, message_id, *args, **kwargs)
-        queue = subscription.endpoint.rsplit(":", 1)[-1]
-        matcher = subscription._filter_policy_matcher
-        if matcher is not None and not matcher.matches(kwargs.get("message_attributes"), message):
-            return None  # not for this queue: nothing to fail
-        if not plan.delivery_fails(queue):
-            return original(subscription, message, message_id, *args, **kwargs)
-        failed = copy.copy(subscription)
-        failed.endpoint = json.loads(policy)["deadLetterTargetArn"]
-        attributes = dict(kwargs.get("message_attributes") or {})
-        error = f"delivery to {queue} failed: injected fault"
-        attributes["ERROR_MESSAGE"] = {"Type": "String", "Value": error}
-        return original(failed, message, message_id, *args, **{**kwargs, "message_attributes": attributes})
-
-    publish.faulted = True  # type: ignore[attr-defined]
-    Subscription.publish = publish  # type: ignore[method-assign,assignment]

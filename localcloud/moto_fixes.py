@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,73 @@ def refuse_untested_moto(installed: str | None = None) -> None:
             f"the local cloud corrects moto's internals and was tested with moto {tested} "
             f"({REQUIREMENTS.name}); this is moto {installed}: install moto[all,server]=={tested}"
         )
+
+
+# --- where the local cloud plugs into moto -----------------------------------------------------
+
+_delivering: list[Any] = []  # the fault plan topic deliveries consult (the running cloud's)
+
+
+def topic_deliveries_consult(plan: Any) -> None:
+    """Make moto's SNS -> SQS deliveries consult a fault plan (`FaultPlan.delivery_fails`): a
+    failed delivery goes to the subscription's dead-letter queue (its redrive policy), as SNS
+    does once its retries are spent, with the error as the `ERROR_MESSAGE` attribute. A
+    subscription without a dead-letter queue is left alone (SNS would drop the message;
+    nothing here loses one)."""
+    _delivering[:] = [plan]
+    if "topic_deliveries" in _applied:
+        return
+    from moto.sns.models import Subscription
+
+    original = Subscription.publish
+
+    def publish(subscription: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> Any:
+        policy = subscription.attributes.get("RedrivePolicy")
+        plan = _delivering[0] if _delivering else None
+        if subscription.protocol != "sqs" or not policy or plan is None or not plan.active:
+            return original(subscription, message, message_id, *args, **kwargs)
+        queue = subscription.endpoint.rsplit(":", 1)[-1]
+        matcher = subscription._filter_policy_matcher
+        if matcher is not None and not matcher.matches(kwargs.get("message_attributes"), message):
+            return None  # not for this queue: nothing to fail
+        if not plan.delivery_fails(queue):
+            return original(subscription, message, message_id, *args, **kwargs)
+        failed = copy.copy(subscription)
+        failed.endpoint = json.loads(policy)["deadLetterTargetArn"]
+        attributes = dict(kwargs.get("message_attributes") or {})
+        error = f"delivery to {queue} failed: injected fault"
+        attributes["ERROR_MESSAGE"] = {"Type": "String", "Value": error}
+        return original(failed, message, message_id, *args, **{**kwargs, "message_attributes": attributes})
+
+    Subscription.publish = publish  # type: ignore[method-assign,assignment]
+    _applied.add("topic_deliveries")
+
+
+LambdaInvoke = Callable[[str, Any], tuple[str, bool, str]]  # (function name, payload) -> moto's answer
+_invoking: list[LambdaInvoke] = []
+
+
+def lambda_tasks_run_on(invoke: LambdaInvoke | None) -> None:
+    """moto's Step Functions interpreter invokes a Lambda task through moto's Lambda, which
+    would need Docker: send the invocation to `invoke` (the local runtime) instead; None puts
+    moto's own back."""
+    from moto.awslambda.models import LambdaFunction
+
+    if "lambda_tasks" not in _applied:
+        original = LambdaFunction._invoke_lambda
+
+        def invoke_lambda(function: Any, event: Any = None, *args: Any, **kwargs: Any) -> Any:
+            if not _invoking:
+                return original(function, event, *args, **kwargs)
+            payload = json.loads(event) if isinstance(event, str | bytes) and event else (event or {})
+            return _invoking[0](function.function_name, payload)
+
+        LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]
+        _applied.add("lambda_tasks")
+    _invoking[:] = [invoke] if invoke is not None else []
+
+
+# --- corrections ---------------------------------------------------------------------------
 
 
 def apply_all() -> None:

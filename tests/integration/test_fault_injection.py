@@ -7,12 +7,13 @@ import json
 import boto3
 from moto import mock_aws
 
-from localcloud.faults import Fault, FaultPlan, fail_topic_deliveries
+from localcloud.faults import Fault, FaultPlan
+from localcloud.moto_fixes import topic_deliveries_consult
 
 
 def test_a_failed_topic_delivery_lands_in_the_subscriptions_dead_letter_queue() -> None:
     plan = FaultPlan()
-    fail_topic_deliveries(plan)
+    topic_deliveries_consult(plan)
     with mock_aws():
         sns, sqs = boto3.client("sns", region_name="eu-west-1"), boto3.client("sqs", region_name="eu-west-1")
         topic = sns.create_topic(Name="events")["TopicArn"]
