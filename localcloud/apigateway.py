@@ -206,16 +206,14 @@ def api_keys(deployment: Deployment) -> dict[str, UsagePlan]:
     return keys
 
 
-def stage_throttle(deployment: Deployment) -> Bucket | None:
-    """The stage's throttling for every method (`MethodSettings` on `/*` `*`)."""
+def stage_throttle(deployment: Deployment) -> dict[str, float] | None:
+    """The stage's throttling of each method (`MethodSettings` on `/*` `*`: the rate and burst
+    every method gets, each its own)."""
     for stage in deployment.of_type("AWS::ApiGateway::Stage").values():
         for setting in stage["Properties"].get("MethodSettings", []):
-            if setting.get("ResourcePath") == "/*" and setting.get("HttpMethod") == "*":
-                return _bucket(
-                    {"RateLimit": setting.get("ThrottlingRateLimit"), "BurstLimit": setting.get("ThrottlingBurstLimit")}
-                    if "ThrottlingRateLimit" in setting and "ThrottlingBurstLimit" in setting
-                    else None
-                )
+            every_method = setting.get("ResourcePath") == "/*" and setting.get("HttpMethod") == "*"
+            if every_method and "ThrottlingRateLimit" in setting and "ThrottlingBurstLimit" in setting:
+                return {"rate": float(setting["ThrottlingRateLimit"]), "burst": float(setting["ThrottlingBurstLimit"])}
     return None
 
 
@@ -233,6 +231,7 @@ class LocalApi:
         self.usage_plans = api_keys(deployment)
         self.api_key = next(iter(self.usage_plans), "")
         self.stage_throttle = stage_throttle(deployment)
+        self._method_buckets: dict[tuple[str, str], Bucket] = {}  # (method, resource) -> its stage bucket
         self._limits = threading.Lock()
         self._responses = GatewayResponses.from_template(deployment.template["Resources"])
         self._runtime = runtime
@@ -285,7 +284,7 @@ class LocalApi:
         key = next((value for name, value in headers.items() if name.lower() == "x-api-key"), None)
         if route.api_key_required and key not in self.usage_plans:
             return gateway("INVALID_API_KEY")
-        refused = self._admit(key if route.api_key_required else None)
+        refused = self._admit(route, key if route.api_key_required else None)
         if refused:
             return gateway(refused)
         missing = _missing(route, headers, url.query)
@@ -304,13 +303,19 @@ class LocalApi:
             gateway=gateway,
         )
 
-    def _admit(self, key: str | None) -> str | None:
-        """The stage's throttle, then the key's usage plan: None, or the refusal's type."""
+    def _admit(self, route: Route, key: str | None) -> str | None:
+        """The key's usage plan (per client), then the stage's throttle of the method, in API
+        Gateway's order: None, or the refusal's type."""
         now = time.monotonic()
         with self._limits:
-            if self.stage_throttle is not None and not self.stage_throttle.take(now):
-                return "THROTTLED"
-            return self.usage_plans[key].admit(now) if key is not None else None
+            refused = self.usage_plans[key].admit(now) if key is not None else None
+            if refused or self.stage_throttle is None:
+                return refused
+            bucket = self._method_buckets.setdefault(
+                (route.method, route.resource),
+                Bucket(rate=self.stage_throttle["rate"], burst=int(self.stage_throttle["burst"])),
+            )
+            return None if bucket.take(now) else "THROTTLED"
 
     def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> ClientAnswer:
         """A client call with this API's key (what `make local` prints for curl)."""
@@ -402,14 +407,16 @@ class LocalApi:
 
 
 def _missing(route: Route, headers: dict[str, str], query: str) -> str:
-    """The required parameters the request lacks, as API Gateway lists them ("a, b"), or ""."""
-    present = {
-        "header": {name.lower() for name in headers},
-        "querystring": set(parse_qs(query, keep_blank_values=True)) if query else set(),
+    """The required parameters the request lacks or leaves blank, as API Gateway lists them
+    ("a, b"), or ""."""
+    given = {
+        "header": {name.lower() for name, value in headers.items() if value.strip()},
+        "querystring": {name for name, values in parse_qs(query).items() if any(v.strip() for v in values)},
     }
+    given["multivalueheader"], given["multivaluequerystring"] = given["header"], given["querystring"]
     lacking = [
         name
         for place, name in route.required_parameters
-        if place != "path" and (name.lower() if place == "header" else name) not in present.get(place, set())
+        if place != "path" and (name.lower() if "header" in place else name) not in given.get(place, set())
     ]
     return ", ".join(lacking)

@@ -58,7 +58,7 @@ class RulePoller(Poller):
             "Messages", []
         )
         if messages:
-            self.idle.clear()  # busy from now: a delivery retried for seconds must not look idle
+            self._received_work()  # busy from now: a delivery retried for seconds must not look idle
         for message in messages:
             event = json.loads(message["Body"])
             for target in self._rule.targets:

@@ -127,6 +127,7 @@ def apply_all() -> None:
     queue_attributes_kept_briefly()
     rfc3339_timestamps_in_choices()
     stale_receipt_handles_change_nothing()
+    atomic_queue_actions()
 
 
 # RFC 3339 as Step Functions takes it in Choice rules: an uppercase T between date and time,
@@ -158,14 +159,74 @@ def rfc3339_timestamps_in_choices() -> None:
     _applied.add("timestamps")
 
 
+_SQS = threading.Lock()
+_holding = threading.local()
+
+
+def atomic_queue_actions() -> None:
+    """SQS answers each request atomically; moto's server runs requests in parallel threads and
+    its `ReceiveMessage` is a scan (the groups in flight read once, then each message checked
+    and marked received with no lock), so two receives at once can both take one FIFO group,
+    or one message. Run every queue action under one lock, released while a long poll waits
+    for messages, so pollers receiving side by side get what SQS would give them."""
+    if "atomic_queues" in _applied:
+        return
+    from moto.sqs.models import Queue, SQSBackend
+
+    def atomic(method: Any) -> Any:
+        @functools.wraps(method)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if getattr(_holding, "sqs", False):  # a batch action calling its single form
+                return method(*args, **kwargs)
+            with _SQS:
+                _holding.sqs = True
+                try:
+                    return method(*args, **kwargs)
+                finally:
+                    _holding.sqs = False
+
+        return run
+
+    for name in (
+        "send_message",
+        "send_message_batch",
+        "receive_message",
+        "delete_message",
+        "delete_message_batch",
+        "change_message_visibility",
+        "change_message_visibility_batch",
+        "purge_queue",
+        "get_queue_attributes",
+        "set_queue_attributes",
+    ):
+        setattr(SQSBackend, name, atomic(getattr(SQSBackend, name)))
+    wait = Queue.wait_for_messages
+
+    def wait_for_messages(self: Any, timeout: int) -> None:
+        held = getattr(_holding, "sqs", False)
+        if held:
+            _holding.sqs = False
+            _SQS.release()
+        try:
+            wait(self, timeout)
+        finally:
+            if held:
+                _SQS.acquire()
+                _holding.sqs = True
+
+    Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
+    _applied.add("atomic_queues")
+
+
 def stale_receipt_handles_change_nothing() -> None:
     """A receipt handle belongs to one receive of a message. moto deletes a message, or changes
-    its visibility, with any handle it ever had; SQS takes only the latest: a delete with an
-    earlier one succeeds but leaves the message (SQS: "you must provide the most recently
-    received receipt handle ... otherwise, the request succeeds, but the message will not be
-    deleted"), and a visibility change with one fails as expired. So an invocation whose batch
-    was delivered again (its visibility timeout ran out) cannot delete or release what the
-    later delivery holds."""
+    its visibility, with any handle it ever had; SQS takes only the latest. A delete with an
+    earlier one fails as expired on a FIFO queue and, on a standard queue, succeeds but may
+    leave the message (SQS: "you must provide the most recently received receipt handle ...
+    otherwise, the request succeeds, but the message might not be deleted"): here it always
+    leaves it. A visibility change with one fails as expired. So an invocation whose batch was
+    delivered again (its visibility timeout ran out) cannot delete or release what the later
+    delivery holds."""
     if "receipt_handles" in _applied:
         return
     from moto.sqs.exceptions import ReceiptHandleIsInvalid, SQSException
@@ -191,7 +252,9 @@ def stale_receipt_handles_change_nothing() -> None:
 
     def delete_message(self: Any, receipt_handle: str) -> None:
         if receipt_handle not in self.deleted_messages and stale(self, receipt_handle):
-            return  # succeeds, and deletes nothing
+            if self.fifo_queue:
+                raise ReceiptHandleExpired(receipt_handle)
+            return  # a standard queue: succeeds, and (the stricter of SQS's two outcomes) deletes nothing
         delete(self, receipt_handle)
 
     change = SQSBackend.change_message_visibility

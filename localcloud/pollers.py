@@ -28,8 +28,8 @@ Report = Callable[[str, dict[str, Any]], None]  # (kind, details): what the poll
 
 class Poller:
     """Polls an event source in `concurrency` threads that scale with the backlog, as Lambda's
-    pollers do: the first always polls, and each further one only while all before it are busy
-    with work they received (so a quiet source costs one poll at a time)."""
+    pollers do: the first always polls, and the nth only while n-1 others are delivering work
+    they received (so a quiet source costs one poll at a time)."""
 
     def __init__(
         self, *, name: str, runtime: LambdaRuntime, client: Client, report: Report, concurrency: int = 1
@@ -45,6 +45,8 @@ class Poller:
         ]
         self._state = threading.Condition()
         self._polling = 0  # threads inside a poll (receiving, or delivering what they received)
+        self._working = 0  # threads delivering work they received
+        self._received = threading.local()
         self._paused = threading.Event()
         self.idle = threading.Event()
 
@@ -77,10 +79,11 @@ class Poller:
     def _run(self, slot: int) -> None:
         while not self._stop.is_set():
             with self._state:
-                if self._paused.is_set() or self._polling < slot:
+                if self._paused.is_set() or self._working < slot:
                     self._state.wait(0.05)
                     continue
                 self._polling += 1
+            self._received.work = False
             try:
                 worked = self.poll_once()
             except Exception as error:  # keep polling, like the Lambda service does
@@ -88,6 +91,8 @@ class Poller:
                 worked = False
             with self._state:
                 self._polling -= 1
+                if self._received.work:
+                    self._working -= 1
                 if worked:
                     self.idle.clear()
                 elif self._polling == 0:
@@ -98,6 +103,17 @@ class Poller:
 
     def poll_once(self) -> bool:
         raise NotImplementedError
+
+    def _received_work(self) -> None:
+        """Called by a poll as soon as it has work: busy from now (a long delivery must not look
+        idle), and the next thread may poll beside it."""
+        if getattr(self._received, "work", False):
+            return
+        self._received.work = True
+        with self._state:
+            self._working += 1
+            self.idle.clear()
+            self._state.notify_all()
 
     def _strikes(self, kind: str, function_name: str, *, returning: bool = False) -> Any:
         """Whether an injected fault of this kind hits this delivery (see `localcloud.faults`);
@@ -161,18 +177,18 @@ class SqsPoller(Poller):
         ).get("Messages", [])
         if not messages:
             return False
-        self.idle.clear()  # busy from now: a long delivery must not look idle
+        self._received_work()
         if self._strikes("reorder", self.spec.function_name):
             logical_id = self._runtime.functions[self.spec.function_name].logical_id
             messages = reordered(messages, partial(self._runtime.faults.choice, stream=logical_id))
         event = {"Records": [self._record(message) for message in messages]}
+        started = time.time()
         slow = self._strikes("visibility_timeout", self.spec.function_name, returning=True)
         if slow:
             # A batch slower than its visibility timeout: the messages become visible while it
             # still runs, another environment receives them, and this one's delete (with the
             # old receipt handles) leaves them.
             self._release(messages)
-        started = time.time()
         invocation = self._runtime.invoke(self.spec.function_name, event, delay=slow.seconds if slow else 0.0)
         ended = time.time()
         ids = [message["MessageId"] for message in messages]
@@ -213,6 +229,7 @@ class SqsPoller(Poller):
                 "receive_counts": {m["MessageId"]: int(m["Attributes"]["ApproximateReceiveCount"]) for m in messages},
                 "error": invocation.error,
                 "environment": invocation.environment,
+                "outlasted_visibility": slow is not None,
                 "started": started,
                 "ended": ended,
             },
@@ -321,7 +338,7 @@ class StreamPoller(Poller):
             records = [r for r in records if not self.spec.filters or any(matches(p, r) for p in self.spec.filters)]
             if records:
                 worked = True
-                self.idle.clear()
+                self._received_work()
                 self._deliver(shard_id, records, attempt=0)
         return worked
 

@@ -143,6 +143,7 @@ class LambdaRuntime:
         self._busy: Counter[str] = Counter()  # environments running an invocation, per function
         self._everyone: set[Worker] = set()
         self._environments = threading.Condition()
+        self._stopped = False
         self.peak_concurrency: Counter[str] = Counter()  # most environments busy at once, per function
         self.cold_starts: Counter[str] = Counter()
         self.faults = FaultPlan()
@@ -181,7 +182,11 @@ class LambdaRuntime:
         """A free warm environment of the function, or a new one (a cold start) while it has
         fewer than `environments`; otherwise wait for one to be released."""
         with self._environments:
-            self._environments.wait_for(lambda: self._free[spec.name] or self._busy[spec.name] < self.environments)
+            self._environments.wait_for(
+                lambda: self._stopped or self._free[spec.name] or self._busy[spec.name] < self.environments
+            )
+            if self._stopped:
+                raise RuntimeError("the Lambda runtime has stopped")
             self._busy[spec.name] += 1
             self.peak_concurrency[spec.name] = max(self.peak_concurrency[spec.name], self._busy[spec.name])
             while self._free[spec.name]:
@@ -189,16 +194,24 @@ class LambdaRuntime:
                 if worker.alive:
                     return worker
                 self._everyone.discard(worker)
-        return self._start(spec)
+        try:
+            return self._start(spec)
+        except BaseException:
+            with self._environments:  # the environment never started: its place is free again
+                self._busy[spec.name] -= 1
+                self._environments.notify_all()
+            raise
 
     def _release(self, spec: FunctionSpec, worker: Worker) -> None:
         with self._environments:
             self._busy[spec.name] -= 1
-            if worker.alive:
+            if worker.alive and not self._stopped:
                 self._free[spec.name].append(worker)
             else:
                 self._everyone.discard(worker)
             self._environments.notify_all()
+        if self._stopped:
+            worker.stop()
 
     def _invoke_in(self, worker: Worker, spec: FunctionSpec, event: Any) -> Invocation:
         if not self.faults.active:
@@ -251,10 +264,15 @@ class LambdaRuntime:
         with self._environments:
             self._everyone.add(worker)
             self.cold_starts[spec.name] += 1
+            stopped = self._stopped
+        if stopped:  # stopped while it started: nothing will stop it later
+            worker.stop()
+            raise RuntimeError("the Lambda runtime has stopped")
         return worker
 
     def _counted_log_sink(self, name: str, line: str) -> None:
-        self.log_bytes[name] += len(line.encode()) + 1
+        with self._calls_lock:  # several environments' log pumps at once
+            self.log_bytes[name] += len(line.encode()) + 1
         self._log_sink(name, line)
 
     def warm_up(self) -> None:
@@ -266,7 +284,11 @@ class LambdaRuntime:
                     self._free[name].append(worker)
 
     def stop(self) -> None:
+        """Stop every environment; an invocation still running gets `Runtime.ExitError`, and
+        none starts after this."""
         with self._environments:
+            self._stopped = True
+            self._environments.notify_all()
             workers = list(self._everyone)
             self._everyone.clear()
             for free in self._free.values():

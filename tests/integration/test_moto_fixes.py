@@ -213,8 +213,8 @@ def test_a_task_token_is_refused_once_its_task_has_ended(step_functions: tuple[A
 
 def test_only_the_latest_receipt_handle_deletes_or_releases_a_message() -> None:
     """A message delivered again after its visibility timeout ran out: the first delivery's
-    delete succeeds and leaves it, and its release is refused as expired; the second
-    delivery's handle still works."""
+    delete succeeds and leaves it (a standard queue), and its release is refused as expired;
+    the second delivery's handle still works."""
     moto_fixes.stale_receipt_handles_change_nothing()
     with mock_aws():
         sqs = boto3.client("sqs", region_name="eu-west-1")
@@ -257,3 +257,66 @@ def test_the_local_cloud_refuses_a_moto_it_was_not_tested_with() -> None:
     assert tested == moto.__version__
     assert f"tested with moto {tested}" in str(refused.value)
     assert "this is moto 5.99.0" in str(refused.value)
+
+
+def test_receives_at_the_same_time_never_share_a_fifo_group_or_a_message() -> None:
+    """Pollers receive side by side: as on SQS, a group in flight to one receive is held back
+    from the others, and no message is handed out twice."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    moto_fixes.atomic_queue_actions()
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads switch often, as under load
+    try:
+        with mock_aws():
+            sqs = boto3.client("sqs", region_name="eu-west-1")
+            queue = sqs.create_queue(QueueName="work.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+            for n in range(300):
+                sqs.send_message(
+                    QueueUrl=queue, MessageBody=str(n), MessageGroupId=f"g-{n % 60}", MessageDeduplicationId=str(n)
+                )
+
+            def receive(_: int) -> list[list[dict[str, Any]]]:
+                batches = []
+                while batch := sqs.receive_message(
+                    QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=60, AttributeNames=["All"]
+                ).get("Messages", []):
+                    batches.append(batch)
+                return batches
+
+            with ThreadPoolExecutor(3) as pool:
+                batches = [batch for found in pool.map(receive, range(3)) for batch in found]
+    finally:
+        sys.setswitchinterval(switching)
+
+    bodies = [message["Body"] for batch in batches for message in batch]
+    owners: dict[str, int] = {}
+    for index, batch in enumerate(batches):
+        for message in batch:
+            group = message["Attributes"]["MessageGroupId"]
+            assert owners.setdefault(group, index) == index, f"{group} went to two receives"
+    assert len(bodies) == len(set(bodies))  # no message twice
+    assert len(owners) == 60  # every group handed out (its first messages; the rest wait)
+
+
+def test_a_fifo_queue_refuses_a_delete_with_an_expired_receipt_handle() -> None:
+    moto_fixes.stale_receipt_handles_change_nothing()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        queue = sqs.create_queue(QueueName="work.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        sqs.send_message(QueueUrl=queue, MessageBody="order-1", MessageGroupId="g", MessageDeduplicationId="1")
+        first = sqs.receive_message(QueueUrl=queue, VisibilityTimeout=1)["Messages"][0]
+        time.sleep(1.1)
+        second = sqs.receive_message(QueueUrl=queue, VisibilityTimeout=30)["Messages"][0]
+
+        deleted = sqs.delete_message_batch(
+            QueueUrl=queue, Entries=[{"Id": "0", "ReceiptHandle": first["ReceiptHandle"]}]
+        )
+        with pytest.raises(ClientError) as refused:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=first["ReceiptHandle"])
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=second["ReceiptHandle"])
+
+    assert [entry["Id"] for entry in deleted["Failed"]] == ["0"]  # not deleted, and said so
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "receipt handle has expired" in refused.value.response["Error"]["Message"]

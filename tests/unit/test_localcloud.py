@@ -159,7 +159,7 @@ def test_a_poller_takes_more_batches_at_once_while_its_backlog_lasts() -> None:
         for n in range(6)
     ]
     lock = threading.Lock()
-    running, peak, delivered = [0], [0], []
+    running, peak, delivered, idle_while_running = [0], [0], [], []
 
     class Queue:
         def receive_message(self, **_: Any) -> dict[str, Any]:
@@ -174,6 +174,7 @@ def test_a_poller_takes_more_batches_at_once_while_its_backlog_lasts() -> None:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
         threading.Event().wait(0.3)
+        idle_while_running.append(poller.idle.is_set())
         with lock:
             running[0] -= 1
             delivered.extend(record["messageId"] for record in event["Records"])
@@ -201,4 +202,47 @@ def test_a_poller_takes_more_batches_at_once_while_its_backlog_lasts() -> None:
 
     assert sorted(delivered) == [f"m-{n}" for n in range(6)]
     assert peak[0] == 3
+    assert idle_while_running == [False] * 6  # never idle while a batch runs
+    assert poller.idle.is_set()
+
+
+def test_a_quiet_source_costs_one_poll_at_a_time() -> None:
+    import threading
+    from types import SimpleNamespace
+    from typing import cast
+
+    from localcloud.faults import FaultPlan
+    from localcloud.pollers import SqsPoller
+    from localcloud.provision import EventSourceSpec
+    from localcloud.runtime import LambdaRuntime
+
+    lock = threading.Lock()
+    receiving, most = [0], [0]
+
+    class EmptyQueue:
+        def receive_message(self, **_: Any) -> dict[str, Any]:
+            with lock:
+                receiving[0] += 1
+                most[0] = max(most[0], receiving[0])
+            threading.Event().wait(0.01)
+            with lock:
+                receiving[0] -= 1
+            return {}
+
+    runtime = cast(LambdaRuntime, SimpleNamespace(faults=FaultPlan(), functions={}))
+    spec = EventSourceSpec("Source", "consumer", "arn:aws:sqs:eu-west-1:123456789012:q", 10, True)
+    poller = SqsPoller(
+        spec,
+        queue_url="q",
+        retry_delay_seconds=1,
+        runtime=runtime,
+        client=lambda _: EmptyQueue(),
+        report=lambda *_: None,
+        concurrency=3,
+    )
+    poller.start()
+    threading.Event().wait(0.5)
+    poller.stop()
+
+    assert most[0] == 1
     assert poller.idle.is_set()
