@@ -367,6 +367,13 @@ class StreamPoller(Poller):
 
     def _deliver(self, shard_id: str, records: list[dict[str, Any]], attempt: int) -> None:
         while records:
+            expired = self._expired(records)
+            if expired:
+                # Older than the mapping's MaximumRecordAgeInSeconds: discarded, as Lambda does,
+                # with their description sent to the on-failure destination.
+                self._send_to_on_failure(shard_id, records[:expired], None, condition="RecordAgeExceeded")
+                records = records[expired:]
+                continue
             invocation = self._runtime.invoke(self.spec.function_name, {"Records": records})
             sequence = [r["dynamodb"]["SequenceNumber"] for r in records]
             failed = _failed_ids(invocation, self.spec, sequence)
@@ -398,15 +405,39 @@ class StreamPoller(Poller):
                 return
             time.sleep(self._retry_delay)
 
-    def _send_to_on_failure(self, shard_id: str, records: list[dict[str, Any]], invocation: Invocation) -> None:
+    def _expired(self, records: list[dict[str, Any]]) -> int:
+        """How many records at the head of the batch are older than the mapping's maximum record
+        age (stream order: the oldest come first); 0 when it has none (-1: never)."""
+        if self.spec.max_record_age_seconds < 0:
+            return 0
+        oldest_kept = time.time() - self.spec.max_record_age_seconds
+        count = 0
+        for record in records:
+            created = record["dynamodb"].get("ApproximateCreationDateTime")
+            if not isinstance(created, int | float) or created >= oldest_kept:
+                break
+            count += 1
+        return count
+
+    def _send_to_on_failure(
+        self,
+        shard_id: str,
+        records: list[dict[str, Any]],
+        invocation: Invocation | None,
+        *,
+        condition: str = "RetryAttemptsExhausted",
+    ) -> None:
         destination = self.spec.on_failure_arn
+        response = {}
+        if invocation is not None:
+            response = {"functionError": (invocation.error or {}).get("errorType", "PartialBatchFailure")}
         details = {
             "requestContext": {
                 "functionArn": self._runtime.functions[self.spec.function_name].arn,
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": self.spec.retry_attempts + 1,
+                "condition": condition,
+                "approximateInvokeCount": self.spec.retry_attempts + 1 if invocation is not None else 0,
             },
-            "responseContext": {"functionError": (invocation.error or {}).get("errorType", "PartialBatchFailure")},
+            "responseContext": response,
             "timestamp": datetime.now(UTC).isoformat(),
             "DDBStreamBatchInfo": {
                 "shardId": shard_id,

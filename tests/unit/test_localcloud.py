@@ -246,3 +246,64 @@ def test_a_quiet_source_costs_one_poll_at_a_time() -> None:
 
     assert most[0] == 1
     assert poller.idle.is_set()
+
+
+def test_stream_records_older_than_the_maximum_record_age_go_to_the_on_failure_destination() -> None:
+    """As Lambda does for a stream mapping's `MaximumRecordAgeInSeconds`: the old records are
+    not delivered; their description goes to the on-failure destination (`RecordAgeExceeded`)."""
+    import json
+    import time
+    from types import SimpleNamespace
+    from typing import cast
+
+    from localcloud.faults import FaultPlan
+    from localcloud.pollers import StreamPoller
+    from localcloud.provision import Deployment, EventSourceSpec
+    from localcloud.runtime import Invocation, LambdaRuntime
+
+    sent: list[dict[str, Any]] = []
+    delivered: list[list[str]] = []
+
+    class Queue:
+        def send_message(self, QueueUrl: str, MessageBody: str) -> None:  # noqa: N803 - boto3's names
+            sent.append({"queue": QueueUrl, **json.loads(MessageBody)})
+
+    def invoke(name: str, event: Any, **_: Any) -> Invocation:
+        delivered.append([r["dynamodb"]["SequenceNumber"] for r in event["Records"]])
+        return Invocation(result=None)
+
+    def record(sequence: str, age: float) -> dict[str, Any]:
+        return {"dynamodb": {"SequenceNumber": sequence, "ApproximateCreationDateTime": int(time.time() - age)}}
+
+    runtime = cast(
+        LambdaRuntime,
+        SimpleNamespace(invoke=invoke, faults=FaultPlan(), functions={"relay": SimpleNamespace(arn="arn:relay")}),
+    )
+    failures = "arn:aws:sqs:eu-west-1:123456789012:relay-failures"
+    spec = EventSourceSpec(
+        "Relay",
+        "relay",
+        "arn:aws:dynamodb:eu-west-1:123456789012:table/outbox/stream/1",
+        25,
+        True,
+        max_record_age_seconds=60,
+        on_failure_arn=failures,
+    )
+    deployment = cast(Deployment, SimpleNamespace(queue_urls={failures: "relay-failures-url"}))
+    poller = StreamPoller(
+        spec,
+        deployment=deployment,
+        retry_delay_seconds=0,
+        runtime=runtime,
+        client=lambda _: Queue(),
+        report=lambda *_: None,
+    )
+
+    poller._deliver("shard-1", [record("1", 120), record("2", 90), record("3", 5)], attempt=0)
+
+    assert delivered == [["3"]]
+    (failure,) = sent
+    assert failure["queue"] == "relay-failures-url"
+    assert failure["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert failure["DDBStreamBatchInfo"]["startSequenceNumber"] == "1"
+    assert failure["DDBStreamBatchInfo"]["endSequenceNumber"] == "2"
