@@ -50,10 +50,6 @@ class Poller:
         self._paused = threading.Event()
         self.idle = threading.Event()
 
-    @property
-    def concurrency(self) -> int:
-        return len(self._threads)
-
     def start(self) -> None:
         for thread in self._threads:
             thread.start()

@@ -90,17 +90,35 @@ def test_an_undelivered_rule_event_left_in_its_dlq_says_where_it_was_going_and_w
     assert reason(cloud, {"MessageId": "m-2", "Body": "{}"}) == "no failure recorded"
 
 
-def test_a_poller_is_busy_from_the_moment_it_receives_work() -> None:
-    """Not idle while a delivery of its work is still going on, however long it takes: a wait
-    for the whole cloud to be idle must not end in the middle of one."""
-    import threading
+def _sqs_poller(queue: Any, invoke: Any = None, *, batch_size: int = 10, concurrency: int = 1) -> Any:
+    """An SQS poller on a fake queue, handing its batches to `invoke` (no runtime, no endpoint)."""
     from types import SimpleNamespace
     from typing import cast
 
     from localcloud.faults import FaultPlan
     from localcloud.pollers import SqsPoller
     from localcloud.provision import EventSourceSpec
-    from localcloud.runtime import Invocation, LambdaRuntime
+    from localcloud.runtime import LambdaRuntime
+
+    runtime = cast(LambdaRuntime, SimpleNamespace(invoke=invoke, faults=FaultPlan(), functions={}))
+    spec = EventSourceSpec("Source", "consumer", "arn:aws:sqs:eu-west-1:123456789012:q", batch_size, True)
+    return SqsPoller(
+        spec,
+        queue_url="q",
+        retry_delay_seconds=1,
+        runtime=runtime,
+        client=lambda _: queue,
+        report=lambda *_: None,
+        concurrency=concurrency,
+    )
+
+
+def test_a_poller_is_busy_from_the_moment_it_receives_work() -> None:
+    """Not idle while a delivery of its work is still going on, however long it takes: a wait
+    for the whole cloud to be idle must not end in the middle of one."""
+    import threading
+
+    from localcloud.runtime import Invocation
 
     message = {"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": "{}", "MD5OfBody": "-", "Attributes": {}}
     handed_out = threading.Event()
@@ -121,11 +139,7 @@ def test_a_poller_is_busy_from_the_moment_it_receives_work() -> None:
         release.wait(5)
         return Invocation(result={"batchItemFailures": []})
 
-    runtime = cast(LambdaRuntime, SimpleNamespace(invoke=invoke, faults=FaultPlan(), functions={}))
-    spec = EventSourceSpec("Source", "consumer", "arn:aws:sqs:eu-west-1:123456789012:q", 10, True)
-    poller = SqsPoller(
-        spec, queue_url="q", retry_delay_seconds=1, runtime=runtime, client=lambda _: Queue(), report=lambda *_: None
-    )
+    poller = _sqs_poller(Queue(), invoke)
     poller.idle.set()  # as after an earlier empty poll
     poller.start()
     try:
@@ -146,13 +160,8 @@ def test_a_poller_takes_more_batches_at_once_while_its_backlog_lasts() -> None:
     """Up to its concurrency, one more batch at a time while every batch before it is busy,
     and idle only once every one of them is done."""
     import threading
-    from types import SimpleNamespace
-    from typing import cast
 
-    from localcloud.faults import FaultPlan
-    from localcloud.pollers import SqsPoller
-    from localcloud.provision import EventSourceSpec
-    from localcloud.runtime import Invocation, LambdaRuntime
+    from localcloud.runtime import Invocation
 
     backlog = [
         {"MessageId": f"m-{n}", "ReceiptHandle": f"r-{n}", "Body": "{}", "MD5OfBody": "-", "Attributes": {}}
@@ -180,17 +189,7 @@ def test_a_poller_takes_more_batches_at_once_while_its_backlog_lasts() -> None:
             delivered.extend(record["messageId"] for record in event["Records"])
         return Invocation(result={"batchItemFailures": []})
 
-    runtime = cast(LambdaRuntime, SimpleNamespace(invoke=invoke, faults=FaultPlan(), functions={}))
-    spec = EventSourceSpec("Source", "consumer", "arn:aws:sqs:eu-west-1:123456789012:q", 1, True)
-    poller = SqsPoller(
-        spec,
-        queue_url="q",
-        retry_delay_seconds=1,
-        runtime=runtime,
-        client=lambda _: Queue(),
-        report=lambda *_: None,
-        concurrency=3,
-    )
+    poller = _sqs_poller(Queue(), invoke, batch_size=1, concurrency=3)
     poller.start()
     try:
         for _ in range(100):
@@ -208,13 +207,6 @@ def test_a_poller_takes_more_batches_at_once_while_its_backlog_lasts() -> None:
 
 def test_a_quiet_source_costs_one_poll_at_a_time() -> None:
     import threading
-    from types import SimpleNamespace
-    from typing import cast
-
-    from localcloud.faults import FaultPlan
-    from localcloud.pollers import SqsPoller
-    from localcloud.provision import EventSourceSpec
-    from localcloud.runtime import LambdaRuntime
 
     lock = threading.Lock()
     receiving, most = [0], [0]
@@ -229,17 +221,7 @@ def test_a_quiet_source_costs_one_poll_at_a_time() -> None:
                 receiving[0] -= 1
             return {}
 
-    runtime = cast(LambdaRuntime, SimpleNamespace(faults=FaultPlan(), functions={}))
-    spec = EventSourceSpec("Source", "consumer", "arn:aws:sqs:eu-west-1:123456789012:q", 10, True)
-    poller = SqsPoller(
-        spec,
-        queue_url="q",
-        retry_delay_seconds=1,
-        runtime=runtime,
-        client=lambda _: EmptyQueue(),
-        report=lambda *_: None,
-        concurrency=3,
-    )
+    poller = _sqs_poller(EmptyQueue(), concurrency=3)
     poller.start()
     threading.Event().wait(0.5)
     poller.stop()
