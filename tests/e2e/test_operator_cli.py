@@ -44,7 +44,16 @@ def _stuck(cloud: LocalCloud) -> tuple[str, str]:
         _send(cloud, "OrderHistoryQueue", group, order_confirmed(order_id).to_json())
     from localcloud.state import dead_letters
 
-    wait_for(lambda: len([d for d in dead_letters(cloud) if d.group == group]) == 2, timeout=30)
+    deadline = time.monotonic() + 60  # five deliveries a second apart, on a machine that may be busy
+    while len([d for d in dead_letters(cloud) if d.group == group]) < 2:
+        if time.monotonic() > deadline:
+            deliveries = [
+                {key: report[key] for key in ("failed", "receive_counts", "error", "environment", "started", "ended")}
+                for kind, report in list(cloud.activity.reports)
+                if kind == "sqs_batch" and group in report["groups"].values()
+            ]
+            raise AssertionError(f"group {group} not dead-lettered after its deliveries: {deliveries}")
+        time.sleep(0.5)
     return order_id, group
 
 
