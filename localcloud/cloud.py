@@ -20,6 +20,7 @@ import boto3
 from botocore.config import Config
 
 from localcloud import moto_fixes
+from localcloud.access import AccessControl, Denial, as_report
 from localcloud.apigateway import LocalApi
 from localcloud.bridges import RulePoller
 from localcloud.pollers import Poller, SqsPoller, StreamPoller
@@ -51,6 +52,37 @@ class Activity:
     counters: Counter[str] = field(default_factory=Counter)
 
 
+class _Gate:
+    """moto's WSGI application behind the permission checks, once the deployment (and so the
+    roles) exists: provisioning itself runs with the operator's credentials."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self._app = app
+        self.checked: Callable[..., Any] | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        return (self.checked or self._app)(environ, start_response)
+
+
+def _checked_moto_server(host: str, port: int) -> Any:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class CheckedMotoServer(ThreadedMotoServer):
+        gate: _Gate
+
+        def _server_entry(self) -> None:  # ThreadedMotoServer's, with the gate in front
+            self.gate = _Gate(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(
+                self._ip_address, self._port, self.gate, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return CheckedMotoServer(ip_address=host, port=port, verbose=False)
+
+
 class LocalCloud:
     def __init__(self, config: LocalCloudConfig | None = None) -> None:
         self.config = config or LocalCloudConfig()
@@ -65,17 +97,16 @@ class LocalCloud:
         self.deployment: Deployment
         self.runtime: LambdaRuntime
         self.api: LocalApi
+        self.access: AccessControl
 
     # --- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> LocalCloud:
-        from moto.server import ThreadedMotoServer
-
         moto_fixes.refuse_untested_moto()  # before anything runs on a moto it was not tested with
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
         logging.getLogger("moto").setLevel(logging.CRITICAL)  # a failed execution is reported, not logged
         template = ensure_synthesized(self.config.outdir)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.moto_port, verbose=False)
+        self._server = _checked_moto_server("127.0.0.1", self.config.moto_port)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
@@ -84,6 +115,8 @@ class LocalCloud:
         urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310
         self._enable_step_functions(port)
         self.deployment = Provisioner(template, self.client).provision()
+        self.access = AccessControl(self.deployment, report=self._on_denial)
+        self._server.gate.checked = self.access.middleware(self._server.gate._app)
         self.runtime = LambdaRuntime(
             self.deployment.functions, self._function_env(), self._on_log, environments=self.config.environments
         )
@@ -267,6 +300,9 @@ class LocalCloud:
         if self.config.echo and isinstance(entry, str) and entry.strip():
             print(f"  [{function}] {entry}", flush=True)
 
+    def _on_denial(self, denial: Denial) -> None:
+        self._on_report("access_denied", as_report(denial))
+
     def _on_report(self, kind: str, details: dict[str, Any]) -> None:
         with self._lock:
             self.activity.reports.append((kind, details))
@@ -285,6 +321,8 @@ def describe(kind: str, details: dict[str, Any]) -> str:
     if kind == "stream_batch":
         failed = f", {len(details['failed'])} failed" if details["failed"] else ""
         return f"outbox stream -> {details['function']}: {details['records']} record(s){failed}"
+    if kind == "access_denied":
+        return f"ACCESS DENIED {details['function']}: {details['code']}: {details['message']}"
     if kind == "rule_delivery":
         return f"bus rule {details['rule']} -> {details['target'].rsplit(':', 1)[-1]}: {details['detail_type']}"
     return f"{kind}: {json.dumps(details, default=str)[:300]}"

@@ -529,6 +529,11 @@ def _put_back(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
         table.items.setdefault(hash_key, {})[range_key] = item
 
 
+# Task token -> the ARN of the state machine whose execution issued it (SendTask* calls are
+# authorized on that state machine, closed tokens included).
+TOKEN_ISSUERS: dict[str, str] = {}
+
+
 def new_task_token_per_attempt() -> None:
     """AWS gives every attempt of a `.waitForTaskToken` task its own token, and once the attempt
     has ended (answered, timed out, failed) refuses that token: SendTaskHeartbeat,
@@ -562,6 +567,7 @@ def new_task_token_per_attempt() -> None:
             original(self, env)
             return
         token = env.states.context_object.update_task_token()
+        TOKEN_ISSUERS[token] = env.states.context_object.context_object_data["StateMachine"]["Id"]
         env.callback_pool_manager.add(token)
         try:
             original(self, env)

@@ -9,6 +9,7 @@ meaning are listed as skipped; a type this module does not know is an error.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,19 +20,14 @@ from localcloud.intrinsics import resolve
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 
-# No local meaning: identity, keys, logs, API Gateway (served from the template by the local
-# API), alarms and dashboards. Listed, never silently dropped.
+# No local meaning: key aliases, logs, API Gateway (served from the template by the local API),
+# alarms and dashboards. Listed, never silently dropped. Roles, policies, keys and resource
+# policies are kept (`Permissions`): the local cloud enforces them.
 SKIPPED_TYPES = frozenset(
     {
         "AWS::CDK::Metadata",
-        "AWS::IAM::Role",
-        "AWS::IAM::Policy",
-        "AWS::KMS::Key",
         "AWS::KMS::Alias",
         "AWS::Logs::LogGroup",
-        "AWS::SNS::TopicPolicy",
-        "AWS::SQS::QueuePolicy",
-        "AWS::Lambda::Permission",
         "AWS::ApiGateway::RestApi",
         "AWS::ApiGateway::Account",
         "AWS::ApiGateway::Deployment",
@@ -47,7 +43,6 @@ SKIPPED_TYPES = frozenset(
         "AWS::CloudWatch::Alarm",
         "AWS::CloudWatch::Dashboard",
         "AWS::XRay::ResourcePolicy",
-        "AWS::Events::EventBusPolicy",
     }
 )
 
@@ -80,6 +75,7 @@ class FunctionSpec:
     environment: dict[str, str]
     timeout_seconds: int
     memory_mb: int
+    role_arn: str = ""
 
     @property
     def arn(self) -> str:
@@ -127,6 +123,29 @@ class RuleSpec:
 
 
 @dataclass
+class Permissions:
+    """The template's access control, resolved: each role's policies (inline and attached), each
+    resource's policy (queue, topic, function, bus), each key's policy, and which key encrypts
+    which queue or topic."""
+
+    roles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # role ARN -> policies
+    resource_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    key_policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # key ARN -> policy
+    encryption: dict[str, str] = field(default_factory=dict)  # queue or topic ARN -> key ARN
+
+    def resource_policy(self, arn: str) -> dict[str, Any] | None:
+        """A resource's policies as one document (a queue may have several `QueuePolicy`s)."""
+        documents = self.resource_policies.get(arn)
+        if not documents:
+            return None
+        return {"Version": "2012-10-17", "Statement": [s for d in documents for s in _listed(d.get("Statement"))]}
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value] if value else []
+
+
+@dataclass
 class Deployment:
     """What was provisioned: physical values per logical id, and the parts the local runtime runs."""
 
@@ -138,6 +157,8 @@ class Deployment:
     queue_urls: dict[str, str] = field(default_factory=dict)  # queue ARN -> URL
     outputs: dict[str, Any] = field(default_factory=dict)
     rules: list[RuleSpec] = field(default_factory=list)
+    permissions: Permissions = field(default_factory=Permissions)
+    state_machine_roles: dict[str, str] = field(default_factory=dict)  # state machine ARN -> role ARN
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {lid: res for lid, res in self.template["Resources"].items() if res["Type"] == kind}
@@ -230,7 +251,87 @@ class Provisioner:
             "AWS::Lambda::EventSourceMapping": self._event_source_mapping,
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::Events::Rule": self._rule,
+            "AWS::IAM::Role": self._role,
+            "AWS::IAM::Policy": self._policy,
+            "AWS::KMS::Key": self._key,
+            "AWS::SQS::QueuePolicy": self._queue_policy,
+            "AWS::SNS::TopicPolicy": self._topic_policy,
+            "AWS::Lambda::Permission": self._lambda_permission,
+            "AWS::Events::EventBusPolicy": self._event_bus_policy,
         }
+
+    # --- access control (kept for the local cloud's checks; see localcloud.access) -----------
+
+    def _role(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        name = props.get("RoleName") or self._name(logical_id, limit=64)
+        arn = f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        self._deployment.permissions.roles[arn] = [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+        return {None: name, "Arn": arn, "RoleId": f"AROA{logical_id.upper()[:17]}"}
+
+    def _policy(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        for role_name in props.get("Roles", []):
+            arn = f"arn:aws:iam::{ACCOUNT}:role/{role_name}"
+            self._deployment.permissions.roles.setdefault(arn, []).append(props["PolicyDocument"])
+        return {None: logical_id}
+
+    def _key(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self._stack}/{logical_id}"))
+        arn = self._arn("kms", f"key/{key_id}")
+        self._deployment.permissions.key_policies[arn] = props["KeyPolicy"]
+        return {None: key_id, "Arn": arn, "KeyId": key_id}
+
+    def _queue_policy(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        arns = {url: arn for arn, url in self._deployment.queue_urls.items()}
+        for url in props["Queues"]:
+            self._deployment.permissions.resource_policies.setdefault(arns[url], []).append(props["PolicyDocument"])
+        return {None: logical_id}
+
+    def _topic_policy(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        for arn in props["Topics"]:
+            self._deployment.permissions.resource_policies.setdefault(arn, []).append(props["PolicyDocument"])
+        return {None: logical_id}
+
+    def _lambda_permission(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        """A function's resource policy statement, as Lambda writes it from `AddPermission`."""
+        props = self._props(resource)
+        function = str(props["FunctionName"])
+        arn = function if function.startswith("arn:") else self._arn("lambda", f"function:{function}")
+        principal = str(props["Principal"])
+        statement: dict[str, Any] = {
+            "Sid": logical_id,
+            "Effect": "Allow",
+            "Principal": {"Service": principal} if principal.endswith(".amazonaws.com") else {"AWS": principal},
+            "Action": props["Action"],
+            "Resource": arn,
+        }
+        conditions: dict[str, Any] = {}
+        if "SourceArn" in props:
+            conditions["ArnLike"] = {"AWS:SourceArn": props["SourceArn"]}
+        if "SourceAccount" in props:
+            conditions["StringEquals"] = {"AWS:SourceAccount": props["SourceAccount"]}
+        if conditions:
+            statement["Condition"] = conditions
+        self._deployment.permissions.resource_policies.setdefault(arn, []).append({"Statement": [statement]})
+        return {None: logical_id}
+
+    def _event_bus_policy(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        bus = props.get("EventBusName", "default")
+        arn = self._arn("events", f"event-bus/{bus}")
+        statement = props.get("Statement") or {
+            "Sid": props.get("StatementId", logical_id),
+            "Effect": "Allow",
+            "Principal": {"AWS": props["Principal"]},
+            "Action": props["Action"],
+            "Resource": arn,
+        }
+        self._deployment.permissions.resource_policies.setdefault(arn, []).append({"Statement": [statement]})
+        return {None: logical_id}
 
     # --- creators ---------------------------------------------------------------------------
 
@@ -282,6 +383,8 @@ class Provisioner:
         url = self._client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = self._arn("sqs", name)
         self._deployment.queue_urls[arn] = url
+        if "KmsMasterKeyId" in props:
+            self._deployment.permissions.encryption[arn] = props["KmsMasterKeyId"]
         return {None: url, "Arn": arn, "QueueName": name, "QueueUrl": url}
 
     def _topic(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
@@ -294,6 +397,8 @@ class Provisioner:
         if "DisplayName" in props:
             attributes["DisplayName"] = props["DisplayName"]
         arn = self._client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        if "KmsMasterKeyId" in props:
+            self._deployment.permissions.encryption[arn] = props["KmsMasterKeyId"]
         return {None: arn, "TopicArn": arn, "TopicName": name}
 
     def _subscription(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
@@ -352,6 +457,7 @@ class Provisioner:
             environment={k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()},
             timeout_seconds=int(props.get("Timeout", 3)),
             memory_mb=int(props.get("MemorySize", 128)),
+            role_arn=str(props["Role"]),
         )
         self._deployment.functions[name] = spec
         # Registered with moto's Lambda too, so Step Functions tasks can invoke it (the local
@@ -369,7 +475,8 @@ class Provisioner:
         return {None: name, "Arn": spec.arn}
 
     def _execution_role(self) -> str:
-        """One IAM role for every local function and state machine (IAM is not enforced locally)."""
+        """The role moto's Lambda and Step Functions records name (moto needs one; the local
+        permission checks use the template's roles, `Permissions`)."""
         if not hasattr(self, "_role_arn"):
             self._role_arn: str = self._client("iam").create_role(
                 RoleName="localcloud-execution",
@@ -386,6 +493,7 @@ class Provisioner:
             roleArn=self._execution_role(),
             type=props.get("StateMachineType", "STANDARD"),
         )["stateMachineArn"]
+        self._deployment.state_machine_roles[arn] = str(props["RoleArn"])
         return {None: arn, "Arn": arn, "Name": name}
 
     def _rule(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:

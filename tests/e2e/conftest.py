@@ -34,3 +34,14 @@ def _report_poller_errors(cloud: LocalCloud) -> Iterator[None]:
     yield
     errors = [d for kind, d in list(cloud.activity.reports) if kind == "poller_error"][before:]
     assert errors == [], errors
+
+
+@pytest.fixture(autouse=True)
+def _report_access_denials(cloud: LocalCloud, request: pytest.FixtureRequest) -> Iterator[None]:
+    """The template grants every function what it does: a call AWS would deny fails the test
+    (a test that takes a permission away on purpose is marked `denials_expected`)."""
+    before = len(cloud.access.denials)
+    yield
+    if request.node.get_closest_marker("denials_expected") is None:
+        denials = cloud.access.denials[before:]
+        assert denials == [], [denial.message for denial in denials]

@@ -216,3 +216,22 @@ def test_an_identity_policy_cannot_open_a_key_its_policy_does_not_delegate() -> 
     services_only = policy(KEY_POLICY["Statement"][1])
     decrypt = Request(ROLE, "kms:Decrypt", KEY)
     assert evaluate_kms(decrypt, services_only, [policy(allow("kms:*"))]) is Decision.IMPLICIT_DENY
+
+
+def test_calls_are_authorized_as_aws_authorizes_them() -> None:
+    from localcloud.access import _needs
+
+    assert _needs("sqs", "SendMessageBatch", {"QueueUrl": "http://h/123456789012/q.fifo"}) == [
+        ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:q.fifo")
+    ]
+    assert _needs("dynamodb", "Query", {"TableName": "t", "IndexName": "by-status"}) == [
+        ("dynamodb:Query", "arn:aws:dynamodb:eu-west-1:123456789012:table/t/index/by-status")
+    ]
+    get = {"TransactItems": [{"Get": {"TableName": "a"}}, {"Get": {"TableName": "b"}}]}
+    assert [action for action, _ in _needs("dynamodb", "TransactGetItems", get)] == ["dynamodb:GetItem"] * 2
+    events = {"Entries": [{"EventBusName": "orders"}, {}]}
+    assert _needs("events", "PutEvents", events) == [
+        ("events:PutEvents", "arn:aws:events:eu-west-1:123456789012:event-bus/default"),
+        ("events:PutEvents", "arn:aws:events:eu-west-1:123456789012:event-bus/orders"),
+    ]
+    assert _needs("states", "SendTaskSuccess", {"taskToken": "issued-by-nobody"}) == []  # InvalidToken

@@ -30,11 +30,29 @@ def test_the_provisioner_refuses_an_unknown_resource_type(tmp_path: Path) -> Non
 
 
 def test_types_without_local_meaning_are_listed_as_skipped(tmp_path: Path) -> None:
-    template = _template(tmp_path, {"Role": {"Type": "AWS::IAM::Role", "Properties": {}}})
+    template = _template(tmp_path, {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {}}})
 
     deployment = Provisioner(template, lambda service: None).provision()
 
-    assert deployment.skipped == {"AWS::IAM::Role": ["Role"]}
+    assert deployment.skipped == {"AWS::Logs::LogGroup": ["Logs"]}
+
+
+def test_roles_and_their_policies_are_kept_for_the_permission_checks(tmp_path: Path) -> None:
+    document = {"Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}
+    template = _template(
+        tmp_path,
+        {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "api"}},
+            "Policy": {
+                "Type": "AWS::IAM::Policy",
+                "Properties": {"Roles": [{"Ref": "Role"}], "PolicyDocument": document},
+            },
+        },
+    )
+
+    deployment = Provisioner(template, lambda service: None).provision()
+
+    assert deployment.permissions.roles == {"arn:aws:iam::123456789012:role/api": [document]}
 
 
 def test_intrinsics_resolve_against_provisioned_values() -> None:
