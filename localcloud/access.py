@@ -26,7 +26,7 @@ import threading
 import urllib.parse
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from localcloud.iam import Decision, Request, evaluate, evaluate_kms
@@ -111,16 +111,12 @@ class AccessControl:
             if decision is not Decision.ALLOW:
                 return self._deny(spec, principal, action, resource, _why(decision, action))
             key = self._permissions.encryption.get(resource)
-            for key_action in _key_actions(action) if key else ():
-                assert key is not None
-                key_request = Request(
-                    principal=spec.role_arn,
-                    action=key_action,
-                    resource=key,
-                    context={**context, "kms:ViaService": f"{service}.{REGION}.amazonaws.com"},
-                )
-                key_policy = self._permissions.key_policies.get(key, {})
-                key_decision = evaluate_kms(key_request, key_policy, identity)
+            if key is None:
+                continue
+            key_context = {**context, "kms:ViaService": f"{service}.{REGION}.amazonaws.com"}
+            for key_action in _key_actions(action):
+                key_request = Request(principal=spec.role_arn, action=key_action, resource=key, context=key_context)
+                key_decision = evaluate_kms(key_request, self._permissions.key_policies.get(key, {}), identity)
                 if key_decision is not Decision.ALLOW:
                     return self._deny(spec, principal, key_action, key, _why(key_decision, key_action, kms=True))
         return None
@@ -276,13 +272,19 @@ def _why(decision: Decision, action: str, *, kms: bool = False) -> str:
 
 
 def _answer(service: str, protocol: str, denial: Denial) -> tuple[str, list[tuple[str, str]], bytes]:
-    """The denial as the service answers it."""
+    """The denial as the service answers it: SQS keeps its query error codes in either protocol,
+    SNS (query) has its own, the JSON services answer `AccessDeniedException`."""
     request_id = str(uuid.uuid4())
-    if protocol == "query":  # SNS (and SQS's query protocol): an XML ErrorResponse
-        code = "KMSAccessDenied" if denial.code == "KMSAccessDenied" else "AuthorizationError"
-        if service == "sqs":
-            code = "KMS.AccessDeniedException" if denial.code == "KMSAccessDenied" else "AccessDenied"
-        status = "400 Bad Request" if denial.code == "KMSAccessDenied" else "403 Forbidden"
+    kms = denial.code == "KMSAccessDenied"
+    status = "400 Bad Request" if kms else "403 Forbidden"
+    if service == "sqs":
+        code = "KMS.AccessDeniedException" if kms else "AccessDenied"
+    elif protocol == "query":
+        code = "KMSAccessDenied" if kms else "AuthorizationError"
+    else:
+        code = "KMSAccessDeniedException" if kms else "AccessDeniedException"
+        status = "400 Bad Request"
+    if protocol == "query":
         body = (
             "<ErrorResponse><Error><Type>Sender</Type>"
             f"<Code>{code}</Code><Message>{_xml(denial.message)}</Message></Error>"
@@ -290,18 +292,11 @@ def _answer(service: str, protocol: str, denial: Denial) -> tuple[str, list[tupl
         )
         return status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body.encode()
     headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", request_id)]
-    if service == "sqs":  # SQS's JSON protocol keeps its query error codes
-        code = "KMS.AccessDeniedException" if denial.code == "KMSAccessDenied" else "AccessDenied"
+    if service == "sqs":
         headers.append(("x-amzn-query-error", f"{code};Sender"))
-        status = "400 Bad Request" if denial.code == "KMSAccessDenied" else "403 Forbidden"
-        return status, headers, json.dumps({"__type": f"com.amazonaws.sqs#{code}", "message": denial.message}).encode()
-    code = "KMSAccessDeniedException" if denial.code == "KMSAccessDenied" else "AccessDeniedException"
-    return "400 Bad Request", headers, json.dumps({"__type": code, "message": denial.message}).encode()
+        code = f"com.amazonaws.sqs#{code}"
+    return status, headers, json.dumps({"__type": code, "message": denial.message}).encode()
 
 
 def _xml(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def as_report(denial: Denial) -> dict[str, Any]:
-    return asdict(denial)

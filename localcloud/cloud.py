@@ -12,7 +12,7 @@ import urllib.request
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import boto3
 from botocore.config import Config
 
 from localcloud import moto_fixes
-from localcloud.access import AccessControl, Denial, as_report
+from localcloud.access import AccessControl, Denial
 from localcloud.apigateway import LocalApi
 from localcloud.bridges import RulePoller
 from localcloud.pollers import Poller, SqsPoller, StreamPoller
@@ -57,11 +57,11 @@ class _Gate:
     roles) exists: provisioning itself runs with the operator's credentials."""
 
     def __init__(self, app: Callable[..., Any]) -> None:
-        self._app = app
+        self.app = app
         self.checked: Callable[..., Any] | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        return (self.checked or self._app)(environ, start_response)
+        return (self.checked or self.app)(environ, start_response)
 
 
 def _checked_moto_server(host: str, port: int) -> Any:
@@ -116,7 +116,7 @@ class LocalCloud:
         self._enable_step_functions(port)
         self.deployment = Provisioner(template, self.client).provision()
         self.access = AccessControl(self.deployment, report=self._on_denial)
-        self._server.gate.checked = self.access.middleware(self._server.gate._app)
+        self._server.gate.checked = self.access.middleware(self._server.gate.app)
         self.runtime = LambdaRuntime(
             self.deployment.functions, self._function_env(), self._on_log, environments=self.config.environments
         )
@@ -197,13 +197,17 @@ class LocalCloud:
 
     # --- access -----------------------------------------------------------------------------
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, credentials: dict[str, str] | None = None) -> Any:
+        """A client on the local endpoint, with the operator's credentials or the given ones
+        (`AccessControl.credentials(spec)`: a function's, whose calls are checked)."""
+        credentials = credentials or CREDENTIALS
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
             region_name=REGION,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
             config=Config(account_id_endpoint_mode="disabled", retries={"max_attempts": 2}),
         )
 
@@ -301,7 +305,7 @@ class LocalCloud:
             print(f"  [{function}] {entry}", flush=True)
 
     def _on_denial(self, denial: Denial) -> None:
-        self._on_report("access_denied", as_report(denial))
+        self._on_report("access_denied", asdict(denial))
 
     def _on_report(self, kind: str, details: dict[str, Any]) -> None:
         with self._lock:

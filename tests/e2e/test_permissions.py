@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -20,16 +19,7 @@ pytestmark = pytest.mark.denials_expected
 
 def as_function(cloud: LocalCloud, logical_prefix: str, service: str) -> Any:
     """A client with the credentials the function's execution environments get."""
-    spec = cloud.deployment.functions[cloud.function_name(logical_prefix)]
-    credentials = AccessControl.credentials(spec)
-    return boto3.client(
-        service,
-        endpoint_url=cloud.endpoint,
-        region_name=REGION,
-        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=credentials["AWS_SESSION_TOKEN"],
-    )
+    return cloud.client(service, AccessControl.credentials(_spec(cloud, logical_prefix)))
 
 
 def _spec(cloud: LocalCloud, logical_prefix: str) -> FunctionSpec:
