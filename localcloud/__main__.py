@@ -2,7 +2,8 @@
 
 Starts moto on 127.0.0.1:4566 (the AWS CLI and boto3 work against it), provisions the
 synthesized template, seeds the catalogue, serves the API on 127.0.0.1:3000 and runs every
-event source, printing a line per processed batch.
+event source, printing a line per processed batch and per denied call or delivery; when it
+stops, it lists every denial it saw.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ Ctrl-C stops it. One line per processed batch follows.
         stopped.wait()
     finally:
         print("stopping...", flush=True)
+        if hasattr(cloud, "access"):
+            print("\n".join(cloud.access.summary()), flush=True)
         cloud.stop()
 
 

@@ -1,20 +1,24 @@
-"""Every AWS call a function makes, checked against the template's permissions, as AWS would.
+"""Every AWS call a function or the state machine makes, and every delivery between services,
+checked against the template's permissions, as AWS would.
 
-Each execution environment gets credentials of its own (as Lambda gives it its role's session
-credentials), so the endpoint knows which function, and so which role, is calling. A request is
-turned into the IAM actions and resources AWS authorizes it as (a transaction is one action per
-item, a batch is its single action, a send to an encrypted queue also needs the key), evaluated
-with `localcloud.iam` against the role's policies, the resource's policy and the key's policy.
-A denied call is answered as the service answers it (code, status and AWS's message shape) and
-reported; nothing of it is applied.
+A caller is a role session (a function's execution environments, the state machine, a rule
+target's role) or a service principal acting for one of the stack's resources (SNS delivering
+for a topic, EventBridge for a rule: `aws:SourceArn`). Each caller gets credentials of its own
+(as Lambda gives a function its role's session credentials), so the endpoint knows who is
+calling. A request is turned into the IAM actions and resources AWS authorizes it as (a
+transaction is one action per item, a batch is its single action, a send to an encrypted queue
+also needs the key), evaluated with `localcloud.iam` against the caller's role policies, the
+resource's policy and the key's policy. A denied call is answered as the service answers it
+(code, status and AWS's message shape) and reported; nothing of it is applied.
 
-Calls with any other credentials (the operator's: tests, the CLI, the local cloud's own pollers)
-are not checked, as an administrator's would pass. `aws:SecureTransport` is true for a
-function's calls: the AWS SDK uses HTTPS on Lambda (the local endpoint is plain HTTP).
+Calls with any other credentials (the operator's: tests, the CLI, the local cloud's own
+mechanics standing in for time passing or for SQS's duplicates) are not checked, as an
+administrator's would pass. `aws:SecureTransport` is true for every checked call: the AWS SDK
+and the services use HTTPS on AWS (the local endpoint is plain HTTP).
 
-Not checked: REST-protocol services (Lambda `Invoke`, X-Ray) and DynamoDB's use of its table
-key (DynamoDB reaches a customer managed key through the grant it made at table creation, not
-with the caller's permissions).
+Not checked: X-Ray (no daemon locally) and DynamoDB's use of its table key (DynamoDB reaches a
+customer managed key through the grant it made at table creation, not with the caller's
+permissions).
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import threading
 import urllib.parse
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,19 +41,84 @@ from localcloud.provision import ACCOUNT, REGION, Deployment, FunctionSpec
 SECRET = "local"  # noqa: S105 - the local endpoint checks no signature
 
 
-def access_key(function_name: str) -> str:
-    """The access key id of a function's environments (`ASIA...`: temporary credentials)."""
-    return "ASIA" + hashlib.sha256(function_name.encode()).hexdigest()[:16].upper()
+def access_key(caller: str) -> str:
+    """The access key id of a caller's session (`ASIA...`: temporary credentials)."""
+    return "ASIA" + hashlib.sha256(caller.encode()).hexdigest()[:16].upper()
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who makes a call: a role session, or a service principal acting for a resource."""
+
+    name: str  # what reports name: the function, state machine, rule target or delivering service
+    principal: str  # the role ARN, or the service principal (`sns.amazonaws.com`)
+    arn: str  # who AWS names in a denial: the assumed-role session, or the service principal
+    source_arn: str = ""  # a service principal's `aws:SourceArn`: the topic or rule it acts for
+
+    @classmethod
+    def of_function(cls, spec: FunctionSpec) -> Caller:
+        return cls.of_role(spec.role_arn, session=spec.name)
+
+    @classmethod
+    def of_role(cls, role_arn: str, *, session: str) -> Caller:
+        role_name = role_arn.rsplit("/", 1)[-1]
+        return cls(name=session, principal=role_arn, arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{session}")
+
+    @classmethod
+    def of_service(cls, service: str, *, source_arn: str) -> Caller:
+        principal = f"{service}.amazonaws.com"
+        return cls(
+            name=f"{service} for {source_arn.rsplit(':', 1)[-1]}",
+            principal=principal,
+            arn=principal,
+            source_arn=source_arn,
+        )
+
+    @property
+    def service(self) -> bool:
+        return self.principal.endswith(".amazonaws.com")
+
+    def credentials(self) -> dict[str, str]:
+        return {
+            "AWS_ACCESS_KEY_ID": access_key(self.arn + self.source_arn),
+            "AWS_SECRET_ACCESS_KEY": SECRET,
+            "AWS_SESSION_TOKEN": f"local-session-{self.name}",
+        }
+
+    def context(self) -> dict[str, str]:
+        """The global condition keys AWS sets on this caller's requests."""
+        if self.service:
+            return {"aws:SecureTransport": "true", "aws:SourceArn": self.source_arn, "aws:SourceAccount": ACCOUNT}
+        return {"aws:SecureTransport": "true", "aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": self.principal}
 
 
 @dataclass(frozen=True)
 class Denial:
-    function: str
-    principal: str  # the assumed-role ARN AWS names in its message
+    caller: str
+    principal: str  # the assumed-role ARN (or the service) AWS names in its message
     action: str
     resource: str
     code: str
     message: str
+
+
+# The codes a denial is answered with, by service (see `_answer`).
+DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "AuthorizationError",
+        "KMS.AccessDeniedException",
+        "KMSAccessDenied",
+        "KMSAccessDeniedException",
+    }
+)
+
+
+def denied(error: Exception) -> bool:
+    """Whether a client error is a permission denial (the endpoint's or a service's)."""
+    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+    return str(code).removeprefix("com.amazonaws.sqs#") in DENIED_CODES
 
 
 # A batch action is authorized as its single action (SQS API Reference, "Batch actions").
@@ -76,60 +147,87 @@ def _queue(url: str) -> str:
 
 
 class AccessControl:
-    def __init__(self, deployment: Deployment, report: Callable[[Denial], None]) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        report: Callable[[Denial], None],
+        policy_outside: Callable[[str], dict[str, Any] | None] = lambda _: None,
+    ) -> None:
         self._permissions = deployment.permissions
-        self._callers = {access_key(spec.name): spec for spec in deployment.functions.values()}
+        self._template_queues = set(deployment.queue_urls)
+        self._policy_outside = policy_outside  # the policy of a queue the template does not define
+        self._callers: dict[str, Caller] = {}
+        for spec in deployment.functions.values():
+            self.register(Caller.of_function(spec))
         self._report = report
         self.denials: list[Denial] = []
         self._lock = threading.Lock()
 
-    # --- credentials ------------------------------------------------------------------------
+    def register(self, caller: Caller) -> dict[str, str]:
+        """Let the endpoint recognise this caller's credentials; returns them."""
+        credentials = caller.credentials()
+        self._callers[credentials["AWS_ACCESS_KEY_ID"]] = caller
+        return credentials
 
-    @staticmethod
-    def credentials(spec: FunctionSpec) -> dict[str, str]:
-        return {
-            "AWS_ACCESS_KEY_ID": access_key(spec.name),
-            "AWS_SECRET_ACCESS_KEY": SECRET,
-            "AWS_SESSION_TOKEN": f"local-session-{spec.name}",
-        }
-
-    def policies_of(self, spec: FunctionSpec) -> list[dict[str, Any]]:
-        """The function's role policies (a live list: a test may take a permission away)."""
-        return self._permissions.roles.setdefault(spec.role_arn, [])
+    def policies_of(self, role_arn: str) -> list[dict[str, Any]]:
+        """A role's policies (a live list: a test may take a permission away)."""
+        return self._permissions.roles.setdefault(role_arn, [])
 
     # --- the check --------------------------------------------------------------------------
 
-    def authorize(self, spec: FunctionSpec, service: str, operation: str, params: dict[str, Any]) -> Denial | None:
+    def authorize(self, caller: Caller, service: str, operation: str, params: dict[str, Any]) -> Denial | None:
         """The first denial among what the call needs, or None when all of it is allowed."""
-        role_name = spec.role_arn.rsplit("/", 1)[-1]
-        principal = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{spec.name}"
-        identity = self.policies_of(spec)
-        context = {"aws:SecureTransport": "true", "aws:PrincipalAccount": ACCOUNT, "aws:PrincipalArn": spec.role_arn}
         for action, resource in _needs(service, operation, params):
-            request = Request(principal=spec.role_arn, action=action, resource=resource, context=context)
-            decision = evaluate(request, identity, self._permissions.resource_policy(resource))
-            if decision is not Decision.ALLOW:
-                return self._deny(spec, principal, action, resource, _why(decision, action))
-            key = self._permissions.encryption.get(resource)
-            if key is None:
-                continue
-            key_context = {**context, "kms:ViaService": f"{service}.{REGION}.amazonaws.com"}
-            for key_action in _key_actions(action):
-                key_request = Request(principal=spec.role_arn, action=key_action, resource=key, context=key_context)
-                key_decision = evaluate_kms(key_request, self._permissions.key_policies.get(key, {}), identity)
-                if key_decision is not Decision.ALLOW:
-                    return self._deny(spec, principal, key_action, key, _why(key_decision, key_action, kms=True))
+            denial = self.check(caller, service, action, resource)
+            if denial is not None:
+                return denial
         return None
 
-    def _deny(self, spec: FunctionSpec, principal: str, action: str, resource: str, why: str) -> Denial:
+    def check(self, caller: Caller, service: str, action: str, resource: str) -> Denial | None:
+        """One action on one resource, and the key of the encrypted queue or topic it touches."""
+        identity = [] if caller.service else self.policies_of(caller.principal)
+        context = caller.context()
+        request = Request(principal=caller.principal, action=action, resource=resource, context=context)
+        decision = evaluate(request, identity, self._resource_policy(resource))
+        if decision is not Decision.ALLOW:
+            return self._deny(caller, action, resource, _why(decision, action, resource_based=caller.service))
+        key = self._permissions.encryption.get(resource)
+        if key is None:
+            return None
+        key_context = {**context, "kms:ViaService": f"{service}.{REGION}.amazonaws.com"}
+        for key_action in _key_actions(action):
+            key_request = Request(principal=caller.principal, action=key_action, resource=key, context=key_context)
+            key_decision = evaluate_kms(key_request, self._permissions.key_policies.get(key, {}), identity)
+            if key_decision is not Decision.ALLOW:
+                return self._deny(caller, key_action, key, _why(key_decision, key_action, resource_based=True))
+        return None
+
+    def _resource_policy(self, arn: str) -> dict[str, Any] | None:
+        if arn.startswith("arn:aws:sqs:") and arn not in self._template_queues:
+            return self._policy_outside(arn)
+        return self._permissions.resource_policy(arn)
+
+    def summary(self) -> list[str]:
+        """Every denial seen, one line per caller, action and resource, with how often."""
+        with self._lock:
+            counted = Counter((d.caller, d.action, d.resource) for d in self.denials)
+        if not counted:
+            return ["permissions: nothing was denied (every call and delivery the template allows)"]
+        lines = [f"permissions: {sum(counted.values())} denied call(s) or deliveries, as AWS would deny them:"]
+        lines += [
+            f"  {count}x {caller}: {action} on {resource}" for (caller, action, resource), count in counted.items()
+        ]
+        return lines
+
+    def _deny(self, caller: Caller, action: str, resource: str, why: str) -> Denial:
         kms = action.startswith("kms:")
         denial = Denial(
-            function=spec.name,
-            principal=principal,
+            caller=caller.name,
+            principal=caller.arn,
             action=action,
             resource=resource,
             code="KMSAccessDenied" if kms else "AccessDenied",
-            message=f"User: {principal} is not authorized to perform: {action} on resource: {resource} {why}",
+            message=f"User: {caller.arn} is not authorized to perform: {action} on resource: {resource} {why}",
         )
         with self._lock:
             self.denials.append(denial)
@@ -142,9 +240,9 @@ class AccessControl:
         """Wrap moto's WSGI application: a function's denied call never reaches moto."""
 
         def checked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            caller, service = _caller(environ.get("HTTP_AUTHORIZATION", ""))
-            spec = self._callers.get(caller)
-            if spec is None:
+            key, service = _caller(environ.get("HTTP_AUTHORIZATION", ""))
+            caller = self._callers.get(key)
+            if caller is None:
                 return app(environ, start_response)
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""
@@ -153,7 +251,7 @@ class AccessControl:
             if parsed is None:
                 return app(environ, start_response)
             operation, params, protocol = parsed
-            denial = self.authorize(spec, service, operation, params)
+            denial = self.authorize(caller, service, operation, params)
             if denial is None:
                 return app(environ, start_response)
             status, headers, payload = _answer(service, protocol, denial)
@@ -180,14 +278,28 @@ def _operation(environ: dict[str, Any], body: bytes) -> tuple[str, dict[str, Any
         form = {key: values[0] for key, values in urllib.parse.parse_qs(body.decode()).items()}
         if "Action" in form:
             return form["Action"], form, "query"
-    return None  # a REST-protocol call
+    invoke = _LAMBDA_INVOKE.fullmatch(environ.get("PATH_INFO", ""))
+    if invoke and environ.get("REQUEST_METHOD") == "POST":
+        return "Invoke", {"FunctionName": urllib.parse.unquote(invoke.group(1))}, "rest-json"
+    return None  # another REST-protocol call: X-Ray's, unchecked
+
+
+_LAMBDA_INVOKE = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 
 
 def _needs(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
     """The (IAM action, resource ARN) pairs AWS authorizes the call as."""
     prefix = _SERVICE_PREFIX.get(service, service)
     single = _SINGLE.get(operation, operation)
-    by_service = {"dynamodb": _dynamodb, "sqs": _sqs, "sns": _sns, "events": _events, "states": _states, "kms": _kms}
+    by_service = {
+        "dynamodb": _dynamodb,
+        "sqs": _sqs,
+        "sns": _sns,
+        "events": _events,
+        "states": _states,
+        "kms": _kms,
+        "lambda": _lambda,
+    }
     if prefix in by_service:
         return by_service[prefix](single, params)
     return [(f"{prefix}:{operation}", "*")]
@@ -206,6 +318,9 @@ def _dynamodb(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
         return [(f"dynamodb:{operation}", _table(table)) for table in params.get("RequestItems", {})]
     if "StreamArn" in params:
         return [(f"dynamodb:{operation}", str(params["StreamArn"]))]
+    if "ShardIterator" in params:
+        # GetRecords is authorized on the iterator's stream (moto's iterators begin with its ARN).
+        return [(f"dynamodb:{operation}", str(params["ShardIterator"]).split("|", 1)[0])]
     table = params.get("TableName")
     if table is None:
         return [(f"dynamodb:{operation}", "*")]
@@ -239,6 +354,13 @@ def _states(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
     return [(f"states:{operation}", params.get("stateMachineArn") or params.get("executionArn") or "*")]
 
 
+def _lambda(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    if operation != "Invoke":
+        return [(f"lambda:{operation}", "*")]
+    name = str(params["FunctionName"])
+    return [("lambda:InvokeFunction", name if name.startswith("arn:") else _arn("lambda", f"function:{name}"))]
+
+
 def _kms(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
     key = str(params.get("KeyId", "*"))
     return [(f"kms:{operation}", key if key.startswith("arn:") or key == "*" else _arn("kms", f"key/{key}"))]
@@ -263,12 +385,12 @@ def _state_machine_of_token(token: str) -> str | None:
     return TOKEN_ISSUERS.get(token)
 
 
-def _why(decision: Decision, action: str, *, kms: bool = False) -> str:
+def _why(decision: Decision, action: str, *, resource_based: bool = False) -> str:
+    """AWS's reason: a service principal and a key are allowed by resource-based policies alone."""
+    kind = "resource-based" if resource_based else "identity-based"
     if decision is Decision.EXPLICIT_DENY:
-        return "with an explicit deny in a resource-based policy" if kms else "with an explicit deny"
-    if kms:
-        return "because no resource-based policy allows the " + action + " action"
-    return f"because no identity-based policy allows the {action} action"
+        return f"with an explicit deny in {'a' if resource_based else 'an'} {kind} policy"
+    return f"because no {kind} policy allows the {action} action"
 
 
 def _answer(service: str, protocol: str, denial: Denial) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -284,6 +406,13 @@ def _answer(service: str, protocol: str, denial: Denial) -> tuple[str, list[tupl
     else:
         code = "KMSAccessDeniedException" if kms else "AccessDeniedException"
         status = "400 Bad Request"
+    if protocol == "rest-json":  # Lambda
+        headers = [
+            ("Content-Type", "application/json"),
+            ("x-amzn-RequestId", request_id),
+            ("x-amzn-ErrorType", "AccessDeniedException"),
+        ]
+        return "403 Forbidden", headers, json.dumps({"Type": "User", "message": denial.message}).encode()
     if protocol == "query":
         body = (
             "<ErrorResponse><Error><Type>Sender</Type>"

@@ -1,6 +1,13 @@
 """EventBridge rule targets moto does not deliver (Lambda, SNS, Step Functions): moto matches
 the rule's pattern and puts the event on a bridge queue; this poller delivers it to each real
-target, with the target's input transformation, retry policy and dead-letter queue."""
+target, with the target's input transformation, retry policy and dead-letter queue.
+
+Each delivery is made as EventBridge makes it: with the target's role when it names one, else as
+`events.amazonaws.com` for the rule (`aws:SourceArn`), so the target's resource policy and its
+key's policy decide, as on AWS. A delivery denied for lack of permission is not retried: the
+event goes straight to the dead-letter queue with `ERROR_CODE` `NO_PERMISSIONS` (EventBridge User
+Guide, "Using dead-letter queues"), and is dropped if the dead-letter queue's own policies do not
+let EventBridge send to it."""
 
 from __future__ import annotations
 
@@ -9,6 +16,9 @@ import re
 import time
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from localcloud.access import AccessControl, Caller, denied
 from localcloud.pollers import Poller
 from localcloud.provision import Deployment, RuleSpec, RuleTarget
 
@@ -46,12 +56,35 @@ def transform(event: dict[str, Any], target: RuleTarget) -> str:
 
 
 class RulePoller(Poller):
-    def __init__(self, rule: RuleSpec, *, deployment: Deployment, retry_delay_seconds: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        rule: RuleSpec,
+        *,
+        deployment: Deployment,
+        access: AccessControl,
+        retry_delay_seconds: float,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name=rule.logical_id, **kwargs)
         self._rule = rule
         self._deployment = deployment
+        self._access = access
         self._retry_delay = retry_delay_seconds
-        self._sqs = self._client("sqs")
+        self._sqs = self._client("sqs")  # the bridge queue: the local cloud's own
+        self._service = Caller.of_service("events", source_arn=rule.arn)
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def _caller(self, target: RuleTarget) -> Caller:
+        if target.role_arn:
+            return Caller.of_role(target.role_arn, session=f"events-{self._rule.name}")
+        return self._service
+
+    def _as(self, caller: Caller, service: str) -> Any:
+        """A client with the caller's credentials, kept (building one costs more than a call)."""
+        key = (caller.arn, service)
+        if key not in self._clients:
+            self._clients[key] = self._client(service, credentials=self._access.register(caller))
+        return self._clients[key]
 
     def poll_once(self) -> bool:
         messages = self._sqs.receive_message(QueueUrl=self._rule.bridge_queue_url, MaxNumberOfMessages=10).get(
@@ -69,47 +102,65 @@ class RulePoller(Poller):
     def _deliver(self, event: dict[str, Any], target: RuleTarget) -> None:
         payload = transform(event, target)
         attempts = 1 + min(target.retry_attempts, LOCAL_RETRY_CAP)
-        error = ""
+        error = code = ""
         for attempt in range(attempts):
-            error = self._send(target.arn, payload)
+            error, code = self._send(target, payload)
             function = target.arn.rsplit(":", 1)[-1] if target.arn.split(":")[2] == "lambda" else None
             if not error and function and self._strikes("duplicate", function):
-                self._send(target.arn, payload)  # EventBridge delivers at least once
+                self._send(target, payload)  # EventBridge delivers at least once
             if not error:
                 self._report(
                     "rule_delivery",
                     {"rule": self._rule.name, "target": target.arn, "detail_type": event.get("detail-type")},
                 )
                 return
+            if code == "NO_PERMISSIONS":
+                break  # not retried until someone fixes the permissions
             if attempt + 1 < attempts:
                 time.sleep(self._retry_delay)
         self._report("rule_delivery_failed", {"rule": self._rule.name, "target": target.arn, "error": error})
-        if target.dead_letter_arn:
-            self._sqs.send_message(
+        if not target.dead_letter_arn:
+            return
+        try:
+            self._as(self._service, "sqs").send_message(
                 QueueUrl=self._deployment.queue_urls[target.dead_letter_arn],
                 MessageBody=json.dumps(event),
                 MessageAttributes={
-                    "RULE_ARN": {"DataType": "String", "StringValue": self._rule.name},
+                    "RULE_ARN": {"DataType": "String", "StringValue": self._rule.arn},
                     "TARGET_ARN": {"DataType": "String", "StringValue": target.arn},
+                    "ERROR_CODE": {"DataType": "String", "StringValue": code},
                     "ERROR_MESSAGE": {"DataType": "String", "StringValue": error[:256] or "failed"},
                 },
             )
+        except ClientError as failure:
+            if not denied(failure):
+                raise
+            self._report("rule_dead_letter_failed", {"rule": self._rule.name, "target": target.arn})
 
-    def _send(self, arn: str, payload: str) -> str:
-        """Deliver once; the error text, or "" when delivered."""
+    def _send(self, target: RuleTarget, payload: str) -> tuple[str, str]:
+        """Deliver once: ("", "") when delivered, else the error and EventBridge's error code."""
+        arn = target.arn
         service = arn.split(":")[2]
+        caller = self._caller(target)
         try:
             if service == "lambda":
+                denial = self._access.check(caller, "lambda", "lambda:InvokeFunction", arn)
+                if denial is not None:
+                    return denial.message, "NO_PERMISSIONS"
                 invocation = self._runtime.invoke(arn.rsplit(":", 1)[-1], json.loads(payload))
-                return json.dumps(invocation.error) if invocation.failed else ""
+                return (json.dumps(invocation.error), "SDK_CLIENT_ERROR") if invocation.failed else ("", "")
             if service == "sns":
-                self._client("sns").publish(TopicArn=arn, Message=payload)
+                self._as(caller, "sns").publish(TopicArn=arn, Message=payload)
             elif service == "states":
-                self._client("stepfunctions").start_execution(stateMachineArn=arn, input=payload)
+                self._as(caller, "stepfunctions").start_execution(stateMachineArn=arn, input=payload)
             elif service == "sqs":
-                self._sqs.send_message(QueueUrl=self._deployment.queue_urls[arn], MessageBody=payload)
+                self._as(caller, "sqs").send_message(QueueUrl=self._deployment.queue_urls[arn], MessageBody=payload)
             else:
-                return f"the local cloud cannot deliver to {service} targets"
-        except Exception as failure:  # a failed delivery is retried, then dead-lettered
-            return repr(failure)
-        return ""
+                return f"the local cloud cannot deliver to {service} targets", "INTERNAL_ERROR"
+        except ClientError as failure:  # a failed delivery is retried, then dead-lettered
+            return failure.response["Error"].get("Message", repr(failure)), (
+                "NO_PERMISSIONS" if denied(failure) else "SDK_CLIENT_ERROR"
+            )
+        except Exception as failure:
+            return repr(failure), "SDK_CLIENT_ERROR"
+        return "", ""

@@ -20,7 +20,7 @@ import boto3
 from botocore.config import Config
 
 from localcloud import moto_fixes
-from localcloud.access import AccessControl, Denial
+from localcloud.access import AccessControl, Caller, Denial
 from localcloud.apigateway import LocalApi
 from localcloud.bridges import RulePoller
 from localcloud.pollers import Poller, SqsPoller, StreamPoller
@@ -115,13 +115,14 @@ class LocalCloud:
         urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310
         self._enable_step_functions(port)
         self.deployment = Provisioner(template, self.client).provision()
-        self.access = AccessControl(self.deployment, report=self._on_denial)
+        self.access = AccessControl(self.deployment, report=self._on_denial, policy_outside=moto_fixes.queue_policy)
         self._server.gate.checked = self.access.middleware(self._server.gate.app)
+        moto_fixes.state_machine_calls_as(self._state_machine_credentials)
         self.runtime = LambdaRuntime(
             self.deployment.functions, self._function_env(), self._on_log, environments=self.config.environments
         )
         self.runtime.warm_up()
-        moto_fixes.topic_deliveries_consult(self.runtime.faults)
+        moto_fixes.topic_deliveries_consult(self.runtime.faults, self._topic_delivery_denied)
         for rule in self.deployment.rules:
             rule_poller = RulePoller(
                 rule,
@@ -129,12 +130,20 @@ class LocalCloud:
                 client=self.client,
                 report=self._on_report,
                 deployment=self.deployment,
+                access=self.access,
                 retry_delay_seconds=self.config.retry_delay_seconds,
             )
             self._pollers.append(rule_poller)
             rule_poller.start()
         for spec in self.deployment.event_sources:
-            options: dict[str, Any] = {"runtime": self.runtime, "client": self.client, "report": self._on_report}
+            options: dict[str, Any] = {
+                "runtime": self.runtime,
+                "client": self.client,
+                "report": self._on_report,
+                # Lambda reads the source (and sends to its on-failure destination) with the
+                # function's role.
+                "role": Caller.of_function(self.deployment.functions[spec.function_name]).credentials(),
+            }
             if spec.kind == "sqs":
                 # As many concurrent batches as the mapping's maximum concurrency allows, within
                 # the local cap on environments (FIFO groups stay one at a time: SQS holds back a
@@ -182,8 +191,23 @@ class LocalCloud:
         moto_fixes.lambda_tasks_run_on(invoke)
         moto_fixes.apply_all()
 
+    def _state_machine_credentials(self, role_arn: str) -> dict[str, str]:
+        """A state machine's session: its calls are checked against its role."""
+        names = [
+            arn.rsplit(":", 1)[-1] for arn, role in self.deployment.state_machine_roles.items() if role == role_arn
+        ]
+        return self.access.register(Caller.of_role(role_arn, session=names[0] if names else "states"))
+
+    def _topic_delivery_denied(self, topic_arn: str, queue_arn: str) -> str | None:
+        """Why SNS may not deliver from this topic to this queue (its policy, its key), or None."""
+        caller = Caller.of_service("sns", source_arn=topic_arn)
+        denial = self.access.check(caller, "sqs", "sqs:SendMessage", queue_arn)
+        return None if denial is None else denial.message
+
     def stop(self) -> None:
         moto_fixes.lambda_tasks_run_on(None)
+        moto_fixes.state_machine_calls_as(None)
+        moto_fixes.topic_deliveries_consult(None, None)
         for poller in self._pollers:
             poller.stop()
         self._pollers.clear()
@@ -199,7 +223,7 @@ class LocalCloud:
 
     def client(self, service: str, credentials: dict[str, str] | None = None) -> Any:
         """A client on the local endpoint, with the operator's credentials or the given ones
-        (`AccessControl.credentials(spec)`: a function's, whose calls are checked)."""
+        (a `Caller`'s, whose calls are checked)."""
         credentials = credentials or CREDENTIALS
         return boto3.client(
             service,
@@ -326,7 +350,7 @@ def describe(kind: str, details: dict[str, Any]) -> str:
         failed = f", {len(details['failed'])} failed" if details["failed"] else ""
         return f"outbox stream -> {details['function']}: {details['records']} record(s){failed}"
     if kind == "access_denied":
-        return f"ACCESS DENIED {details['function']}: {details['code']}: {details['message']}"
+        return f"ACCESS DENIED {details['caller']}: {details['code']}: {details['message']}"
     if kind == "rule_delivery":
         return f"bus rule {details['rule']} -> {details['target'].rsplit(':', 1)[-1]}: {details['detail_type']}"
     return f"{kind}: {json.dumps(details, default=str)[:300]}"

@@ -185,6 +185,8 @@ class Demo:
         self.expect([letter.group for letter in letters] == [POISON_GROUP], "dead letters other than the poison")
         self._invariants(views)
         self._journey()
+        print("  " + "\n  ".join(self.cloud.access.summary()))
+        self.expect(not self.cloud.access.denials, "a call or delivery was denied: the template lacks a permission")
         print("\n" + ("OK: every check passed" if not self.problems else f"FAILED: {len(self.problems)} problem(s)"))
 
     def _invariants(self, views: dict[str, Any]) -> None:

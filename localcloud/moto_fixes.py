@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -51,16 +52,24 @@ def refuse_untested_moto(installed: str | None = None) -> None:
 
 # --- where the local cloud plugs into moto -----------------------------------------------------
 
-_delivering: list[Any] = []  # the fault plan topic deliveries consult (the running cloud's)
+DeliveryCheck = Callable[[str, str], str | None]  # (topic ARN, queue ARN) -> the denial, or None
+# What topic deliveries consult (the running cloud's): its fault plan, and who may deliver where.
+_delivering: list[tuple[Any, DeliveryCheck]] = []
 
 
-def topic_deliveries_consult(plan: Any) -> None:
-    """Make moto's SNS -> SQS deliveries consult a fault plan (`FaultPlan.delivery_fails`): a
-    failed delivery goes to the subscription's dead-letter queue (its redrive policy), as SNS
-    does once its retries are spent, with the error as the `ERROR_MESSAGE` attribute. A
-    subscription without a dead-letter queue is left alone (SNS would drop the message;
-    nothing here loses one)."""
-    _delivering[:] = [plan]
+def topic_deliveries_consult(plan: Any, denied: DeliveryCheck | None) -> None:
+    """Make moto's SNS -> SQS deliveries consult the queue's permissions and a fault plan
+    (`FaultPlan.delivery_fails`).
+
+    A delivery the queue's policy or its key's policy does not allow SNS is a client-side error:
+    SNS does not retry it and moves the message to the subscription's dead-letter queue (whose
+    own policies must allow SNS too), or drops it when there is none (SNS Developer Guide,
+    "Amazon SNS message delivery retries", "Amazon SNS dead-letter queues"). An injected
+    failure goes to the dead-letter queue likewise, as SNS does once its retries are spent; a
+    subscription without one is left alone there (nothing here loses a message on purpose).
+    Either way the reason is the `ERROR_MESSAGE` attribute. None (the cloud stopped) leaves
+    moto's deliveries as they were."""
+    _delivering[:] = [(plan, denied)] if denied is not None else []
     if "topic_deliveries" in _applied:
         return
     from moto.sns.models import Subscription
@@ -68,25 +77,106 @@ def topic_deliveries_consult(plan: Any) -> None:
     original = Subscription.publish
 
     def publish(subscription: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> Any:
-        policy = subscription.attributes.get("RedrivePolicy")
-        plan = _delivering[0] if _delivering else None
-        if subscription.protocol != "sqs" or not policy or plan is None or not plan.active:
+        if subscription.protocol != "sqs" or not _delivering:
             return original(subscription, message, message_id, *args, **kwargs)
-        queue = subscription.endpoint.rsplit(":", 1)[-1]
+        plan, denied = _delivering[0]
         matcher = subscription._filter_policy_matcher
         if matcher is not None and not matcher.matches(kwargs.get("message_attributes"), message):
-            return None  # not for this queue: nothing to fail
-        if not plan.delivery_fails(queue):
-            return original(subscription, message, message_id, *args, **kwargs)
+            return None  # not for this queue: nothing to deliver
+        topic, queue = subscription.topic.arn, subscription.endpoint
+        policy = subscription.attributes.get("RedrivePolicy")
+        error = denied(topic, queue)
+        if error is None:
+            if not (policy and plan is not None and plan.active and plan.delivery_fails(queue.rsplit(":", 1)[-1])):
+                return original(subscription, message, message_id, *args, **kwargs)
+            error = f"delivery to {queue.rsplit(':', 1)[-1]} failed: injected fault"
+        dead_letter = json.loads(policy)["deadLetterTargetArn"] if policy else None
+        if dead_letter is None or denied(topic, dead_letter) is not None:
+            return None  # dropped, as SNS drops it (the denials are reported)
         failed = copy.copy(subscription)
-        failed.endpoint = json.loads(policy)["deadLetterTargetArn"]
+        failed.endpoint = dead_letter
         attributes = dict(kwargs.get("message_attributes") or {})
-        error = f"delivery to {queue} failed: injected fault"
-        attributes["ERROR_MESSAGE"] = {"Type": "String", "Value": error}
+        attributes["ERROR_MESSAGE"] = {"Type": "String", "Value": error[:256]}
         return original(failed, message, message_id, *args, **{**kwargs, "message_attributes": attributes})
 
     Subscription.publish = publish  # type: ignore[method-assign,assignment]
     _applied.add("topic_deliveries")
+
+
+def queue_policy(queue_arn: str) -> dict[str, Any] | None:
+    """The policy a queue has now (set with `SetQueueAttributes`), read from moto's state: for
+    queues the template does not define, such as a test's own."""
+    from moto.sqs.models import sqs_backends
+
+    _, _, _, region, account, name = queue_arn.split(":", 5)
+    queue = sqs_backends[account][region].queues.get(name)
+    return json.loads(queue.policy) if queue is not None and queue.policy else None
+
+
+RoleCredentials = Callable[[str], dict[str, str]]  # role ARN -> a session's credentials
+_state_machine_credentials: list[RoleCredentials] = []
+_state_machine_clients: dict[tuple[str, str, str], Any] = {}
+# The interpreter's modules that call services (each imported `boto_client_for` by name).
+_INTERPRETER_CALLERS = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sqs",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_events",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk",
+)
+
+
+def state_machine_calls_as(credentials_of: RoleCredentials | None) -> None:
+    """moto's interpreter calls services with a fixed key, whatever the state machine's role:
+    call them with the role's session credentials instead (`credentials_of(role ARN)`), so the
+    endpoint checks them against the role's policies, as Step Functions' calls are on AWS. A
+    client is kept per service and role (the interpreter would build one per task). None puts
+    moto's own back."""
+    import importlib
+
+    from moto.stepfunctions.parser.asl.utils import boto_client as module
+
+    _state_machine_credentials[:] = [credentials_of] if credentials_of is not None else []
+    _state_machine_clients.clear()  # a new cloud: a new endpoint, perhaps a new port
+    if "state_machine_calls" in _applied:
+        return
+    original = module.boto_client_for
+
+    def client(region: str, service: str, role_arn: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        key = (region, service, role_arn)
+        if key not in _state_machine_clients:
+            credentials = _state_machine_credentials[0](role_arn)
+            _state_machine_clients[key] = boto3.client(
+                service,
+                region_name=region,
+                endpoint_url=f"http://localhost:{os.environ['MOTO_PORT']}",
+                aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=credentials["AWS_SESSION_TOKEN"],
+                # As moto's: no retries, and no read timeout of the client's own (the task has its).
+                config=Config(
+                    parameter_validation=False,
+                    retries={"max_attempts": 0, "total_max_attempts": 1},
+                    connect_timeout=99999999,
+                    read_timeout=99999999,
+                ),
+            )
+        return _state_machine_clients[key]
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        role_arn = getattr(state_credentials, "role_arn", None)
+        if not _state_machine_credentials or not role_arn:
+            return original(region, service, state_credentials)
+        return client(region, service, role_arn)
+
+    for name in _INTERPRETER_CALLERS:
+        importlib.import_module(name).boto_client_for = boto_client_for  # type: ignore[attr-defined]
+    _applied.add("state_machine_calls")
 
 
 LambdaInvoke = Callable[[str, Any], tuple[str, bool, str]]  # (function name, payload) -> moto's answer
@@ -115,6 +205,59 @@ def lambda_tasks_run_on(invoke: LambdaInvoke | None) -> None:
 
 # --- corrections ---------------------------------------------------------------------------
 
+# The errors Lambda's Invoke API models: the SDK Step Functions uses raises each as its own
+# exception; any other code (AccessDeniedException among them) as `AWSLambdaException`.
+_MODELED_LAMBDA_ERRORS = frozenset(
+    {
+        "ResourceNotFoundException",
+        "TooManyRequestsException",
+        "ServiceException",
+        "InvalidRequestContentException",
+        "RequestTooLargeException",
+        "InvalidParameterValueException",
+        "ResourceConflictException",
+    }
+)
+
+
+def lambda_service_errors_named() -> None:
+    """A Lambda task whose invocation the Lambda service refuses (access denied, throttled, no
+    such function) fails on AWS with `Lambda.<the SDK's exception>` and a cause naming the
+    service's answer; moto names every such failure `Exception`."""
+    if "lambda_service_errors" in _applied:
+        return
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, LambdaFunctionFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    original = StateTaskLambda._from_error
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        error, metadata = ex.response["Error"], ex.response.get("ResponseMetadata", {})
+        code = error.get("Code", "")
+        name = f"Lambda.{code if code in _MODELED_LAMBDA_ERRORS else 'AWSLambdaException'}"
+        cause = (
+            f"{error.get('Message', '')} (Service: AWSLambda; Status Code: {metadata.get('HTTPStatusCode')}; "
+            f"Error Code: {code}; Request ID: {metadata.get('RequestId', '')}; Proxy: null)"
+        )
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(name),
+            event_type=HistoryEventType.LambdaFunctionFailed,
+            # One detail of many, as moto builds it (its TypedDict declares them all required).
+            event_details=EventDetails(  # type: ignore[typeddict-item]
+                lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=name, cause=cause)
+            ),
+        )
+
+    StateTaskLambda._from_error = from_error  # type: ignore[method-assign]
+    _applied.add("lambda_service_errors")
+
 
 def apply_all() -> None:
     refuse_untested_moto()
@@ -128,6 +271,7 @@ def apply_all() -> None:
     rfc3339_timestamps_in_choices()
     stale_receipt_handles_change_nothing()
     atomic_queue_actions()
+    lambda_service_errors_named()
 
 
 # RFC 3339 as Step Functions takes it in Choice rules: an uppercase T between date and time,

@@ -19,11 +19,15 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from localcloud.access import denied
 from localcloud.provision import REGION, Deployment, EventSourceSpec
 from localcloud.runtime import Invocation, LambdaRuntime
 
-Client = Callable[[str], Any]
+Client = Callable[..., Any]  # (service, credentials=None) -> a client on the local endpoint
 Report = Callable[[str, dict[str, Any]], None]  # (kind, details): what the pollers did
+DENIED_BACKOFF_SECONDS = 1.0  # between polls its role may not make
 
 
 class Poller:
@@ -32,11 +36,19 @@ class Poller:
     they received (so a quiet source costs one poll at a time)."""
 
     def __init__(
-        self, *, name: str, runtime: LambdaRuntime, client: Client, report: Report, concurrency: int = 1
+        self,
+        *,
+        name: str,
+        runtime: LambdaRuntime,
+        client: Client,
+        report: Report,
+        concurrency: int = 1,
+        role: dict[str, str] | None = None,
     ) -> None:
         self.name = name
         self._runtime = runtime
-        self._client = client
+        self._client = client  # the operator's: the local cloud's own mechanics
+        self._role = role  # the credentials of the role AWS makes the source's calls with
         self._report = report
         self._stop = threading.Event()
         self._threads = [
@@ -82,6 +94,11 @@ class Poller:
             self._received.work = False
             try:
                 worked = self.poll_once()
+            except ClientError as error:
+                if not denied(error):
+                    self._report("poller_error", {"source": self.name, "error": repr(error)})
+                worked = False  # a denial is reported where it was made; Lambda keeps polling,
+                self._stop.wait(DENIED_BACKOFF_SECONDS)  # less often
             except Exception as error:  # keep polling, like the Lambda service does
                 self._report("poller_error", {"source": self.name, "error": repr(error)})
                 worked = False
@@ -99,6 +116,10 @@ class Poller:
 
     def poll_once(self) -> bool:
         raise NotImplementedError
+
+    def _as_role(self, service: str) -> Any:
+        """A client making the calls AWS makes with the source's role (checked against it)."""
+        return self._client(service, credentials=self._role)
 
     def _received_work(self) -> None:
         """Called by a poll as soon as it has work: busy from now (a long delivery must not look
@@ -162,7 +183,8 @@ class SqsPoller(Poller):
         self.spec = spec
         self._queue_url = queue_url
         self._retry_delay = retry_delay_seconds
-        self._sqs = self._client("sqs")
+        self._sqs = self._as_role("sqs")  # receive and delete, as the mapping does with the function's role
+        self._local_sqs = self._client("sqs")  # releases and copies: time passing, SQS's duplicates
 
     def poll_once(self) -> bool:
         messages = self._sqs.receive_message(
@@ -241,7 +263,7 @@ class SqsPoller(Poller):
         """
         if self._stop.is_set():
             return
-        self._sqs.change_message_visibility_batch(
+        self._local_sqs.change_message_visibility_batch(
             QueueUrl=self._queue_url,
             Entries=[
                 {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
@@ -265,7 +287,7 @@ class SqsPoller(Poller):
             if "MessageGroupId" in attributes:
                 copy["MessageGroupId"] = attributes["MessageGroupId"]
                 copy["MessageDeduplicationId"] = f"late-{message['MessageId']}"
-            self._sqs.send_message(**copy)
+            self._local_sqs.send_message(**copy)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -316,7 +338,7 @@ class StreamPoller(Poller):
     ) -> None:
         super().__init__(name=spec.logical_id, **kwargs)
         self.spec = spec
-        self._streams = self._client("dynamodbstreams")
+        self._streams = self._as_role("dynamodbstreams")
         self._deployment = deployment
         self._retry_delay = retry_delay_seconds
         self._last_delivered: dict[str, str] = {}  # shard id -> sequence number
@@ -443,8 +465,16 @@ class StreamPoller(Poller):
                 "streamArn": self.spec.source_arn,
             },
         }
+        sent = False
         if destination:
-            self._client("sqs").send_message(
-                QueueUrl=self._deployment.queue_urls[destination], MessageBody=json.dumps(details)
-            )
-        self._report("stream_batch_discarded", {"source": self.spec.logical_id, "destination": destination, **details})
+            # Lambda sends it with the function's role: the role must be allowed to.
+            try:
+                self._as_role("sqs").send_message(
+                    QueueUrl=self._deployment.queue_urls[destination], MessageBody=json.dumps(details)
+                )
+                sent = True
+            except ClientError as error:
+                if not denied(error):
+                    raise
+        report = {"source": self.spec.logical_id, "destination": destination, "sent": sent, **details}
+        self._report("stream_batch_discarded", report)

@@ -109,6 +109,7 @@ class RuleTarget:
     input: str | None = None
     retry_attempts: int = 185  # EventBridge's default
     dead_letter_arn: str | None = None
+    role_arn: str | None = None  # EventBridge delivers with this role, else as its service principal
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class RuleSpec:
 
     logical_id: str
     name: str
+    arn: str
     bridge_queue_url: str
     targets: tuple[RuleTarget, ...]
 
@@ -475,8 +477,8 @@ class Provisioner:
         return {None: name, "Arn": spec.arn}
 
     def _execution_role(self) -> str:
-        """The role moto's Lambda and Step Functions records name (moto needs one; the local
-        permission checks use the template's roles, `Permissions`)."""
+        """The role moto's Lambda records name (moto needs one that exists; a function's calls
+        are checked against its template role, `FunctionSpec.role_arn`)."""
         if not hasattr(self, "_role_arn"):
             self._role_arn: str = self._client("iam").create_role(
                 RoleName="localcloud-execution",
@@ -490,7 +492,7 @@ class Provisioner:
         arn = self._client("stepfunctions").create_state_machine(
             name=name,
             definition=props["DefinitionString"],
-            roleArn=self._execution_role(),
+            roleArn=str(props["RoleArn"]),  # its calls are made, and checked, with this role
             type=props.get("StateMachineType", "STANDARD"),
         )["stateMachineArn"]
         self._deployment.state_machine_roles[arn] = str(props["RoleArn"])
@@ -514,13 +516,14 @@ class Provisioner:
                 input=target.get("Input"),
                 retry_attempts=int(target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185)),
                 dead_letter_arn=target.get("DeadLetterConfig", {}).get("Arn"),
+                role_arn=target.get("RoleArn"),
             )
             for target in props.get("Targets", [])
         )
+        arn = self._arn("events", f"rule/{bus}/{name}" if bus != "default" else f"rule/{name}")
         self._deployment.rules.append(
-            RuleSpec(logical_id=logical_id, name=name, bridge_queue_url=bridge, targets=targets)
+            RuleSpec(logical_id=logical_id, name=name, arn=arn, bridge_queue_url=bridge, targets=targets)
         )
-        arn = self._arn("events", f"rule/{bus}/{name}")
         return {None: name, "Arn": arn}
 
     def _event_source_mapping(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from localcloud.access import AccessControl
+from localcloud.access import Caller
 from localcloud.faults import LATENCY, Fault, FaultPlan
 from localcloud.provision import FunctionSpec
 
@@ -53,7 +53,7 @@ class Worker:
         self._answer_read, answer_write = os.pipe()
         environment = {
             **base_env,
-            **AccessControl.credentials(spec),  # its role's session, as Lambda gives it
+            **Caller.of_function(spec).credentials(),  # its role's session, as Lambda gives it
             **spec.environment,
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),

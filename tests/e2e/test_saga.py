@@ -331,8 +331,20 @@ def test_stock_below_the_threshold_raises_low_stock_on_the_alert_topic(cloud: Lo
     sqs, sns = cloud.client("sqs"), cloud.client("sns")
     tap = sqs.create_queue(QueueName="alerts-tap")["QueueUrl"]
     tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = cloud.deployment.outputs["AlertTopic"]
+    # As on AWS, the queue's policy must let SNS deliver from the topic.
+    allow_topic = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": tap_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+    }
+    sqs.set_queue_attributes(
+        QueueUrl=tap, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [allow_topic]})}
+    )
     sns.subscribe(
-        TopicArn=cloud.deployment.outputs["AlertTopic"],
+        TopicArn=topic,
         Protocol="sqs",
         Endpoint=tap_arn,
         Attributes={"RawMessageDelivery": "true"},

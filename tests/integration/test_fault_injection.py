@@ -13,7 +13,7 @@ from localcloud.moto_fixes import topic_deliveries_consult
 
 def test_a_failed_topic_delivery_lands_in_the_subscriptions_dead_letter_queue() -> None:
     plan = FaultPlan()
-    topic_deliveries_consult(plan)
+    topic_deliveries_consult(plan, lambda topic, queue: None)  # every delivery allowed
     with mock_aws():
         sns, sqs = boto3.client("sns", region_name="eu-west-1"), boto3.client("sqs", region_name="eu-west-1")
         topic = sns.create_topic(Name="events")["TopicArn"]
@@ -33,6 +33,7 @@ def test_a_failed_topic_delivery_lands_in_the_subscriptions_dead_letter_queue() 
         plan.set([Fault(kind="delivery", target="sns")], seed=1)
         sns.publish(TopicArn=topic, Message="undelivered", MessageAttributes=attributes)
         plan.clear()
+        topic_deliveries_consult(None, None)
 
         received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
         (letter,) = sqs.receive_message(QueueUrl=dead, MessageAttributeNames=["All"])["Messages"]

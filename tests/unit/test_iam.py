@@ -235,3 +235,24 @@ def test_calls_are_authorized_as_aws_authorizes_them() -> None:
         ("events:PutEvents", "arn:aws:events:eu-west-1:123456789012:event-bus/orders"),
     ]
     assert _needs("states", "SendTaskSuccess", {"taskToken": "issued-by-nobody"}) == []  # InvalidToken
+    assert _needs("lambda", "Invoke", {"FunctionName": "relay"}) == [
+        ("lambda:InvokeFunction", "arn:aws:lambda:eu-west-1:123456789012:function:relay")
+    ]
+    stream = "arn:aws:dynamodb:eu-west-1:123456789012:table/outbox/stream/2026-12-03T00:00:00.000"
+    assert _needs("dynamodb", "GetRecords", {"ShardIterator": f"{stream}|1|opaque"}) == [
+        ("dynamodb:GetRecords", stream)
+    ]
+
+
+def test_a_service_principal_acts_for_its_source_and_a_role_session_as_its_role() -> None:
+    from localcloud.access import Caller
+
+    sns = Caller.of_service("sns", source_arn="arn:aws:sns:eu-west-1:123456789012:order-events.fifo")
+    assert (sns.principal, sns.arn) == ("sns.amazonaws.com", "sns.amazonaws.com")
+    assert sns.context()["aws:SourceArn"] == "arn:aws:sns:eu-west-1:123456789012:order-events.fifo"
+    assert sns.context()["aws:SourceAccount"] == "123456789012"
+    machine = Caller.of_role("arn:aws:iam::123456789012:role/saga-role", session="saga")
+    assert machine.arn == "arn:aws:sts::123456789012:assumed-role/saga-role/saga"
+    assert machine.context()["aws:PrincipalArn"] == "arn:aws:iam::123456789012:role/saga-role"
+    assert machine.credentials()["AWS_ACCESS_KEY_ID"] != sns.credentials()["AWS_ACCESS_KEY_ID"]
+    assert machine.credentials()["AWS_ACCESS_KEY_ID"].startswith("ASIA")

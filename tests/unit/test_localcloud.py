@@ -125,7 +125,7 @@ def _sqs_poller(queue: Any, invoke: Any = None, *, batch_size: int = 10, concurr
         queue_url="q",
         retry_delay_seconds=1,
         runtime=runtime,
-        client=lambda _: queue,
+        client=lambda *_, **__: queue,
         report=lambda *_: None,
         concurrency=concurrency,
     )
@@ -295,7 +295,7 @@ def test_stream_records_older_than_the_maximum_record_age_go_to_the_on_failure_d
         deployment=deployment,
         retry_delay_seconds=0,
         runtime=runtime,
-        client=lambda _: Queue(),
+        client=lambda *_, **__: Queue(),
         report=lambda *_: None,
     )
 
