@@ -161,6 +161,8 @@ class AccessControl:
             self.register(Caller.of_function(spec))
         self._report = report
         self.denials: list[Denial] = []
+        # Every request allowed so far: (caller, service, action, resource).
+        self.granted: set[tuple[Caller, str, str, str]] = set()
         self._lock = threading.Lock()
 
     def register(self, caller: Caller) -> dict[str, str]:
@@ -184,13 +186,23 @@ class AccessControl:
         return None
 
     def check(self, caller: Caller, service: str, action: str, resource: str) -> Denial | None:
-        """One action on one resource, and the key of the encrypted queue or topic it touches."""
+        """One action on one resource, and the key of the encrypted queue or topic it touches:
+        a denial is reported, an allowed request remembered (`granted`)."""
+        refused = self.refusal(caller, service, action, resource)
+        if refused is None:
+            self.granted.add((caller, service, action, resource))
+            return None
+        return self._deny(caller, *refused)
+
+    def refusal(self, caller: Caller, service: str, action: str, resource: str) -> tuple[str, str, str] | None:
+        """(the action refused, its resource, AWS's reason), or None when all of it is allowed;
+        nothing is reported."""
         identity = [] if caller.service else self.policies_of(caller.principal)
         context = caller.context()
         request = Request(principal=caller.principal, action=action, resource=resource, context=context)
         decision = evaluate(request, identity, self._resource_policy(resource))
         if decision is not Decision.ALLOW:
-            return self._deny(caller, action, resource, _why(decision, action, resource_based=caller.service))
+            return action, resource, _why(decision, action, resource_based=caller.service)
         key = self._permissions.encryption.get(resource)
         if key is None:
             return None
@@ -199,7 +211,7 @@ class AccessControl:
             key_request = Request(principal=caller.principal, action=key_action, resource=key, context=key_context)
             key_decision = evaluate_kms(key_request, self._permissions.key_policies.get(key, {}), identity)
             if key_decision is not Decision.ALLOW:
-                return self._deny(caller, key_action, key, _why(key_decision, key_action, resource_based=True))
+                return key_action, key, _why(key_decision, key_action, resource_based=True)
         return None
 
     def _resource_policy(self, arn: str) -> dict[str, Any] | None:

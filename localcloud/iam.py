@@ -13,8 +13,12 @@ expand policies without evaluating them. So the rules are written here, from the
 - all condition operators of a statement must hold (AND), and every key within an operator; a
   key holds when any of its values matches (OR); a key missing from the request makes a
   condition false, except for the negated operators (true) and `...IfExists` (true);
-- a resource-based policy names its principals: `*`, an account (its root ARN or id: any
-  principal of that account), a role ARN, or a service (`Service`).
+- a resource-based policy names its principals: `*`, an account (its root ARN or id), a role
+  ARN, or a service (`Service`). A statement naming the principal itself (or `*`) allows on its
+  own; one naming only the principal's account delegates to the account's identity-based
+  policies, so for a role of that account it adds nothing an identity policy does not already
+  grant (IAM User Guide, "AWS account principals"); a `Deny` naming the account applies to
+  every principal in it.
 
 Only what a request in one account needs is modelled: no permission boundaries, session policies
 or SCPs (the template defines none).
@@ -196,8 +200,23 @@ def _decide(policies: Iterable[Mapping[str, Any]], request: Request, *, resource
                 continue
             if statement.get("Effect") == "Deny":
                 return Decision.EXPLICIT_DENY
-            allowed = allowed or statement.get("Effect") == "Allow"
+            if statement.get("Effect") == "Allow" and (
+                not resource_policy or _names_itself(statement.get("Principal"), request.principal)
+            ):
+                allowed = True
     return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
+
+
+def _names_itself(element: Any, principal: str) -> bool:
+    """Whether a resource policy's `Principal` names this principal itself (or everyone), not
+    merely its account."""
+    if element == "*":
+        return True
+    if not isinstance(element, dict):
+        return False
+    if principal.endswith(".amazonaws.com"):
+        return principal in _as_list(element.get("Service"))
+    return any(str(name) in ("*", principal) for name in _as_list(element.get("AWS")))
 
 
 def evaluate(
@@ -206,8 +225,9 @@ def evaluate(
     resource_policy: Mapping[str, Any] | None = None,
 ) -> Decision:
     """The decision for a request within one account: an explicit deny in either kind of policy
-    denies; otherwise an allow in either the principal's policies or the resource's policy
-    allows (a service principal has no identity policies: only the resource policy can)."""
+    denies; otherwise an allow in the principal's policies, or a resource policy allow naming the
+    principal itself, allows (a service principal has no identity policies: only the resource
+    policy can)."""
     identity = (
         Decision.IMPLICIT_DENY
         if request.service_principal

@@ -175,7 +175,7 @@ def test_an_operator_the_evaluator_does_not_know_is_refused_not_guessed() -> Non
         )
 
 
-def test_a_resource_policy_naming_the_account_lets_its_roles_in() -> None:
+def test_a_resource_policy_naming_the_account_delegates_to_its_roles_own_policies() -> None:
     account = {
         "Effect": "Allow",
         "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
@@ -183,9 +183,15 @@ def test_a_resource_policy_naming_the_account_lets_its_roles_in() -> None:
         "Resource": QUEUE,
     }
     send = Request(ROLE, "sqs:SendMessage", QUEUE)
-    assert evaluate(send, [], policy(account)) is Decision.ALLOW
+    assert evaluate(send, [], policy(account)) is Decision.IMPLICIT_DENY
+    granted = policy({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": QUEUE})
+    assert evaluate(send, [granted], policy(account)) is Decision.ALLOW
+    the_role = {**account, "Principal": {"AWS": ROLE}}
+    assert evaluate(send, [], policy(the_role)) is Decision.ALLOW
     stranger = Request("arn:aws:iam::999999999999:role/x", "sqs:SendMessage", QUEUE)
     assert evaluate(stranger, [], policy(account)) is Decision.IMPLICIT_DENY
+    denied_to_the_account = {**account, "Effect": "Deny"}
+    assert evaluate(send, [granted], policy(denied_to_the_account)) is Decision.EXPLICIT_DENY
 
 
 KEY_POLICY = policy(
