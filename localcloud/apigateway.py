@@ -33,12 +33,13 @@ from urllib.parse import parse_qs, urlsplit
 from localcloud.api_client import Answer as ClientAnswer
 from localcloud.api_client import call
 from localcloud.gateway_responses import GatewayResponses
-from localcloud.provision import ACCOUNT, Deployment
+from localcloud.provision import ACCOUNT, REGION, Deployment
 from localcloud.runtime import LambdaRuntime
 
 LOCAL_PREFIX = "/_local"  # the local cloud's own pages; API Gateway has no such path
 Answer = tuple[int, list[tuple[str, str]], bytes]
 LocalPages = Callable[[str, str], Answer]
+InvokePermission = Callable[[str, str], bool]  # (execute-api source ARN, function name) -> allowed
 
 
 PAYLOAD_LIMIT = 10 * 1024 * 1024  # API Gateway's request payload quota
@@ -225,9 +226,13 @@ class LocalApi:
         *,
         host: str = "127.0.0.1",
         port: int = 3000,
+        may_invoke: InvokePermission,
         local_pages: LocalPages | None = None,
     ) -> None:
         self.routes, self.stage = routes_from(deployment)
+        rest_apis = deployment.of_type("AWS::ApiGateway::RestApi")
+        self.api_id = str(deployment.value(next(iter(rest_apis)))) if rest_apis else "local"
+        self._may_invoke = may_invoke
         self.usage_plans = api_keys(deployment)
         self.api_key = next(iter(self.usage_plans), "")
         self.stage_throttle = stage_throttle(deployment)
@@ -347,7 +352,7 @@ class LocalApi:
             "stageVariables": None,
             "requestContext": {
                 "accountId": ACCOUNT,
-                "apiId": "local",
+                "apiId": self.api_id,
                 "stage": self.stage,
                 "requestId": request_id,
                 "requestTimeEpoch": int(time.time() * 1000),
@@ -360,6 +365,11 @@ class LocalApi:
             "body": body,
             "isBase64Encoded": False,
         }
+        source_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{self.api_id}/{self.stage}/{route.method}{path}"
+        if not self._may_invoke(source_arn, route.function_name):
+            # The function's policy does not let this API invoke it: API Gateway logs "Invalid
+            # permissions on Lambda function" and answers 500.
+            return gateway("API_CONFIGURATION_ERROR", message="Internal server error", status=500)
         started = time.monotonic()
         invocation = self._runtime.invoke(route.function_name, event)
         result = invocation.result

@@ -168,6 +168,7 @@ class LocalCloud:
             self.runtime,
             port=self.config.api_port,
             local_pages=lambda path, query: dashboard.serve(self, path, query),
+            may_invoke=self._api_may_invoke,
         )
         self.api.start()
         return self
@@ -197,6 +198,12 @@ class LocalCloud:
             arn.rsplit(":", 1)[-1] for arn, role in self.deployment.state_machine_roles.items() if role == role_arn
         ]
         return self.access.register(Caller.of_role(role_arn, session=names[0] if names else "states"))
+
+    def _api_may_invoke(self, source_arn: str, function_name: str) -> bool:
+        """Whether the function's policy lets API Gateway invoke it for this method and path."""
+        caller = Caller.of_service("apigateway", source_arn=source_arn)
+        function = self.deployment.functions[function_name].arn
+        return self.access.check(caller, "lambda", "lambda:InvokeFunction", function) is None
 
     def _topic_delivery_denied(self, topic_arn: str, queue_arn: str) -> str | None:
         """Why SNS may not deliver from this topic to this queue (its policy, its key), or None."""

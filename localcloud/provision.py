@@ -8,6 +8,7 @@ meaning are listed as skipped; a type this module does not know is an error.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -63,6 +64,11 @@ def _empty_zip() -> bytes:
 
 
 _EMPTY_ZIP = _empty_zip()
+
+
+def rest_api_id(logical_id: str) -> str:
+    """A REST API's id, ten lowercase letters and digits as API Gateway makes them."""
+    return hashlib.sha256(logical_id.encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True)
@@ -215,10 +221,20 @@ class Provisioner:
         kind = resource["Type"]
         if kind in SKIPPED_TYPES:
             self._deployment.skipped.setdefault(kind, []).append(logical_id)
-            self._deployment.values[logical_id] = {None: logical_id, "Arn": f"arn:aws:local:::{logical_id}"}
+            self._deployment.values[logical_id] = self._skipped(logical_id, resource)
         else:
             self._deployment.values[logical_id] = self._creators()[kind](logical_id, resource)
         self._in_progress.discard(logical_id)
+
+    def _skipped(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        """What a skipped resource's `Ref` stands for: as on AWS where something refers to it (the
+        REST API's id and the stage's name make the execute-api ARNs of the API's permissions),
+        else its logical id."""
+        if resource["Type"] == "AWS::ApiGateway::RestApi":
+            return {None: rest_api_id(logical_id)}
+        if resource["Type"] == "AWS::ApiGateway::Stage":
+            return {None: str(resource["Properties"]["StageName"])}
+        return {None: logical_id, "Arn": f"arn:aws:local:::{logical_id}"}
 
     def _lookup(self, logical_id: str, attribute: str | None) -> Any:
         self._ensure(logical_id)

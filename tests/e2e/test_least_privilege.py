@@ -60,12 +60,14 @@ def test_every_statement_the_flow_needs_is_refused_as_aws_refuses_when_taken_awa
             assert AWS_REFUSAL.fullmatch(message), (statement, message)
     # What the flow cannot run without, by kind: each function role the flow used, the state
     # machine's role, each subscribed queue's SNS statement, EventBridge's statement on the saga
-    # queue, and the keys' statements for the services and for the account's roles.
+    # queue, the API function's statement for POST /orders, and the keys' statements for the
+    # services and for the account's roles.
     used_roles = {request[0].principal.rsplit("/", 1)[-1] for request in requests if not request[0].service}
     assert {name for name in used_roles if not any(f"role {name}:" in s for s in needed)} == set()
     for queue in ("OrderHistoryQueue", "NotificationsQueue", "FulfilmentShippingQueue"):
         assert any(queue in s and "sns.amazonaws.com" in s for s in needed), queue
     assert any("FulfilmentSagaStartsQueue" in s and "events.amazonaws.com" in s for s in needed)
+    assert any("apigateway.amazonaws.com" in s and "/POST/orders" in s for s in needed)
     assert any(s.startswith("key policy") and '"Service": "sns.amazonaws.com"' in s for s in needed)
     assert any(s.startswith("key policy") and '"Service": "events.amazonaws.com"' in s for s in needed)
     assert sum(s.startswith("key policy") and ":root" in s for s in needed) == 2  # both keys delegate to IAM

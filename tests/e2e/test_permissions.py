@@ -361,3 +361,26 @@ def test_the_on_failure_destination_is_sent_to_with_the_function_role(cloud: Loc
     assert any(d.action == "sqs:SendMessage" and d.caller == spec.name for d in cloud.access.denials)
     batch = discarded[0]["DDBStreamBatchInfo"]["startSequenceNumber"]
     assert _taken(cloud, "BackboneRelayFailures", batch) == []
+
+
+def test_an_api_the_function_policy_does_not_name_gets_api_gateways_configuration_error(
+    cloud: LocalCloud, api: Any
+) -> None:
+    """API Gateway invokes the function as `apigateway.amazonaws.com` for the method's
+    execute-api ARN: without the function policy's statement it answers 500 and never runs it."""
+    function = _spec(cloud, "OrdersApiFunction")
+    documents = cloud.deployment.permissions.resource_policies[function.arn]
+    invoked_before = len([1 for name, _ in list(cloud.activity.logs) if name == function.name])
+    with taken_away(documents, lambda statement: "/GET/products" in json.dumps(statement)):
+        answer = api("GET", "/products")
+
+    assert (answer.status, answer.body["message"]) == (500, "Internal server error")  # the template's 5XX body
+    refused = cloud.access.denials[-1]
+    assert (refused.principal, refused.action, refused.resource) == (
+        "apigateway.amazonaws.com",
+        "lambda:InvokeFunction",
+        function.arn,
+    )
+    assert refused.caller == f"apigateway for {cloud.api.api_id}/{cloud.api.stage}/GET/products"
+    assert len([1 for name, _ in list(cloud.activity.logs) if name == function.name]) == invoked_before
+    assert api("GET", "/products").status == 200  # with the statement back
