@@ -11,6 +11,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -528,28 +529,44 @@ def fast_dispatch() -> None:
     _applied.add("dispatch")
 
 
-def isolated_dynamodb_transactions() -> None:
-    """DynamoDB transactions that readers cannot see half-done, and that cost what they touch.
+# How long a transaction holds its items before applying them: DynamoDB commits in two phases,
+# and for the tens of milliseconds of the first another request touching one of its items meets
+# a conflict. Locally a shorter hold, enough for concurrent orders to meet as they would.
+TRANSACTION_PREPARE_SECONDS = 0.01
+_claims: dict[tuple[str, str], int] = {}  # (table, key) -> the transaction holding the item
+_claims_lock = threading.Lock()
+_applying = threading.local()  # whether this thread is applying a transaction it holds
 
-    moto applies a `TransactWriteItems` item by item, backing up every table it touches (items
-    and stream) with a deep copy first, and restores the copies when the transaction is
-    cancelled. A concurrent reader sees the partial writes and their stream records, whose
-    sequence numbers are reused after the restore, and the copy grows with the table (seconds
-    per transaction after a few thousand orders, and a `dictionary changed size` error when
-    another request writes meanwhile). Here every DynamoDB and DynamoDB Streams request runs
-    under one lock, and a cancelled transaction is undone item by item: its items are put back
-    and its stream records dropped.
+
+def isolated_dynamodb_transactions() -> None:
+    """DynamoDB transactions that conflict as DynamoDB's do, that readers cannot see half-done,
+    and that cost what they touch.
+
+    A `TransactWriteItems` first holds its items for `TRANSACTION_PREPARE_SECONDS`, without
+    any lock: another transaction touching one of them meanwhile is cancelled with
+    `TransactionConflict` for that item, and a `PutItem`, `UpdateItem` or `DeleteItem` on one is
+    refused with `TransactionConflictException` (DynamoDB Developer Guide, "Transaction conflict
+    handling"). Then it is applied under the lock every other DynamoDB and DynamoDB Streams
+    request takes, so a reader sees all of it or none of it, and a conditional write's check and
+    write are one step, as DynamoDB applies each item's writes one at a time.
+
+    moto applies a transaction item by item, backing up every table it touches (items and
+    stream) with a deep copy first, and restores the copies when the transaction is cancelled:
+    the copy grows with the table (seconds per transaction after a few thousand orders). Here a
+    cancelled transaction is undone item by item instead: its items are put back and its stream
+    records dropped.
     """
     if "dynamodb" in _applied:
         return
     from moto.dynamodb import models
+    from moto.dynamodb.exceptions import TransactionCanceledException
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    for handler in (DynamoHandler, DynamoDBStreamsHandler):
-        _serialise(handler)
+    _serialise(DynamoDBStreamsHandler)
+    _serialise(DynamoHandler, unless="TransactWriteItems")  # it takes the lock when it applies
 
     class _NoTableCopies:
         """moto's `copy` module, with table backups made by `_undo_log` instead."""
@@ -565,17 +582,74 @@ def isolated_dynamodb_transactions() -> None:
     original = DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        with _DYNAMODB:
-            undo = _undo_log(self, transact_items)
-            try:
-                original(self, transact_items)
-            except Exception:
-                for restore in reversed(undo):
-                    restore()
-                raise
+        keys = [_item_key(self, entry) for entry in transact_items]
+        transaction = id(transact_items)
+        with _claims_lock:
+            held = [key is not None and key in _claims for key in keys]
+            if not any(held):
+                _claims.update((key, transaction) for key in keys if key is not None)
+        if any(held):
+            raise TransactionCanceledException(
+                [
+                    ("TransactionConflict", "Transaction is ongoing for the item", None) if h else (None, None, None)
+                    for h in held
+                ]
+            )
+        try:
+            time.sleep(TRANSACTION_PREPARE_SECONDS)
+            with _DYNAMODB:
+                undo = _undo_log(self, transact_items)
+                _applying.transaction = True  # its own item writes (moto makes them one by one)
+                try:
+                    original(self, transact_items)
+                except Exception:
+                    for restore in reversed(undo):
+                        restore()
+                    raise
+                finally:
+                    _applying.transaction = False
+        finally:
+            with _claims_lock:
+                for key in keys:
+                    if key is not None and _claims.get(key) == transaction:
+                        del _claims[key]
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    for name, attributes in (("put_item", "item_attrs"), ("update_item", "key"), ("delete_item", "key")):
+        setattr(DynamoDBBackend, name, _refused_while_held(getattr(DynamoDBBackend, name), attributes))
     _applied.add("dynamodb")
+
+
+def _refused_while_held(method: Any, attributes: str) -> Any:
+    """A single-item write refused while a transaction holds its item, as DynamoDB refuses it."""
+    from moto.dynamodb.exceptions import DynamodbException
+
+    @functools.wraps(method)
+    def write(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        value = kwargs.get(attributes, args[0] if args else None)
+        key = _item_key(self, {"Write": {"TableName": table_name, "Key": value or {}}})
+        if key is not None and key in _claims and not getattr(_applying, "transaction", False):
+            raise DynamodbException(
+                "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
+                "Transaction is ongoing for the item",
+            )
+        return method(self, table_name, *args, **kwargs)
+
+    return write
+
+
+def _item_key(backend: Any, entry: dict[str, Any]) -> tuple[str, str] | None:
+    """(table, the item's key) of a transaction item or a write, or None when moto will refuse
+    it anyway (no such table, no key)."""
+    operation: dict[str, Any] = next(iter(entry.values()), {})
+    table = backend.tables.get(operation.get("TableName"))
+    attributes = operation.get("Item") or operation.get("Key") or {}
+    if table is None:
+        return None
+    names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+    if any(name not in attributes for name in names):
+        return None
+    return table.name, json.dumps([attributes[name] for name in names], sort_keys=True)
 
 
 def partition_queries() -> None:
@@ -619,10 +693,13 @@ def partition_queries() -> None:
     _applied.add("query")
 
 
-def _serialise(handler: Any) -> None:
+def _serialise(handler: Any, *, unless: str = "") -> None:
+    """Every request of this handler under the DynamoDB lock (but the action `unless` names)."""
     original = handler.call_action
 
     def call_action(self: Any) -> Any:
+        if unless and self._get_action() == unless:
+            return original(self)
         with _DYNAMODB:
             return original(self)
 

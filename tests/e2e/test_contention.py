@@ -4,8 +4,13 @@ for its real reason, with its stock and its charge accounted for once."""
 
 from __future__ import annotations
 
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+import pytest
+
+from localcloud import moto_fixes
 from localcloud.cloud import LocalCloud
 from localcloud.faults import Fault
 from tests.e2e.saga_support import (
@@ -61,3 +66,29 @@ def test_every_transaction_meeting_a_conflict_changes_no_outcome(cloud: LocalClo
     assert declined not in charges or charges[declined].get("status") != "CHARGED"
     met = {prefix for prefix in TRANSACTIONAL if any(function.startswith(prefix) for function in conflicts)}
     assert met == set(TRANSACTIONAL), conflicts
+
+
+def test_two_orders_for_the_last_units_at_the_same_moment_ship_exactly_one(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A product with two units left, two orders for both at once: the reservations race on one
+    stock item (each transaction holding it longer than usual, so they overlap and conflict as
+    on DynamoDB), the conflict is retried, not taken for an outcome, and exactly one order ships;
+    nothing is oversold."""
+    from infra.seed.__main__ import load_products
+    from orderflow.adapters.catalogue import DynamoDbCatalogue
+
+    sku = f"LAST-{uuid.uuid4().hex[:6].upper()}"
+    template = load_products()[0]
+    catalogue = DynamoDbCatalogue(str(cloud.deployment.outputs["CatalogueTable"]), client=cloud.client("dynamodb"))
+    catalogue.put(template.model_copy(update={"sku": sku, "available": 2}))
+    monkeypatch.setattr(moto_fixes, "TRANSACTION_PREPARE_SECONDS", 0.2)
+    no_saga_running(cloud)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        orders = list(pool.map(lambda _: place(cloud, "tok_ok", [{"sku": sku, "quantity": 2}]), range(2)))
+    final = wait_terminal(cloud, *orders, timeout=120)
+
+    outcomes = sorted((view["status"], view.get("reason")) for view in final.values())
+    assert outcomes == [("CANCELLED", "OUT_OF_STOCK"), ("SHIPPED", None)]
+    assert stock(cloud)[sku] == {"available": 0, "reserved": 0, "sold": 2}

@@ -199,6 +199,7 @@ def _pending_with_a_failure_in(cloud: LocalCloud, queue: str, *, failing: str) -
     """An order placed while function `failing` fails every invocation, once its failure is in
     `queue`; the order is still PENDING (its saga never started)."""
     no_saga_running(cloud)
+    assert cloud.wait_until_idle(timeout=60)  # no other order's record can fail alongside
     cloud.runtime.faults.set([Fault(kind="error", target=failing)])
     try:
         order_id = place(cloud, "tok_ok")

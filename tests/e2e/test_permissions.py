@@ -20,10 +20,18 @@ from localcloud.access import Caller
 from localcloud.cloud import LocalCloud
 from localcloud.provision import REGION, FunctionSpec
 from orderflow.contracts import EventSource, EventType
+from tests.e2e.saga_support import no_saga_running
 from tests.e2e.test_order_flow import wait_for
 from tests.support.factories import order_created, order_request
 
 pytestmark = pytest.mark.denials_expected
+
+
+def quiet(cloud: LocalCloud) -> None:
+    """No saga running and every source drained: a permission taken away next refuses only
+    what the test itself sends, never another test's order."""
+    no_saga_running(cloud)
+    assert cloud.wait_until_idle(timeout=60)
 
 
 def as_function(cloud: LocalCloud, logical_prefix: str, service: str) -> Any:
@@ -41,10 +49,12 @@ def without_key_grants(cloud: LocalCloud) -> Iterator[FunctionSpec]:
     spec = _spec(cloud, "BackboneRelay")
     policies = cloud.access.policies_of(spec.role_arn)
     kept = [json.loads(json.dumps(policy)) for policy in policies]
-    for policy in policies:
-        policy["Statement"] = [s for s in policy["Statement"] if "kms:" not in json.dumps(s.get("Action"))]
-    yield spec
-    policies[:] = kept
+    quiet(cloud)
+    with cloud.paused():  # the relay itself is not run without them
+        for policy in policies:
+            policy["Statement"] = [s for s in policy["Statement"] if "kms:" not in json.dumps(s.get("Action"))]
+        yield spec
+        policies[:] = kept
 
 
 def test_a_write_to_a_table_the_role_has_no_grant_on_is_denied(cloud: LocalCloud) -> None:
@@ -213,6 +223,7 @@ def _publish_order_created(cloud: LocalCloud) -> str:
 def test_a_topic_delivery_the_queue_policy_refuses_goes_to_the_subscription_dlq(cloud: LocalCloud) -> None:
     """SNS does not retry a delivery the queue's policy refuses: the message goes to the
     subscription's dead-letter queue (whose policy still lets SNS in), never to the consumer."""
+    quiet(cloud)
     documents = cloud.deployment.permissions.resource_policies[_queue_arn(cloud, "OrderHistoryQueue")]
     with taken_away(documents, _allows("sns.amazonaws.com")):
         order_id = _publish_order_created(cloud)
@@ -228,6 +239,7 @@ def test_a_topic_delivery_the_queue_policy_refuses_goes_to_the_subscription_dlq(
 def test_a_topic_delivery_the_key_policy_refuses_is_dropped_when_its_dlq_shares_the_key(cloud: LocalCloud) -> None:
     """The queue and its dead-letter queue are encrypted with one key: a key policy that no
     longer lets SNS use it refuses both, and SNS drops the message (it is reported)."""
+    quiet(cloud)
     key = cloud.deployment.permissions.encryption[_queue_arn(cloud, "OrderHistoryQueue")]
     before = len(cloud.access.denials)
     with taken_away([cloud.deployment.permissions.key_policies[key]], _allows("sns.amazonaws.com")):
@@ -264,6 +276,7 @@ def test_a_rule_delivery_the_queue_policy_refuses_is_dead_lettered_at_once(cloud
     """EventBridge delivers to an SQS target as its service principal: without the queue
     policy's grant the delivery is refused, not retried, and the event dead-lettered with
     `NO_PERMISSIONS`."""
+    quiet(cloud)
     rule = _rule(cloud, "FulfilmentStartSaga")
     documents = cloud.deployment.permissions.resource_policies[_queue_arn(cloud, "FulfilmentSagaStartsQueue")]
     event = order_created(f"order-{uuid.uuid4().hex[:8]}")
@@ -282,6 +295,7 @@ def test_a_rule_delivery_the_queue_policy_refuses_is_dead_lettered_at_once(cloud
 def test_a_rule_target_role_without_the_publish_grant_dead_letters_the_alert(cloud: LocalCloud) -> None:
     """The low-stock rule publishes with a role of its own: that role, not a topic policy, must
     allow the publish."""
+    quiet(cloud)
     rule = _rule(cloud, "FulfilmentLowStock")
     (target,) = rule.targets
     assert target.role_arn
@@ -302,6 +316,7 @@ def test_a_rule_target_role_without_the_publish_grant_dead_letters_the_alert(clo
 def test_a_state_machine_role_without_the_invoke_grant_fails_the_task_as_step_functions_does(
     cloud: LocalCloud,
 ) -> None:
+    quiet(cloud)
     machine = cloud.deployment.outputs["StateMachine"]
     sfn = cloud.client("stepfunctions")
     role = cloud.deployment.state_machine_roles[machine]
@@ -330,6 +345,7 @@ def test_a_state_machine_role_without_the_invoke_grant_fails_the_task_as_step_fu
 def test_a_mapping_reads_its_queue_with_the_function_role(cloud: LocalCloud) -> None:
     """Without `sqs:ReceiveMessage` on its role, the function's queue is not read (the denial is
     reported, the messages wait); with it back, they are processed."""
+    quiet(cloud)
     spec = _spec(cloud, "OrderHistoryConsumer")
     with taken_away(cloud.access.policies_of(spec.role_arn), _grants("sqs:ReceiveMessage")):
         denied_before = len(cloud.access.denials)
@@ -344,6 +360,7 @@ def test_a_mapping_reads_its_queue_with_the_function_role(cloud: LocalCloud) -> 
 def test_the_on_failure_destination_is_sent_to_with_the_function_role(cloud: LocalCloud, api: Any) -> None:
     """Lambda sends a discarded stream batch's description with the function's role: without the
     grant nothing reaches the destination, and the discard says it was not sent."""
+    quiet(cloud)
     spec = _spec(cloud, "BackboneRelay")
     cloud.runtime.inject_fault(spec.name, "ServiceUnavailable", "the bus is unreachable")
     before = len([1 for kind, _ in list(cloud.activity.reports) if kind == "stream_batch_discarded"])
@@ -368,6 +385,7 @@ def test_an_api_the_function_policy_does_not_name_gets_api_gateways_configuratio
 ) -> None:
     """API Gateway invokes the function as `apigateway.amazonaws.com` for the method's
     execute-api ARN: without the function policy's statement it answers 500 and never runs it."""
+    quiet(cloud)
     function = _spec(cloud, "OrdersApiFunction")
     documents = cloud.deployment.permissions.resource_policies[function.arn]
     invoked_before = len([1 for name, _ in list(cloud.activity.logs) if name == function.name])

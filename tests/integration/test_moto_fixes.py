@@ -91,6 +91,7 @@ def test_readers_never_see_half_a_transaction(dynamodb: Any) -> None:
         while not done.is_set():
             keys = [item["pk"]["S"] for item in dynamodb.scan(TableName=TABLE)["Items"]]
             seen.append(len(keys) % 2)
+            time.sleep(0.002)  # a reader among writers, not one holding the tables every instant
 
     reader = threading.Thread(target=read)
     reader.start()
@@ -101,6 +102,43 @@ def test_readers_never_see_half_a_transaction(dynamodb: Any) -> None:
 
     assert seen
     assert set(seen) == {0}
+
+
+def test_overlapping_transactions_conflict_and_a_write_to_a_held_item_is_refused(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one transaction holds its items (its first phase, widened here to half a second),
+    another touching one of them is cancelled with `TransactionConflict` for that item, a plain
+    write to one is refused with `TransactionConflictException`, and a reader sees the items as
+    they were; then the first transaction applies whole."""
+    monkeypatch.setattr(moto_fixes, "TRANSACTION_PREPARE_SECONDS", 0.5)
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "stock"}, "sk": {"S": "1"}, "n": {"N": "1"}})
+    decrement = {
+        "Update": {
+            "TableName": TABLE,
+            "Key": {"pk": {"S": "stock"}, "sk": {"S": "1"}},
+            "UpdateExpression": "SET n = n - :one",
+            "ConditionExpression": "n >= :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    }
+    first = threading.Thread(target=dynamodb.transact_write_items, kwargs={"TransactItems": [_put("a"), decrement]})
+    first.start()
+    time.sleep(0.1)
+
+    with pytest.raises(ClientError) as conflict:
+        dynamodb.transact_write_items(TransactItems=[_put("b"), decrement])
+    with pytest.raises(ClientError) as refused:
+        dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "stock"}, "sk": {"S": "1"}, "n": {"N": "9"}})
+    during = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "stock"}, "sk": {"S": "1"}})["Item"]
+    first.join()
+
+    assert [r["Code"] for r in conflict.value.response["CancellationReasons"]] == ["None", "TransactionConflict"]
+    assert refused.value.response["Error"]["Code"] == "TransactionConflictException"
+    assert during["n"] == {"N": "1"}
+    assert dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "stock"}, "sk": {"S": "1"}})["Item"]["n"] == {"N": "0"}
+    keys = sorted(item["pk"]["S"] for item in dynamodb.scan(TableName=TABLE)["Items"])
+    assert keys == ["a", "stock"]  # the cancelled one wrote nothing
 
 
 def test_a_query_reads_its_partition_in_order(dynamodb: Any) -> None:

@@ -162,6 +162,7 @@ def test_concurrent_requests_with_one_key_charge_once(gateway: SimulatedGateway)
     for thread in threads:
         thread.join()
 
+    assert len(answers) == 4  # every caller answered: a provider serializes requests on one key
     assert len(set(answers)) == 1
     assert [entry.outcome for entry in gateway.entries()].count(CHARGED) == 1
     assert _net(gateway, "o-1") == Decimal("49.00")

@@ -45,6 +45,8 @@ from orderflow.contracts import Key
 from orderflow.domain.errors import PaymentDeclined, PaymentGatewayError
 
 FLAKY_FAILURES = 2
+STORE_ATTEMPTS = 6
+STORE_BACKOFF_SECONDS = 0.02
 # Test cards, not secrets.
 TOKEN_DECLINED = "tok_declined"  # noqa: S105
 TOKEN_FLAKY = "tok_flaky"  # noqa: S105
@@ -174,6 +176,21 @@ class SimulatedGateway:
         entries = [_entry(item) for item in items if str(item[Key.LEDGER_KEY]).startswith("entry#")]
         return sorted(entries, key=lambda entry: entry.at)
 
+    # --- the provider's own store -------------------------------------------------------------
+
+    def _store(self, operation: str, **params: Any) -> Any:
+        """A write to the provider's store, sent again while it meets a transaction on the same
+        record (two requests with one key at once): nothing of a conflicting write was applied,
+        and a provider serializes requests on one key rather than failing one of them."""
+        for attempt in range(STORE_ATTEMPTS):
+            try:
+                return getattr(self._client, operation)(**params)
+            except ClientError as error:
+                if not _conflict(error) or attempt + 1 == STORE_ATTEMPTS:
+                    raise
+                time.sleep(STORE_BACKOFF_SECONDS * 2**attempt)
+        raise AssertionError("unreachable")
+
     # --- charging ----------------------------------------------------------------------------
 
     def _charge(self, key: str, request: dict[str, Any], token: str) -> Charge | None:
@@ -201,7 +218,8 @@ class SimulatedGateway:
         """Count an attempt on the key's record, which keeps the first request's parameters;
         the record (with its result, if fixed)."""
         names = ("reference", "amount", "currency")
-        answer = self._client.update_item(
+        answer = self._store(
+            "update_item",
             TableName=self._table,
             Key=to_item({Key.LEDGER_KEY: f"charge#{key}"}),
             UpdateExpression="ADD attempts :one SET "
@@ -247,7 +265,7 @@ class SimulatedGateway:
             pointer = {Key.LEDGER_KEY: f"payment#{payment_id}", "charge_key": key}
             writes.append({"Put": {"TableName": self._table, "Item": to_item(pointer)}})
         try:
-            self._client.transact_write_items(TransactItems=writes)
+            self._store("transact_write_items", TransactItems=writes)
         except self._client.exceptions.TransactionCanceledException as cancelled:
             reasons = [reason.get("Code") for reason in cancelled.response.get("CancellationReasons", [])]
             if reasons[:1] == ["ConditionalCheckFailed"]:
@@ -280,7 +298,8 @@ class SimulatedGateway:
         }
         entry = self._entry_item(REFUND, key, request, outcome=REFUNDED, moved=-charge["amount"], payment_id=payment_id)
         try:
-            self._client.transact_write_items(
+            self._store(
+                "transact_write_items",
                 TransactItems=[
                     {
                         "Put": {
@@ -303,7 +322,7 @@ class SimulatedGateway:
                         }
                     },
                     {"Put": {"TableName": self._table, "Item": to_item(entry)}},
-                ]
+                ],
             )
         except self._client.exceptions.TransactionCanceledException as cancelled:
             reasons = [reason.get("Code") for reason in cancelled.response.get("CancellationReasons", [])]
@@ -327,7 +346,7 @@ class SimulatedGateway:
 
     def _append(self, operation: str, key: str, request: dict[str, Any], **fields: Any) -> None:
         item = self._entry_item(operation, key, request, **fields)
-        self._client.put_item(TableName=self._table, Item=to_item(item))
+        self._store("put_item", TableName=self._table, Item=to_item(item))
 
     @staticmethod
     def _entry_item(
@@ -379,3 +398,11 @@ def _entry(item: dict[str, Any]) -> LedgerEntry:
         payment_id=item.get("payment_id", ""),
         detail=item.get("detail", ""),
     )
+
+
+def _conflict(error: ClientError) -> bool:
+    """A write DynamoDB refused because a transaction held its item, applying nothing."""
+    if error.response.get("Error", {}).get("Code") == "TransactionConflictException":
+        return True
+    reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+    return "TransactionConflict" in reasons and set(reasons) <= {"TransactionConflict", "None"}
