@@ -582,7 +582,8 @@ def isolated_dynamodb_transactions() -> None:
     original = DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        keys = [_item_key(self, entry) for entry in transact_items]
+        located = [_located(self, entry) for entry in transact_items]
+        keys = [_item_key(item) for item in located]
         transaction = id(transact_items)
         with _claims_lock:
             held = [key is not None and key in _claims for key in keys]
@@ -598,7 +599,7 @@ def isolated_dynamodb_transactions() -> None:
         try:
             time.sleep(TRANSACTION_PREPARE_SECONDS)
             with _DYNAMODB:
-                undo = _undo_log(self, transact_items)
+                undo = _undo_log(located)
                 _applying.transaction = True  # its own item writes (moto makes them one by one)
                 try:
                     original(self, transact_items)
@@ -627,7 +628,7 @@ def _refused_while_held(method: Any, attributes: str) -> Any:
     @functools.wraps(method)
     def write(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
         value = kwargs.get(attributes, args[0] if args else None)
-        key = _item_key(self, {"Write": {"TableName": table_name, "Key": value or {}}})
+        key = _item_key(_located(self, {"Write": {"TableName": table_name, "Key": value or {}}}))
         if key is not None and key in _claims and not getattr(_applying, "transaction", False):
             raise DynamodbException(
                 "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
@@ -638,9 +639,9 @@ def _refused_while_held(method: Any, attributes: str) -> Any:
     return write
 
 
-def _item_key(backend: Any, entry: dict[str, Any]) -> tuple[str, str] | None:
-    """(table, the item's key) of a transaction item or a write, or None when moto will refuse
-    it anyway (no such table, no key)."""
+def _located(backend: Any, entry: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]] | None:
+    """(the table, the item's key values: hash, then range) of a transaction item or a write,
+    or None when moto will refuse it anyway (no such table, no key)."""
     operation: dict[str, Any] = next(iter(entry.values()), {})
     table = backend.tables.get(operation.get("TableName"))
     attributes = operation.get("Item") or operation.get("Key") or {}
@@ -649,7 +650,15 @@ def _item_key(backend: Any, entry: dict[str, Any]) -> tuple[str, str] | None:
     names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
     if any(name not in attributes for name in names):
         return None
-    return table.name, json.dumps([attributes[name] for name in names], sort_keys=True)
+    return table, [attributes[name] for name in names]
+
+
+def _item_key(located: tuple[Any, list[dict[str, Any]]] | None) -> tuple[str, str] | None:
+    """The key a transaction holds an item by: (table, its key values)."""
+    if located is None:
+        return None
+    table, values = located
+    return table.name, json.dumps(values, sort_keys=True)
 
 
 def partition_queries() -> None:
@@ -706,24 +715,19 @@ def _serialise(handler: Any, *, unless: str = "") -> None:
     handler.call_action = call_action
 
 
-def _undo_log(backend: Any, transact_items: list[dict[str, Any]]) -> list[Any]:
-    """A restore step per item a transaction may write, and one per stream it may append to."""
+def _undo_log(located: list[tuple[Any, list[dict[str, Any]]] | None]) -> list[Any]:
+    """A restore step per item a transaction may write (`_located`), and one per stream it may
+    append to."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     undo: list[Any] = []
     streams: set[int] = set()
-    for entry in transact_items:
-        operation: dict[str, Any] = next(iter(entry.values()), {})
-        table = backend.tables.get(operation.get("TableName"))
-        attributes = operation.get("Item") or operation.get("Key") or {}
-        if table is None or table.hash_key_attr not in attributes:
+    for item in located:
+        if item is None:
             continue  # moto rejects it before writing anything
-        hash_key = DynamoType(attributes[table.hash_key_attr])
-        range_key = None
-        if table.range_key_attr is not None:
-            if table.range_key_attr not in attributes:
-                continue
-            range_key = DynamoType(attributes[table.range_key_attr])
+        table, values = item
+        hash_key = DynamoType(values[0])
+        range_key = DynamoType(values[1]) if len(values) > 1 else None
         before = copy.deepcopy(table.get_item(hash_key, range_key))
         undo.append(functools.partial(_put_back, table, hash_key, range_key, before))
         shard = table.stream_shard

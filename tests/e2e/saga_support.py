@@ -26,6 +26,18 @@ def place(cloud: LocalCloud, token: str, items: list[dict[str, Any]] | None = No
     return str(answer.body["order_id"])
 
 
+def publish_event(cloud: LocalCloud, event: Any) -> None:
+    """An event on the order events topic, as the relay publishes it (its group, its id, its
+    type for the subscriptions' filter policies)."""
+    cloud.client("sns").publish(
+        TopicArn=cloud.deployment.outputs["OrderEventsTopic"],
+        Message=event.to_json(),
+        MessageGroupId=event.subject,
+        MessageDeduplicationId=event.id,
+        MessageAttributes={"event_type": {"DataType": "String", "StringValue": str(event.type)}},
+    )
+
+
 def view(cloud: LocalCloud, order_id: str) -> dict[str, Any]:
     return dict(cloud.api.request("GET", f"/orders/{order_id}").body)
 

@@ -13,6 +13,7 @@ import pytest
 from localcloud.cloud import LocalCloud
 from localcloud.state import dead_letters
 from orderflow.adapters.notifications import RecordingChannel
+from tests.e2e.saga_support import publish_event
 from tests.e2e.test_order_flow import wait_for
 from tests.support.factories import order_confirmed, order_created, order_request
 
@@ -101,16 +102,6 @@ def test_a_failure_mid_batch_redelivers_exactly_it_and_the_rest_of_its_group(clo
     assert api("GET", f"/orders/{order}").body["status"] == "PENDING"  # never jumped past the failure
 
 
-def _publish(cloud: LocalCloud, event: Any) -> None:
-    cloud.client("sns").publish(
-        TopicArn=cloud.deployment.outputs["OrderEventsTopic"],
-        Message=event.to_json(),
-        MessageGroupId=event.subject,
-        MessageDeduplicationId=event.id,
-        MessageAttributes={"event_type": {"DataType": "String", "StringValue": str(event.type)}},
-    )
-
-
 def _received(cloud: LocalCloud, queue: str, group: str) -> list[str]:
     """Bodies' event types each consumer received for `group` (first deliveries)."""
     ids = [
@@ -125,8 +116,8 @@ def _received(cloud: LocalCloud, queue: str, group: str) -> list[str]:
 
 def test_filter_policies_keep_unwanted_events_off_a_queue(cloud: LocalCloud) -> None:
     group = f"order-{uuid.uuid4()}"
-    _publish(cloud, order_created(group))  # for the history queue only
-    _publish(cloud, order_confirmed(group))  # customer-facing: history and notifications
+    publish_event(cloud, order_created(group))  # for the history queue only
+    publish_event(cloud, order_confirmed(group))  # customer-facing: history and notifications
 
     # Shipping turns the confirmation into OrderShipped, which is customer-facing too.
     channel = RecordingChannel(cloud.table_name("Notifications"), client=cloud.client("dynamodb"))

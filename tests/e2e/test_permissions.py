@@ -20,7 +20,7 @@ from localcloud.access import Caller
 from localcloud.cloud import LocalCloud
 from localcloud.provision import REGION, FunctionSpec
 from orderflow.contracts import EventSource, EventType
-from tests.e2e.saga_support import no_saga_running
+from tests.e2e.saga_support import no_saga_running, publish_event
 from tests.e2e.test_order_flow import wait_for
 from tests.support.factories import order_created, order_request
 
@@ -210,13 +210,7 @@ def _consumed(cloud: LocalCloud, marker: str) -> list[dict[str, Any]]:
 
 def _publish_order_created(cloud: LocalCloud) -> str:
     event = order_created(f"order-{uuid.uuid4().hex[:8]}")
-    cloud.client("sns").publish(
-        TopicArn=cloud.deployment.outputs["OrderEventsTopic"],
-        Message=event.to_json(),
-        MessageGroupId=event.subject,
-        MessageDeduplicationId=event.id,
-        MessageAttributes={"event_type": {"DataType": "String", "StringValue": str(event.type)}},
-    )
+    publish_event(cloud, event)
     return event.subject
 
 
