@@ -2,8 +2,8 @@
 
 Starts moto on 127.0.0.1:4566 (the AWS CLI and boto3 work against it), provisions the
 synthesized template, seeds the catalogue, serves the API on 127.0.0.1:3000 and runs every
-event source, printing a line per processed batch and per denied call or delivery; when it
-stops, it lists every denial it saw.
+event source, printing a line per processed batch and per denied call, denied delivery or
+throttled invocation; when it stops, it lists every denial it saw and the throttles per function.
 """
 
 from __future__ import annotations
@@ -69,6 +69,9 @@ Ctrl-C stops it. One line per processed batch follows.
         print("stopping...", flush=True)
         if hasattr(cloud, "access"):
             print("\n".join(cloud.access.summary()), flush=True)
+        if hasattr(cloud, "runtime"):
+            throttled = ", ".join(f"{name} {count}" for name, count in sorted(cloud.runtime.throttles.items()))
+            print(f"throttled invocations: {throttled or 'none'}", flush=True)
         cloud.stop()
 
 

@@ -34,7 +34,7 @@ from localcloud.api_client import Answer as ClientAnswer
 from localcloud.api_client import call
 from localcloud.gateway_responses import GatewayResponses
 from localcloud.provision import ACCOUNT, REGION, Deployment
-from localcloud.runtime import LambdaRuntime
+from localcloud.runtime import LambdaRuntime, TooManyRequests
 
 LOCAL_PREFIX = "/_local"  # the local cloud's own pages; API Gateway has no such path
 Answer = tuple[int, list[tuple[str, str]], bytes]
@@ -371,7 +371,13 @@ class LocalApi:
             # permissions on Lambda function" and answers 500.
             return gateway("API_CONFIGURATION_ERROR", message="Internal server error", status=500)
         started = time.monotonic()
-        invocation = self._runtime.invoke(route.function_name, event)
+        try:
+            invocation = self._runtime.invoke(route.function_name, event)
+        except TooManyRequests:
+            # Lambda refused the invocation (its concurrency is in use): API Gateway does not
+            # retry and answers 500, an integration failure (Lambda Developer Guide, "Handling
+            # Lambda errors with an API Gateway API").
+            return gateway("INTEGRATION_FAILURE", message="Internal server error", status=500)
         result = invocation.result
         if time.monotonic() - started >= route.integration_timeout_seconds:
             # API Gateway stopped waiting, whatever the function answered after. A function

@@ -1,6 +1,7 @@
 """EventBridge rule targets moto does not deliver (Lambda, SNS, Step Functions): moto matches
 the rule's pattern and puts the event on a bridge queue; this poller delivers it to each real
-target, with the target's input transformation, retry policy and dead-letter queue.
+target, with the target's input transformation, retry policy and dead-letter queue (a Lambda
+target asynchronously, as EventBridge invokes it: Lambda's event queue takes it from there).
 
 Each delivery is made as EventBridge makes it: with the target's role when it names one, else as
 `events.amazonaws.com` for the rule (`aws:SourceArn`), so the target's resource policy and its
@@ -19,6 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from localcloud.access import AccessControl, Caller, denied
+from localcloud.event_queue import EventQueue
 from localcloud.pollers import Poller
 from localcloud.provision import Deployment, RuleSpec, RuleTarget
 
@@ -62,10 +64,12 @@ class RulePoller(Poller):
         *,
         deployment: Deployment,
         access: AccessControl,
+        events: EventQueue,
         retry_delay_seconds: float,
         **kwargs: Any,
     ) -> None:
         super().__init__(name=rule.logical_id, **kwargs)
+        self._events = events
         self._rule = rule
         self._deployment = deployment
         self._access = access
@@ -147,8 +151,10 @@ class RulePoller(Poller):
                 denial = self._access.check(caller, "lambda", "lambda:InvokeFunction", arn)
                 if denial is not None:
                     return denial.message, "NO_PERMISSIONS"
-                invocation = self._runtime.invoke(arn.rsplit(":", 1)[-1], json.loads(payload))
-                return (json.dumps(invocation.error), "SDK_CLIENT_ERROR") if invocation.failed else ("", "")
+                # Asynchronously, as EventBridge invokes a function: delivered once Lambda has
+                # queued it; Lambda's own retries and destinations take it from there.
+                self._events.invoke(arn.rsplit(":", 1)[-1], json.loads(payload))
+                return "", ""
             if service == "sns":
                 self._as(caller, "sns").publish(TopicArn=arn, Message=payload)
             elif service == "states":

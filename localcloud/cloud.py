@@ -23,9 +23,10 @@ from localcloud import moto_fixes
 from localcloud.access import AccessControl, Caller, Denial
 from localcloud.apigateway import LocalApi
 from localcloud.bridges import RulePoller
+from localcloud.event_queue import EventQueue
 from localcloud.pollers import Poller, SqsPoller, StreamPoller
-from localcloud.provision import REGION, Deployment, Provisioner
-from localcloud.runtime import DEFAULT_ENVIRONMENTS, LambdaRuntime
+from localcloud.provision import ACCOUNT, REGION, Deployment, FunctionSpec, Provisioner
+from localcloud.runtime import ACCOUNT_CONCURRENCY, DEFAULT_ENVIRONMENTS, LambdaRuntime, TooManyRequests
 from localcloud.synth import ROOT, ensure_synthesized
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -38,6 +39,7 @@ class LocalCloudConfig:
     outdir: Path = ROOT / ".local" / "cdk.out"
     retry_delay_seconds: int = 1
     environments: int = DEFAULT_ENVIRONMENTS  # execution environments per function at most
+    account_concurrency: int = ACCOUNT_CONCURRENCY  # the account's Lambda concurrency quota
     echo: bool = False  # print a line per processed batch (make local)
     log_capacity: int = 20_000
 
@@ -92,12 +94,14 @@ class LocalCloud:
         self.log_listeners: list[Callable[[str, dict[str, Any] | str], None]] = []
         self.report_listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._pollers: list[Poller] = []
+        self._function_clients: dict[tuple[str, str], Any] = {}
         self._server: Any = None
         self.endpoint = ""
         self.deployment: Deployment
         self.runtime: LambdaRuntime
         self.api: LocalApi
         self.access: AccessControl
+        self.events: EventQueue
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -119,9 +123,23 @@ class LocalCloud:
         self._server.gate.checked = self.access.middleware(self._server.gate.app)
         moto_fixes.state_machine_calls_as(self._state_machine_credentials)
         self.runtime = LambdaRuntime(
-            self.deployment.functions, self._function_env(), self._on_log, environments=self.config.environments
+            self.deployment.functions,
+            self._function_env(),
+            self._on_log,
+            environments=self.config.environments,
+            reservations=lambda: moto_fixes.reserved_concurrency(ACCOUNT, REGION),
+            account_concurrency=self.config.account_concurrency,
         )
         self.runtime.warm_up()
+        self.events = EventQueue(
+            self.runtime,
+            self.deployment,
+            client=self._as_function,
+            settings=lambda name: moto_fixes.event_invoke_config(ACCOUNT, REGION, name),
+            report=self._on_report,
+            retry_delay_seconds=self.config.retry_delay_seconds,
+        )
+        moto_fixes.lambda_invocations_run_on(self._invoke_for_moto, self.events.invoke)
         moto_fixes.topic_deliveries_consult(self.runtime.faults, self._topic_delivery_denied)
         for rule in self.deployment.rules:
             rule_poller = RulePoller(
@@ -131,6 +149,7 @@ class LocalCloud:
                 report=self._on_report,
                 deployment=self.deployment,
                 access=self.access,
+                events=self.events,
                 retry_delay_seconds=self.config.retry_delay_seconds,
             )
             self._pollers.append(rule_poller)
@@ -179,18 +198,22 @@ class LocalCloud:
         from moto.core.config import default_user_config
 
         os.environ["MOTO_PORT"] = str(port)
+        # moto then refuses a reservation that leaves the account less than 100 unreserved, as AWS.
+        os.environ["MOTO_LAMBDA_CONCURRENCY_QUOTA"] = str(self.config.account_concurrency)
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
-        cloud = self
-
-        def invoke(function_name: str, payload: Any) -> tuple[str, bool, str]:
-            answer = cloud.runtime.invoke(function_name, payload)
-            if answer.failed:
-                cloud.activity.counters["saga_task_failed"] += 1
-                return json.dumps(answer.error), True, ""
-            return json.dumps(answer.result), False, ""
-
-        moto_fixes.lambda_tasks_run_on(invoke)
         moto_fixes.apply_all()
+
+    def _invoke_for_moto(self, function_name: str, payload: Any) -> tuple[str, bool, str]:
+        """A synchronous invocation through moto's Lambda (a Step Functions task, `aws lambda
+        invoke`), in moto's answer shape: (payload, failed, log)."""
+        try:
+            answer = self.runtime.invoke(function_name, payload)
+        except TooManyRequests as throttle:
+            raise moto_fixes.lambda_throttled(throttle.reason) from throttle
+        if answer.failed:
+            self.activity.counters["saga_task_failed"] += 1
+            return json.dumps(answer.error), True, ""
+        return json.dumps(answer.result), False, ""
 
     def _state_machine_credentials(self, role_arn: str) -> dict[str, str]:
         """A state machine's session: its calls are checked against its role."""
@@ -198,6 +221,13 @@ class LocalCloud:
             arn.rsplit(":", 1)[-1] for arn, role in self.deployment.state_machine_roles.items() if role == role_arn
         ]
         return self.access.register(Caller.of_role(role_arn, session=names[0] if names else "states"))
+
+    def _as_function(self, spec: FunctionSpec, service: str) -> Any:
+        """A client with the function's role, as Lambda uses it to send to its destinations."""
+        key = (spec.name, service)
+        if key not in self._function_clients:
+            self._function_clients[key] = self.client(service, credentials=Caller.of_function(spec).credentials())
+        return self._function_clients[key]
 
     def _api_may_invoke(self, source_arn: str, function_name: str) -> bool:
         """Whether the function's policy lets API Gateway invoke it for this method and path."""
@@ -212,7 +242,9 @@ class LocalCloud:
         return None if denial is None else denial.message
 
     def stop(self) -> None:
-        moto_fixes.lambda_tasks_run_on(None)
+        moto_fixes.lambda_invocations_run_on(None, None)
+        if hasattr(self, "events"):
+            self.events.stop()
         moto_fixes.state_machine_calls_as(None)
         moto_fixes.topic_deliveries_consult(None, None)
         for poller in self._pollers:
@@ -297,7 +329,7 @@ class LocalCloud:
         deadline = time.monotonic() + timeout
         quiet_since: float | None = None
         while time.monotonic() < deadline:
-            if all(poller.idle.is_set() for poller in self._pollers):
+            if all(poller.idle.is_set() for poller in self._pollers) and self.events.idle:
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since >= settle:
                     return True
@@ -358,6 +390,8 @@ def describe(kind: str, details: dict[str, Any]) -> str:
         return f"outbox stream -> {details['function']}: {details['records']} record(s){failed}"
     if kind == "access_denied":
         return f"ACCESS DENIED {details['caller']}: {details['code']}: {details['message']}"
+    if kind == "throttled":
+        return f"THROTTLED {details['source']} -> {details['function']}: {details['reason']}"
     if kind == "rule_delivery":
         return f"bus rule {details['rule']} -> {details['target'].rsplit(':', 1)[-1]}: {details['detail_type']}"
     return f"{kind}: {json.dumps(details, default=str)[:300]}"

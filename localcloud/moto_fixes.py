@@ -114,6 +114,27 @@ def queue_policy(queue_arn: str) -> dict[str, Any] | None:
     return json.loads(queue.policy) if queue is not None and queue.policy else None
 
 
+def reserved_concurrency(account: str, region: str) -> dict[str, int]:
+    """The functions with reserved concurrency, and how much, as moto holds it now (set from the
+    template at provisioning, or by `PutFunctionConcurrency` while the cloud runs)."""
+    from moto.awslambda.models import lambda_backends
+
+    return {
+        function.function_name: int(function.reserved_concurrency)
+        for function in lambda_backends[account][region].list_functions()
+        if function.reserved_concurrency is not None
+    }
+
+
+def event_invoke_config(account: str, region: str, function_name: str) -> dict[str, Any]:
+    """The function's asynchronous invocation settings as moto holds them now (from the
+    template's `AWS::Lambda::EventInvokeConfig`, or `PutFunctionEventInvokeConfig`); {} if none."""
+    from moto.awslambda.models import lambda_backends
+
+    configs = lambda_backends[account][region].get_function(function_name).event_invoke_config
+    return dict(configs[0].config) if configs else {}
+
+
 RoleCredentials = Callable[[str], dict[str, str]]  # role ARN -> a session's credentials
 _state_machine_credentials: list[RoleCredentials] = []
 _state_machine_clients: dict[tuple[str, str, str], Any] = {}
@@ -181,27 +202,52 @@ def state_machine_calls_as(credentials_of: RoleCredentials | None) -> None:
 
 
 LambdaInvoke = Callable[[str, Any], tuple[str, bool, str]]  # (function name, payload) -> moto's answer
-_invoking: list[LambdaInvoke] = []
+LambdaEnqueue = Callable[[str, Any], str]  # (function name, payload) -> the request id
+_invoking: list[tuple[LambdaInvoke, LambdaEnqueue]] = []
 
 
-def lambda_tasks_run_on(invoke: LambdaInvoke | None) -> None:
-    """moto's Step Functions interpreter invokes a Lambda task through moto's Lambda, which
-    would need Docker: send the invocation to `invoke` (the local runtime) instead; None puts
-    moto's own back."""
+def lambda_invocations_run_on(invoke: LambdaInvoke | None, enqueue: LambdaEnqueue | None) -> None:
+    """moto's Lambda runs an invocation in Docker (Step Functions' Lambda tasks, `aws lambda
+    invoke`): send a synchronous one to `invoke` (the local runtime) and an asynchronous one
+    (`InvocationType=Event`) to `enqueue` (Lambda's event queue) instead; None puts moto's own
+    back."""
     from moto.awslambda.models import LambdaFunction
 
-    if "lambda_tasks" not in _applied:
-        original = LambdaFunction._invoke_lambda
+    if "lambda_invocations" not in _applied:
+        original_invoke, original_run = LambdaFunction.invoke, LambdaFunction._invoke_lambda
 
         def invoke_lambda(function: Any, event: Any = None, *args: Any, **kwargs: Any) -> Any:
             if not _invoking:
-                return original(function, event, *args, **kwargs)
+                return original_run(function, event, *args, **kwargs)
             payload = json.loads(event) if isinstance(event, str | bytes) and event else (event or {})
-            return _invoking[0](function.function_name, payload)
+            return _invoking[0][0](function.function_name, payload)
+
+        def invoke_function(function: Any, body: str, request_headers: Any, response_headers: Any) -> Any:
+            if not _invoking or request_headers.get("x-amz-invocation-type") != "Event":
+                return original_invoke(function, body, request_headers, response_headers)
+            _invoking[0][1](function.function_name, json.loads(body or "{}"))
+            return b""  # 202, nothing to read: the event is queued
 
         LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]
-        _applied.add("lambda_tasks")
-    _invoking[:] = [invoke] if invoke is not None else []
+        LambdaFunction.invoke = invoke_function  # type: ignore[method-assign,assignment]
+        _applied.add("lambda_invocations")
+    _invoking[:] = [(invoke, enqueue)] if invoke is not None and enqueue is not None else []
+
+
+def lambda_throttled(reason: str) -> Exception:
+    """What the Lambda service answers an `Invoke` it throttles: 429 `TooManyRequestsException`,
+    "Rate Exceeded.", with the reason (Lambda API Reference, "Invoke"); raised where moto runs
+    an invocation, it becomes that answer on the endpoint."""
+    from moto.core.exceptions import JsonRESTError
+
+    class TooManyRequestsException(JsonRESTError):
+        code = 429
+
+    error = TooManyRequestsException("TooManyRequestsException", "Rate Exceeded.")
+    error.description = json.dumps(
+        {"__type": "TooManyRequestsException", "message": "Rate Exceeded.", "Reason": reason, "Type": "User"}
+    )
+    return error
 
 
 # --- corrections ---------------------------------------------------------------------------

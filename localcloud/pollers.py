@@ -10,6 +10,7 @@ description to the on-failure destination.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -23,11 +24,14 @@ from botocore.exceptions import ClientError
 
 from localcloud.access import denied
 from localcloud.provision import REGION, Deployment, EventSourceSpec
-from localcloud.runtime import Invocation, LambdaRuntime
+from localcloud.runtime import Invocation, LambdaRuntime, TooManyRequests
 
 Client = Callable[..., Any]  # (service, credentials=None) -> a client on the local endpoint
 Report = Callable[[str, dict[str, Any]], None]  # (kind, details): what the pollers did
 DENIED_BACKOFF_SECONDS = 1.0  # between polls its role may not make
+# Between attempts of a throttled invocation, doubling (Lambda backs off by an amount it does
+# not document).
+THROTTLE_BACKOFF_SECONDS = (0.1, 2.0)  # first wait, longest wait
 
 
 class Poller:
@@ -60,6 +64,7 @@ class Poller:
         self._working = 0  # threads delivering work they received
         self._received = threading.local()
         self._paused = threading.Event()
+        self._throttled = 0  # threads retrying a throttled invocation
         self.idle = threading.Event()
 
     def start(self) -> None:
@@ -87,7 +92,8 @@ class Poller:
     def _run(self, slot: int) -> None:
         while not self._stop.is_set():
             with self._state:
-                if self._paused.is_set() or self._working < slot:
+                # Throttled, Lambda gives the source less concurrency: only the first thread polls.
+                if self._paused.is_set() or self._working < slot or (slot and self._throttled):
                     self._state.wait(0.05)
                     continue
                 self._polling += 1
@@ -120,6 +126,41 @@ class Poller:
     def _as_role(self, service: str) -> Any:
         """A client making the calls AWS makes with the source's role (checked against it)."""
         return self._client(service, credentials=self._role)
+
+    def _invoke_until(
+        self, function_name: str, event: Any, deadline: Callable[[], float], delay: float = 0.0
+    ) -> Invocation | None:
+        """Invoke as a mapping does: a throttled invocation is tried again, backing off, until
+        `deadline()` (a time.time(), asked only once throttled); None if it never ran.
+        Meanwhile the source polls less."""
+        wait = THROTTLE_BACKOFF_SECONDS[0]
+        throttled = False
+        try:
+            while True:
+                try:
+                    return self._runtime.invoke(function_name, event, delay=delay)
+                except TooManyRequests as throttle:
+                    if not throttled:
+                        throttled = True
+                        with self._state:
+                            self._throttled += 1
+                    self._report(
+                        "throttled", {"source": self.name, "function": function_name, "reason": throttle.reason}
+                    )
+                    remaining = deadline() - time.time()
+                    if remaining <= 0 or self._stop.wait(min(wait, remaining)) or time.time() >= deadline():
+                        return None
+                    wait = min(2 * wait, THROTTLE_BACKOFF_SECONDS[1])
+        finally:
+            if throttled:
+                with self._state:
+                    self._throttled -= 1
+                    self._state.notify_all()
+
+    def _invoke_copy(self, function_name: str, event: Any) -> None:
+        """A duplicate delivery (an injected fault): a throttled one is simply not delivered."""
+        with contextlib.suppress(TooManyRequests):
+            self._runtime.invoke(function_name, event)
 
     def _received_work(self) -> None:
         """Called by a poll as soon as it has work: busy from now (a long delivery must not look
@@ -185,6 +226,7 @@ class SqsPoller(Poller):
         self._retry_delay = retry_delay_seconds
         self._sqs = self._as_role("sqs")  # receive and delete, as the mapping does with the function's role
         self._local_sqs = self._client("sqs")  # releases and copies: time passing, SQS's duplicates
+        self._visibility_timeout: int | None = None  # the queue's, read when first needed
 
     def poll_once(self) -> bool:
         messages = self._sqs.receive_message(
@@ -207,9 +249,21 @@ class SqsPoller(Poller):
             # still runs, another environment receives them, and this one's delete (with the
             # old receipt handles) leaves them.
             self._release(messages)
-        invocation = self._runtime.invoke(self.spec.function_name, event, delay=slow.seconds if slow else 0.0)
-        ended = time.time()
+        # A throttled batch is tried again until its visibility timeout runs out; then Lambda
+        # lets it go and SQS delivers it again, one receive more (Lambda Developer Guide,
+        # "Handling errors for an SQS event source").
+        invocation = self._invoke_until(
+            self.spec.function_name,
+            event,
+            deadline=lambda: started + self._queue_visibility_timeout(),
+            delay=slow.seconds if slow else 0.0,
+        )
         ids = [message["MessageId"] for message in messages]
+        if invocation is None:
+            self._release(messages)
+            self._report("sqs_batch_throttled", {"source": self.spec.logical_id, "message_ids": ids})
+            return True
+        ended = time.time()
         failed = set(_failed_ids(invocation, self.spec, ids))
         done = [message for message in messages if message["MessageId"] not in failed]
         for start in range(0, len(done), 10):
@@ -222,7 +276,7 @@ class SqsPoller(Poller):
             )
         if done and self._strikes("duplicate", self.spec.function_name):
             # At-least-once: what was just processed arrives again.
-            self._runtime.invoke(self.spec.function_name, {"Records": [self._record(m) for m in done]})
+            self._invoke_copy(self.spec.function_name, {"Records": [self._record(m) for m in done]})
         late = self._strikes("late_duplicate", self.spec.function_name, returning=True) if done else None
         if late:
             # ... or arrives again later, after messages that came behind it.
@@ -250,9 +304,18 @@ class SqsPoller(Poller):
                 "outlasted_visibility": slow is not None,
                 "started": started,
                 "ended": ended,
+                "duration_ms": invocation.duration_ms,  # the handler's own run
             },
         )
         return True
+
+    def _queue_visibility_timeout(self) -> int:
+        if self._visibility_timeout is None:
+            answer = self._local_sqs.get_queue_attributes(
+                QueueUrl=self._queue_url, AttributeNames=["VisibilityTimeout"]
+            )
+            self._visibility_timeout = int(answer["Attributes"]["VisibilityTimeout"])
+        return self._visibility_timeout
 
     def _release(self, messages: list[dict[str, Any]]) -> None:
         """Make failed messages visible again, together and in their order.
@@ -392,7 +455,15 @@ class StreamPoller(Poller):
                 self._send_to_on_failure(shard_id, records[:expired], None, condition="RecordAgeExceeded")
                 records = records[expired:]
                 continue
-            invocation = self._runtime.invoke(self.spec.function_name, {"Records": records})
+            # Throttled, Lambda tries the batch again (not one of its retry attempts) until its
+            # records are older than the mapping's maximum record age.
+            invocation = self._invoke_until(
+                self.spec.function_name, {"Records": records}, partial(self._age_deadline, records)
+            )
+            if invocation is None:
+                if self._stop.is_set():
+                    return
+                continue  # expired meanwhile: discarded at the top of the loop
             sequence = [r["dynamodb"]["SequenceNumber"] for r in records]
             failed = _failed_ids(invocation, self.spec, sequence)
             self._report(
@@ -408,7 +479,7 @@ class StreamPoller(Poller):
             )
             if not failed:
                 if self._strikes("duplicate", self.spec.function_name):
-                    self._runtime.invoke(self.spec.function_name, {"Records": records})  # delivered again
+                    self._invoke_copy(self.spec.function_name, {"Records": records})  # delivered again
                 return
             if invocation.failed and self.spec.bisect_on_error and len(records) > 1:
                 half = len(records) // 2
@@ -422,6 +493,13 @@ class StreamPoller(Poller):
                 self._send_to_on_failure(shard_id, records, invocation)
                 return
             time.sleep(self._retry_delay)
+
+    def _age_deadline(self, records: list[dict[str, Any]]) -> float:
+        """When the batch's first record becomes older than the maximum record age."""
+        created = records[0]["dynamodb"].get("ApproximateCreationDateTime")
+        if self.spec.max_record_age_seconds < 0 or not isinstance(created, int | float):
+            return float("inf")
+        return created + self.spec.max_record_age_seconds
 
     def _expired(self, records: list[dict[str, Any]]) -> int:
         """How many records at the head of the batch are older than the mapping's maximum record

@@ -82,6 +82,9 @@ class FunctionSpec:
     timeout_seconds: int
     memory_mb: int
     role_arn: str = ""
+    # Where asynchronous events that failed go without an on-failure destination (the
+    # destinations and retry settings are the function's EventInvokeConfig, kept by moto).
+    dead_letter_arn: str | None = None
 
     @property
     def arn(self) -> str:
@@ -267,6 +270,7 @@ class Provisioner:
             "AWS::Lambda::LayerVersion": self._layer,
             "AWS::Lambda::Function": self._function,
             "AWS::Lambda::EventSourceMapping": self._event_source_mapping,
+            "AWS::Lambda::EventInvokeConfig": self._event_invoke_config,
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::Events::Rule": self._rule,
             "AWS::IAM::Role": self._role,
@@ -476,6 +480,7 @@ class Provisioner:
             timeout_seconds=int(props.get("Timeout", 3)),
             memory_mb=int(props.get("MemorySize", 128)),
             role_arn=str(props["Role"]),
+            dead_letter_arn=props.get("DeadLetterConfig", {}).get("TargetArn"),
         )
         self._deployment.functions[name] = spec
         # Registered with moto's Lambda too, so Step Functions tasks can invoke it (the local
@@ -490,7 +495,26 @@ class Provisioner:
             MemorySize=spec.memory_mb,
             Environment={"Variables": spec.environment},
         )
+        if "ReservedConcurrentExecutions" in props:  # the runtime throttles past it, as Lambda
+            self._client("lambda").put_function_concurrency(
+                FunctionName=name, ReservedConcurrentExecutions=int(props["ReservedConcurrentExecutions"])
+            )
         return {None: name, "Arn": spec.arn}
+
+    def _event_invoke_config(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        props = self._props(resource)
+        if props.get("Qualifier", "$LATEST") != "$LATEST":
+            raise ProvisioningError(f"{logical_id}: only the function's $LATEST is served locally")
+        for kind, destination in props.get("DestinationConfig", {}).items():
+            if destination.get("Destination", "").split(":")[2:3] not in (["sqs"], ["sns"]):
+                raise ProvisioningError(f"{logical_id}: the local cloud sends {kind} records to SQS or SNS only")
+        settings = {key: props[key] for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds") if key in props}
+        self._client("lambda").put_function_event_invoke_config(
+            FunctionName=str(props["FunctionName"]),
+            **{key: int(value) for key, value in settings.items()},
+            **({"DestinationConfig": props["DestinationConfig"]} if "DestinationConfig" in props else {}),
+        )
+        return {None: logical_id}
 
     def _execution_role(self) -> str:
         """The role moto's Lambda records name (moto needs one that exists; a function's calls

@@ -3,7 +3,12 @@ environment, modules and cold start) started from the function's `Handler` strin
 asset. A function runs in several environments at once, as Lambda scales it: an invocation
 takes a warm environment that is free, or starts one (a cold start) while the function has
 fewer than `environments` (the cap a 2-core laptop fits; AWS would start more, so beyond it an
-invocation waits for one to free up instead of being throttled)."""
+invocation waits for one to free up).
+
+Concurrency is limited as Lambda limits it: a function with reserved concurrency runs at most
+that many invocations at once, the others share what the account's concurrency leaves
+unreserved, and an invocation beyond its limit is refused (`TooManyRequests`, Lambda's 429)
+before it runs; each caller then does what its AWS counterpart does with a throttle."""
 
 from __future__ import annotations
 
@@ -27,6 +32,22 @@ from localcloud.provision import FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 LogSink = Callable[[str, str], None]  # (function name, log line)
+
+
+ACCOUNT_CONCURRENCY = 1000  # Lambda's default concurrent executions per account and region
+
+
+class TooManyRequests(Exception):
+    """Lambda refused the invocation (429 `TooManyRequestsException`): the function's reserved
+    concurrency, or the account's unreserved concurrency, is all in use. Nothing ran."""
+
+    def __init__(self, function_name: str, reason: str) -> None:
+        super().__init__("Rate Exceeded.")
+        self.function_name = function_name
+        self.reason = reason  # as Lambda's answer names it
+
+
+Reservations = Callable[[], dict[str, int]]  # function name -> reserved concurrency (those with one)
 
 
 @dataclass(frozen=True)
@@ -126,7 +147,10 @@ DEFAULT_ENVIRONMENTS = 3  # per function
 
 class LambdaRuntime:
     """Runs functions by name, each in up to `environments` execution environments at once;
-    an environment is kept warm between invocations and replaced after a timeout or crash."""
+    an environment is kept warm between invocations and replaced after a timeout or crash.
+    `reservations` says which functions have reserved concurrency now (read on every
+    invocation: an operator may change it while the cloud runs), `account_concurrency` is the
+    account's limit."""
 
     def __init__(
         self,
@@ -135,11 +159,17 @@ class LambdaRuntime:
         log_sink: LogSink,
         *,
         environments: int = DEFAULT_ENVIRONMENTS,
+        reservations: Reservations = dict,
+        account_concurrency: int = ACCOUNT_CONCURRENCY,
     ) -> None:
         self._functions = functions
         self._base_env = base_env
         self._log_sink = log_sink
         self.environments = environments
+        self._reservations = reservations
+        self.account_concurrency = account_concurrency
+        self._admitted: Counter[str] = Counter()  # invocations running or waiting for an environment
+        self.throttles: Counter[str] = Counter()  # invocations refused, per function
         self.log_bytes: Counter[str] = Counter()  # what each function wrote to its log
         self._free: dict[str, list[Worker]] = {name: [] for name in functions}  # warm and waiting
         self._busy: Counter[str] = Counter()  # environments running an invocation, per function
@@ -172,13 +202,37 @@ class LambdaRuntime:
         """Run the function on `event` in one of its environments; with `delay`, the
         environment is held that long first (a slow invocation)."""
         spec = self._functions[name]
-        worker = self._acquire(spec)
+        self._admit(spec)
         try:
-            if delay:
-                time.sleep(delay)
-            return self._invoke_in(worker, spec, event)
+            worker = self._acquire(spec)
+            try:
+                if delay:
+                    time.sleep(delay)
+                return self._invoke_in(worker, spec, event)
+            finally:
+                self._release(spec, worker)
         finally:
-            self._release(spec, worker)
+            with self._environments:
+                self._admitted[spec.name] -= 1
+
+    def _admit(self, spec: FunctionSpec) -> None:
+        """Count the invocation against its function's concurrency, or refuse it as Lambda does
+        when that is all in use: a function with reserved concurrency has exactly that much; the
+        others share the account's concurrency less every reservation. An invocation waiting
+        for a local environment counts (on AWS it would be running)."""
+        reserved = self._reservations()
+        with self._environments:
+            if spec.name in reserved:
+                if self._admitted[spec.name] >= reserved[spec.name]:
+                    self.throttles[spec.name] += 1
+                    raise TooManyRequests(spec.name, "ReservedFunctionConcurrentInvocationLimitExceeded")
+            else:
+                unreserved = self.account_concurrency - sum(reserved.values())
+                in_use = sum(count for name, count in self._admitted.items() if name not in reserved)
+                if in_use >= unreserved:
+                    self.throttles[spec.name] += 1
+                    raise TooManyRequests(spec.name, "ConcurrentInvocationLimitExceeded")
+            self._admitted[spec.name] += 1
 
     def _acquire(self, spec: FunctionSpec) -> Worker:
         """A free warm environment of the function, or a new one (a cold start) while it has

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from localcloud.provision import FunctionSpec
-from localcloud.runtime import LambdaRuntime
+from localcloud.runtime import LambdaRuntime, TooManyRequests
 
 HANDLER = """
 import os, time
@@ -189,3 +189,81 @@ def test_beyond_the_cap_an_invocation_waits_for_an_environment(tmp_path: Path) -
     assert all(result["function"] == "busy" for result in results)  # every one ran ...
     assert len({result["process"] for result in results}) == 2  # ... in the two environments
     assert runtime.peak_concurrency["busy"] == 2
+
+
+def _outcomes(runtime: LambdaRuntime, name: str, count: int, sleep: float = 1.0) -> list[str]:
+    """Each of `count` invocations at once: "ran", or the reason Lambda refused it."""
+
+    def one(_: int) -> str:
+        try:
+            runtime.invoke(name, {"sleep": sleep})
+        except TooManyRequests as throttle:
+            return throttle.reason
+        return "ran"
+
+    with ThreadPoolExecutor(count) as pool:
+        return sorted(pool.map(one, range(count)))
+
+
+def test_past_its_reserved_concurrency_an_invocation_is_throttled_before_it_runs(tmp_path: Path) -> None:
+    reserved = {"busy": 2}
+    spec = _function(tmp_path, "busy", {}, timeout=5)
+    runtime = LambdaRuntime(
+        {"busy": spec},
+        {"PATH": "/usr/bin:/bin"},
+        lambda name, line: None,
+        environments=3,
+        reservations=lambda: reserved,
+    )
+    try:
+        outcomes = _outcomes(runtime, "busy", 4)
+        reserved["busy"] = 0  # an operator's brake: nothing runs
+        stopped = _outcomes(runtime, "busy", 1)
+        del reserved["busy"]  # the reservation taken away: the account's concurrency again
+        freed = _outcomes(runtime, "busy", 3)
+    finally:
+        runtime.stop()
+
+    throttled = "ReservedFunctionConcurrentInvocationLimitExceeded"
+    assert outcomes == ["ReservedFunctionConcurrentInvocationLimitExceeded"] * 2 + ["ran"] * 2
+    assert stopped == [throttled]
+    assert freed == ["ran"] * 3
+    assert runtime.throttles["busy"] == 3
+    assert runtime.invocations["busy"] == 5  # a throttled invocation never reached the function
+
+
+def test_invocations_waiting_for_a_local_environment_count_against_the_limit(tmp_path: Path) -> None:
+    spec = _function(tmp_path, "busy", {}, timeout=5)
+    runtime = LambdaRuntime(
+        {"busy": spec},
+        {"PATH": "/usr/bin:/bin"},
+        lambda name, line: None,
+        environments=1,
+        reservations=lambda: {"busy": 2},
+    )
+    try:
+        outcomes = _outcomes(runtime, "busy", 3, sleep=0.5)
+    finally:
+        runtime.stop()
+
+    # Two admitted (one runs, one waits for the only local environment), the third throttled,
+    # as AWS would throttle the third of three at once with 2 reserved.
+    assert outcomes == ["ReservedFunctionConcurrentInvocationLimitExceeded", "ran", "ran"]
+
+
+def test_functions_without_a_reservation_share_what_the_account_leaves_unreserved(tmp_path: Path) -> None:
+    functions = {name: _function(tmp_path, name, {}, timeout=5) for name in ("busy", "reserved")}
+    runtime = LambdaRuntime(
+        functions,
+        {"PATH": "/usr/bin:/bin"},
+        lambda name, line: None,
+        environments=3,
+        reservations=lambda: {"reserved": 8},
+        account_concurrency=10,  # a new account's quota: 2 left for every unreserved function
+    )
+    try:
+        outcomes = _outcomes(runtime, "busy", 3)
+    finally:
+        runtime.stop()
+
+    assert outcomes == ["ConcurrentInvocationLimitExceeded", "ran", "ran"]

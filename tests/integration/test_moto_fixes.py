@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,6 +15,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from localcloud import moto_fixes
+from localcloud.provision import Provisioner
 
 TABLE = "outbox"
 
@@ -358,3 +360,39 @@ def test_a_fifo_queue_refuses_a_delete_with_an_expired_receipt_handle() -> None:
     assert [entry["Id"] for entry in deleted["Failed"]] == ["0"]  # not deleted, and said so
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
     assert "receipt handle has expired" in refused.value.response["Error"]["Message"]
+
+
+def test_a_functions_concurrency_and_async_settings_come_from_the_template_and_stay_live(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    function = {
+        "Type": "AWS::Lambda::Function",
+        "Metadata": {"aws:asset:path": "code"},
+        "Properties": {
+            "FunctionName": "payments",
+            "Handler": "app.handler",
+            "Role": "arn:aws:iam::123456789012:role/payments",
+            "ReservedConcurrentExecutions": 4,
+        },
+    }
+    destination = "arn:aws:sqs:eu-west-1:123456789012:failed"
+    settings = {
+        "Type": "AWS::Lambda::EventInvokeConfig",
+        "Properties": {
+            "FunctionName": {"Ref": "Payments"},
+            "Qualifier": "$LATEST",
+            "MaximumRetryAttempts": 1,
+            "DestinationConfig": {"OnFailure": {"Destination": destination}},
+        },
+    }
+    template = tmp_path / "stack.template.json"
+    template.write_text(json.dumps({"Resources": {"Payments": function, "PaymentsAsync": settings}}))
+    with mock_aws():
+        Provisioner(template, lambda service: boto3.client(service, region_name="eu-west-1")).provision()
+        reserved = moto_fixes.reserved_concurrency("123456789012", "eu-west-1")
+        configured = moto_fixes.event_invoke_config("123456789012", "eu-west-1", "payments")
+        boto3.client("lambda", region_name="eu-west-1").delete_function_concurrency(FunctionName="payments")
+        released = moto_fixes.reserved_concurrency("123456789012", "eu-west-1")
+
+    assert reserved == {"payments": 4}
+    assert configured == {"MaximumRetryAttempts": 1, "DestinationConfig": {"OnFailure": {"Destination": destination}}}
+    assert released == {}  # what an operator changes, the runtime reads next
