@@ -16,6 +16,7 @@ from pathlib import Path
 
 from localcloud.cloud import LocalCloud, LocalCloudConfig
 from localcloud.faults import FaultPlan
+from localcloud.provision import REGION
 from localcloud.state import dead_letter_queues
 
 
@@ -45,7 +46,7 @@ orderflow is running locally ({time.monotonic() - started:.1f}s to ready; {count
 
   API            {api}   (also under /{cloud.api.stage}/...)
   dashboard      {api}/_local/   (orders, queues, DLQs, metrics, logs by correlation id)
-  AWS endpoint   {endpoint}   (region eu-west-1, any credentials)
+  AWS endpoint   {endpoint}   (region {REGION}, any credentials)
   API key        {key}   (every API call sends it as x-api-key, as on AWS)
 
   curl -s -H 'x-api-key: {key}' {api}/products
@@ -54,8 +55,8 @@ orderflow is running locally ({time.monotonic() - started:.1f}s to ready; {count
        {api}/orders
   curl -s -H 'x-api-key: {key}' {api}/orders/<order_id>
 
-  aws --endpoint-url {endpoint} --region eu-west-1 sqs list-queues
-  aws --endpoint-url {endpoint} --region eu-west-1 dynamodb list-tables
+  aws --endpoint-url {endpoint} --region {REGION} sqs list-queues
+  aws --endpoint-url {endpoint} --region {REGION} dynamodb list-tables
   dead-letter queues: {", ".join(dead_letter_queues(cloud))}
 
   faults injected: {", ".join(f"{f.kind} on {f.target}" for f in faults) or "none"}

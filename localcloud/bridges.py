@@ -1,7 +1,8 @@
-"""EventBridge rule targets moto does not deliver (Lambda, SNS, Step Functions): moto matches
-the rule's pattern and puts the event on a bridge queue; this poller delivers it to each real
-target, with the target's input transformation, retry policy and dead-letter queue (a Lambda
-target asynchronously, as EventBridge invokes it: Lambda's event queue takes it from there).
+"""EventBridge's delivery to a rule's targets: moto matches the rule's pattern and hands each
+matched event over (`moto_fixes.rule_events_delivered_by`; moto itself cannot deliver to Lambda,
+SNS or Step Functions); this poller delivers it to each target, with the target's input
+transformation, retry policy and dead-letter queue (a Lambda target asynchronously, as
+EventBridge invokes it: Lambda's event queue takes it from there).
 
 Each delivery is made as EventBridge makes it: with the target's role when it names one, else as
 `events.amazonaws.com` for the rule (`aws:SourceArn`), so the target's resource policy and its
@@ -13,6 +14,7 @@ let EventBridge send to it."""
 from __future__ import annotations
 
 import json
+import queue
 import re
 import time
 from typing import Any
@@ -74,7 +76,7 @@ class RulePoller(Poller):
         self._deployment = deployment
         self._access = access
         self._retry_delay = retry_delay_seconds
-        self._sqs = self._client("sqs")  # the bridge queue: the local cloud's own
+        self._matched: queue.Queue[dict[str, Any]] = queue.Queue()  # events moto matched, in order
         self._service = Caller.of_service("events", source_arn=rule.arn)
         self._clients: dict[tuple[str, str], Any] = {}
 
@@ -90,18 +92,20 @@ class RulePoller(Poller):
             self._clients[key] = self._client(service, credentials=self._access.register(caller))
         return self._clients[key]
 
+    def accept(self, event: dict[str, Any]) -> None:
+        """An event the rule matched (called inside `PutEvents`: it only queues)."""
+        self.idle.clear()
+        self._matched.put(event)
+
     def poll_once(self) -> bool:
-        messages = self._sqs.receive_message(QueueUrl=self._rule.bridge_queue_url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        )
-        if messages:
-            self._received_work()  # busy from now: a delivery retried for seconds must not look idle
-        for message in messages:
-            event = json.loads(message["Body"])
-            for target in self._rule.targets:
-                self._deliver(event, target)
-            self._sqs.delete_message(QueueUrl=self._rule.bridge_queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return bool(messages)
+        try:
+            event = self._matched.get_nowait()
+        except queue.Empty:
+            return False
+        self._received_work()  # busy from now: a delivery retried for seconds must not look idle
+        for target in self._rule.targets:
+            self._deliver(event, target)
+        return True
 
     def _deliver(self, event: dict[str, Any], target: RuleTarget) -> None:
         payload = transform(event, target)

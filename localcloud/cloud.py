@@ -141,6 +141,7 @@ class LocalCloud:
         )
         moto_fixes.lambda_invocations_run_on(self._invoke_for_moto, self.events.invoke)
         moto_fixes.topic_deliveries_consult(self.runtime.faults, self._topic_delivery_denied)
+        deliveries: dict[str, Callable[[dict[str, Any]], None]] = {}
         for rule in self.deployment.rules:
             rule_poller = RulePoller(
                 rule,
@@ -153,7 +154,9 @@ class LocalCloud:
                 retry_delay_seconds=self.config.retry_delay_seconds,
             )
             self._pollers.append(rule_poller)
+            deliveries[rule.arn] = rule_poller.accept
             rule_poller.start()
+        moto_fixes.rule_events_delivered_by(deliveries)
         for spec in self.deployment.event_sources:
             options: dict[str, Any] = {
                 "runtime": self.runtime,
@@ -243,6 +246,7 @@ class LocalCloud:
 
     def stop(self) -> None:
         moto_fixes.lambda_invocations_run_on(None, None)
+        moto_fixes.rule_events_delivered_by({})
         if hasattr(self, "events"):
             self.events.stop()
         moto_fixes.state_machine_calls_as(None)

@@ -234,6 +234,35 @@ def lambda_invocations_run_on(invoke: LambdaInvoke | None, enqueue: LambdaEnqueu
     _invoking[:] = [(invoke, enqueue)] if invoke is not None and enqueue is not None else []
 
 
+RuleDelivery = Callable[[dict[str, Any]], None]  # takes one matched event
+_rule_deliveries: dict[str, RuleDelivery] = {}  # rule ARN -> what delivers its matched events
+
+
+def rule_events_delivered_by(deliveries: dict[str, RuleDelivery]) -> None:
+    """moto delivers a rule's matched events to SQS, log groups and archives only (and raises
+    for Lambda, SNS and Step Functions targets): hand each matched event of these rules (by
+    ARN) to the local cloud instead, which delivers it as EventBridge does. The rules keep the
+    template's targets, so `list-targets-by-rule` shows what AWS would; {} gives moto back its
+    own delivery."""
+    from moto.events.models import Rule
+
+    _rule_deliveries.clear()
+    _rule_deliveries.update(deliveries)
+    if "rule_deliveries" in _applied:
+        return
+    original = Rule.send_to_targets
+
+    def send_to_targets(rule: Any, event: Any, transform_input: bool = True) -> None:
+        deliver = _rule_deliveries.get(rule.arn)
+        if deliver is None:
+            original(rule, event, transform_input)
+        elif rule.event_pattern.matches_event(event):
+            deliver(json.loads(json.dumps(event, default=str)))  # its own copy, as sent
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
+    _applied.add("rule_deliveries")
+
+
 def lambda_throttled(reason: str) -> Exception:
     """What the Lambda service answers an `Invoke` it throttles: 429 `TooManyRequestsException`,
     "Rate Exceeded.", with the reason (Lambda API Reference, "Invoke"); raised where moto runs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,18 @@ from typing import Any
 from localcloud.intrinsics import resolve
 
 ACCOUNT = "123456789012"
-REGION = "eu-west-1"
+DEFAULT_REGION = "eu-west-1"  # when the user's AWS configuration names none
+
+
+def configured_region() -> str:
+    """The region the user's AWS configuration names (`AWS_REGION`, `AWS_DEFAULT_REGION`, the
+    profile's `region`), as the AWS CLI would use it against the local endpoint."""
+    import boto3
+
+    return os.environ.get("AWS_REGION") or boto3.session.Session().region_name or DEFAULT_REGION
+
+
+REGION = configured_region()
 
 # No local meaning: key aliases, logs, API Gateway (served from the template by the local API),
 # alarms and dashboards. Listed, never silently dropped. Roles, policies, keys and resource
@@ -123,13 +135,12 @@ class RuleTarget:
 
 @dataclass(frozen=True)
 class RuleSpec:
-    """A rule as the template defines it: moto matches its pattern and hands matched events to
-    `bridge_queue_url`; the local cloud delivers them to the real targets."""
+    """A rule as the template defines it: moto matches its pattern and hands the matched events
+    to the local cloud, which delivers them to the targets."""
 
     logical_id: str
     name: str
     arn: str
-    bridge_queue_url: str
     targets: tuple[RuleTarget, ...]
 
 
@@ -542,13 +553,11 @@ class Provisioner:
         props = self._props(resource)
         name = props.get("Name") or self._name(logical_id, limit=64)
         bus = props.get("EventBusName", "default")
-        events, sqs = self._client("events"), self._client("sqs")
-        bridge = sqs.create_queue(QueueName=self._name(f"{logical_id}-bridge"))["QueueUrl"]
-        bridge_arn = self._arn("sqs", bridge.rsplit("/", 1)[-1])
+        events = self._client("events")
         events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED")
-        # moto raises inside PutEvents for Lambda, SNS and Step Functions targets, so moto only
-        # gets the bridge queue; the local cloud delivers to the real targets from there.
-        events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "localcloud-bridge", "Arn": bridge_arn}])
+        # The template's targets, as `list-targets-by-rule` shows them; moto hands the matched
+        # events to the local cloud (`moto_fixes.rule_events_delivered_by`), which delivers them.
+        events.put_targets(Rule=name, EventBusName=bus, Targets=props.get("Targets", []))
         targets = tuple(
             RuleTarget(
                 arn=target["Arn"],
@@ -561,9 +570,7 @@ class Provisioner:
             for target in props.get("Targets", [])
         )
         arn = self._arn("events", f"rule/{bus}/{name}" if bus != "default" else f"rule/{name}")
-        self._deployment.rules.append(
-            RuleSpec(logical_id=logical_id, name=name, arn=arn, bridge_queue_url=bridge, targets=targets)
-        )
+        self._deployment.rules.append(RuleSpec(logical_id=logical_id, name=name, arn=arn, targets=targets))
         return {None: name, "Arn": arn}
 
     def _event_source_mapping(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:

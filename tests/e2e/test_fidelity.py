@@ -181,3 +181,20 @@ def test_a_stream_batch_that_keeps_failing_goes_to_the_on_failure_destination(cl
     assert discarded[0]["responseContext"]["functionError"] == "ServiceUnavailable"
     # The event is still in the outbox for a replay; nothing was published for it.
     assert api("GET", f"/orders/{order_id}").body["timeline"] == []
+
+
+def test_an_operator_sees_the_templates_queues_rules_and_targets(cloud: LocalCloud) -> None:
+    """What `aws sqs list-queues` and `aws events list-targets-by-rule` show is the template's:
+    no queue of the local cloud's own, no target rewritten."""
+    sqs, events = cloud.client("sqs"), cloud.client("events")
+    listed = set(sqs.list_queues(MaxResults=1000).get("QueueUrls", []))
+    test_queues = {url for url in listed if not url.rsplit("/", 1)[-1].startswith("orderflow-")}  # other tests' taps
+
+    assert listed - test_queues == {
+        str(cloud.deployment.value(lid)) for lid in cloud.deployment.of_type("AWS::SQS::Queue")
+    }
+    assert cloud.deployment.rules
+    for rule in cloud.deployment.rules:  # both on the stack's bus
+        targets = events.list_targets_by_rule(Rule=rule.name, EventBusName=cloud.deployment.outputs["EventBus"])
+        assert [target["Arn"] for target in targets["Targets"]] == [target.arn for target in rule.targets]
+        assert [target.get("RoleArn") for target in targets["Targets"]] == [target.role_arn for target in rule.targets]

@@ -307,3 +307,22 @@ def test_stream_records_older_than_the_maximum_record_age_go_to_the_on_failure_d
     assert failure["requestContext"]["condition"] == "RecordAgeExceeded"
     assert failure["DDBStreamBatchInfo"]["startSequenceNumber"] == "1"
     assert failure["DDBStreamBatchInfo"]["endSequenceNumber"] == "2"
+
+
+def test_the_region_is_the_one_the_users_aws_configuration_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from localcloud.provision import DEFAULT_REGION, configured_region
+
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = ap-southeast-2\n")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    assert configured_region() == DEFAULT_REGION == "eu-west-1"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    assert configured_region() == "ap-southeast-2"  # the profile's
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-2")
+    assert configured_region() == "us-east-2"
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    assert configured_region() == "eu-central-1"

@@ -34,7 +34,9 @@ T = TypeVar("T", int, float)
 
 
 def clients_for(endpoint_url: str | None, region: str | None) -> Any:
-    region = region or os.environ.get("AWS_DEFAULT_REGION") or ("eu-west-1" if endpoint_url else None)
+    # As the local cloud picks its region: the user's AWS configuration, else eu-west-1.
+    configured = os.environ.get("AWS_REGION") or boto3.session.Session().region_name
+    region = region or configured or ("eu-west-1" if endpoint_url else None)
     options: dict[str, Any] = {"region_name": region, "config": Config(account_id_endpoint_mode="disabled")}
     if endpoint_url:
         options["endpoint_url"] = endpoint_url
