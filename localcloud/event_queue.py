@@ -109,6 +109,10 @@ class EventQueue:
             wait, event.throttle_wait = event.throttle_wait, min(2 * event.throttle_wait, THROTTLE_RETRY_SECONDS[1])
             self._later(wait, event)
             return
+        except RuntimeError:
+            if self._stopped.is_set():  # the cloud stopped while this attempt started
+                return
+            raise
         event.attempts += 1
         if not invocation.failed:
             self._finish(event, invocation, condition="Success")

@@ -32,6 +32,7 @@ DENIED_BACKOFF_SECONDS = 1.0  # between polls its role may not make
 # Between attempts of a throttled invocation, doubling (Lambda backs off by an amount it does
 # not document).
 THROTTLE_BACKOFF_SECONDS = (0.1, 2.0)  # first wait, longest wait
+RELEASE_MARGIN_SECONDS = 1.0  # a batch throttled to the end of its visibility is released this early
 
 
 class Poller:
@@ -251,11 +252,12 @@ class SqsPoller(Poller):
             self._release(messages)
         # A throttled batch is tried again until its visibility timeout runs out; then Lambda
         # lets it go and SQS delivers it again, one receive more (Lambda Developer Guide,
-        # "Handling errors for an SQS event source").
+        # "Handling errors for an SQS event source"). Locally it is released a moment before,
+        # together and in order, while its receipt handles still hold (see `_release`).
         invocation = self._invoke_until(
             self.spec.function_name,
             event,
-            deadline=lambda: started + self._queue_visibility_timeout(),
+            deadline=lambda: started + self._queue_visibility_timeout() - RELEASE_MARGIN_SECONDS,
             delay=slow.seconds if slow else 0.0,
         )
         ids = [message["MessageId"] for message in messages]
