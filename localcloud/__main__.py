@@ -21,6 +21,9 @@ from localcloud.state import dead_letter_queues
 
 
 def main() -> None:
+    stopped = threading.Event()  # Ctrl-C (or a stop) from here on stops it cleanly
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--moto-port", type=int, default=4566)
     parser.add_argument("--api-port", type=int, default=3000)
@@ -32,9 +35,6 @@ def main() -> None:
     started = time.monotonic()
     print("starting the local cloud (synth, moto, provisioning, function workers)...", flush=True)
     cloud = LocalCloud(LocalCloudConfig(moto_port=arguments.moto_port, api_port=arguments.api_port, echo=True))
-    stopped = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
         cloud.start()
         cloud.runtime.faults.set(faults)

@@ -19,15 +19,16 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from localcloud import moto_fixes
+from localcloud import lambda_python, moto_fixes
 from localcloud.access import AccessControl, Caller, Denial
 from localcloud.apigateway import LocalApi
 from localcloud.bridges import RulePoller
 from localcloud.event_queue import EventQueue
+from localcloud.lambda_python import VIRTUALENV, Interpreter
 from localcloud.pollers import Poller, SqsPoller, StreamPoller
 from localcloud.provision import ACCOUNT, REGION, Deployment, FunctionSpec, Provisioner
 from localcloud.runtime import ACCOUNT_CONCURRENCY, DEFAULT_ENVIRONMENTS, LambdaRuntime, TooManyRequests
-from localcloud.synth import ROOT, ensure_synthesized
+from localcloud.synth import BUNDLED, ROOT, ensure_synthesized
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
@@ -129,6 +130,7 @@ class LocalCloud:
             environments=self.config.environments,
             reservations=lambda: moto_fixes.reserved_concurrency(ACCOUNT, REGION),
             account_concurrency=self.config.account_concurrency,
+            interpreter=self._interpreter,
         )
         self.runtime.warm_up()
         self.events = EventQueue(
@@ -205,6 +207,13 @@ class LocalCloud:
         os.environ["MOTO_LAMBDA_CONCURRENCY_QUOTA"] = str(self.config.account_concurrency)
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         moto_fixes.apply_all()
+
+    def _interpreter(self, spec: FunctionSpec) -> Interpreter:
+        """The Python the function's runtime names, with only its layers' packages and the
+        runtime's boto3, once the synthesis bundled the layers for it; else the virtualenv's."""
+        if not (self.config.outdir / BUNDLED).exists():
+            return VIRTUALENV
+        return lambda_python.for_runtime(spec.runtime, self.config.outdir.parent / "lambda-runtime")
 
     def _invoke_for_moto(self, function_name: str, payload: Any) -> tuple[str, bool, str]:
         """A synchronous invocation through moto's Lambda (a Step Functions task, `aws lambda

@@ -94,6 +94,7 @@ class FunctionSpec:
     timeout_seconds: int
     memory_mb: int
     role_arn: str = ""
+    runtime: str = ""  # the template's `Runtime` (python3.13)
     # Where asynchronous events that failed go without an on-failure destination (the
     # destinations and retry settings are the function's EventInvokeConfig, kept by moto).
     dead_letter_arn: str | None = None
@@ -491,6 +492,7 @@ class Provisioner:
             timeout_seconds=int(props.get("Timeout", 3)),
             memory_mb=int(props.get("MemorySize", 128)),
             role_arn=str(props["Role"]),
+            runtime=str(props.get("Runtime", "")),
             dead_letter_arn=props.get("DeadLetterConfig", {}).get("TargetArn"),
         )
         self._deployment.functions[name] = spec

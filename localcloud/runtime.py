@@ -16,7 +16,6 @@ import json
 import os
 import select
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,6 +27,7 @@ from typing import Any
 
 from localcloud.access import Caller
 from localcloud.faults import LATENCY, Fault, FaultPlan
+from localcloud.lambda_python import VIRTUALENV, Interpreter
 from localcloud.provision import FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +68,9 @@ class Invocation:
 class Worker:
     """One execution environment: one invocation at a time (the runtime hands it out)."""
 
-    def __init__(self, spec: FunctionSpec, base_env: dict[str, str], log_sink: LogSink) -> None:
+    def __init__(
+        self, spec: FunctionSpec, base_env: dict[str, str], log_sink: LogSink, interpreter: Interpreter = VIRTUALENV
+    ) -> None:
         self.spec = spec
         request_read, self._request_write = os.pipe()
         self._answer_read, answer_write = os.pipe()
@@ -82,9 +84,17 @@ class Worker:
             "LOCALCLOUD_FUNCTION_ARN": spec.arn,
             "PYTHONUNBUFFERED": "1",
             "LOCALCLOUD_FDS": f"{request_read},{answer_write}",
+            **interpreter.environment,
         }
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "localcloud.worker", str(spec.code_dir), spec.handler, *map(str, spec.layer_dirs)],
+            [
+                interpreter.executable,
+                "-m",
+                "localcloud.worker",
+                str(spec.code_dir),
+                spec.handler,
+                *map(str, spec.layer_dirs),
+            ],
             env=environment,
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
@@ -161,8 +171,10 @@ class LambdaRuntime:
         environments: int = DEFAULT_ENVIRONMENTS,
         reservations: Reservations = dict,
         account_concurrency: int = ACCOUNT_CONCURRENCY,
+        interpreter: Callable[[FunctionSpec], Interpreter] = lambda _: VIRTUALENV,
     ) -> None:
         self._functions = functions
+        self._interpreter = interpreter
         self._base_env = base_env
         self._log_sink = log_sink
         self.environments = environments
@@ -316,7 +328,7 @@ class LambdaRuntime:
         return answer
 
     def _start(self, spec: FunctionSpec) -> Worker:
-        worker = Worker(spec, self._base_env, self._counted_log_sink)
+        worker = Worker(spec, self._base_env, self._counted_log_sink, self._interpreter(spec))
         with self._environments:
             self._everyone.add(worker)
             self.cold_starts[spec.name] += 1

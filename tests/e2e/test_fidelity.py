@@ -4,18 +4,23 @@ maxReceiveCount, FIFO partial batch redelivery, filter policies, transactional s
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from localcloud import lambda_python
 from localcloud.cloud import LocalCloud
 from localcloud.state import dead_letters
 from orderflow.adapters.notifications import RecordingChannel
 from tests.e2e.saga_support import publish_event
 from tests.e2e.test_order_flow import wait_for
 from tests.support.factories import order_confirmed, order_created, order_request
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 
 def _send(cloud: LocalCloud, queue: str, group: str, body: str) -> str:
@@ -198,3 +203,25 @@ def test_an_operator_sees_the_templates_queues_rules_and_targets(cloud: LocalClo
         targets = events.list_targets_by_rule(Rule=rule.name, EventBusName=cloud.deployment.outputs["EventBus"])
         assert [target["Arn"] for target in targets["Targets"]] == [target.arn for target in rule.targets]
         assert [target.get("RoleArn") for target in targets["Targets"]] == [target.role_arn for target in rule.targets]
+
+
+def test_functions_run_on_the_runtimes_python_with_only_the_layers_packages(cloud: LocalCloud) -> None:
+    """The template names python3.13: where it is installed, an execution environment runs on
+    it and loads pydantic's compiled core from the dependencies layer's wheels, nothing from
+    the development virtualenv."""
+    name = cloud.function_name("OrdersApi")
+    spec = cloud.runtime.functions[name]
+    interpreter = lambda_python.installed(spec.runtime)
+    if interpreter is None:
+        pytest.skip(f"{spec.runtime} is not installed here: functions run on the virtualenv's Python")
+    event = json.loads((EVENTS / "apigw_rest_request.json").read_text())
+    answer = cloud.runtime.invoke(name, {**event, "httpMethod": "GET", "path": "/products", "resource": "/products"})
+
+    assert not answer.failed, answer.error
+    process = Path(f"/proc/{answer.environment}")
+    assert Path(os.readlink(process / "exe")).resolve() == Path(interpreter).resolve()
+    loaded = {line.split()[-1] for line in (process / "maps").read_text().splitlines() if line.endswith(".so")}
+    (core,) = [path for path in loaded if "_pydantic_core" in path]
+    layers = [str(layer) for layer in spec.layer_dirs]
+    assert any(core.startswith(layer) for layer in layers), core
+    assert not [path for path in loaded if "/.venv/" in path]

@@ -11,6 +11,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from app import build
+from localcloud.synth import LAMBDA_RUNTIME
 from orderflow.contracts import CUSTOMER_FACING_EVENTS, ORDER_EVENTS
 from tests.infra.conftest import APP_CONTEXT, of_type
 
@@ -144,7 +145,7 @@ def test_functions_run_python_313_with_active_tracing_and_both_layers(resources:
     assert len(functions) == 11
     for function in functions.values():
         props = function["Properties"]
-        assert props["Runtime"] == "python3.13"
+        assert props["Runtime"] == "python3.13" == LAMBDA_RUNTIME  # the Python the local cloud runs them on
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert len(props["Layers"]) == 2
         assert "LogGroup" in props["LoggingConfig"]

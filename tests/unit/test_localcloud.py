@@ -4,6 +4,7 @@ intrinsics."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -326,3 +327,18 @@ def test_the_region_is_the_one_the_users_aws_configuration_names(
     assert configured_region() == "us-east-2"
     monkeypatch.setenv("AWS_REGION", "eu-central-1")
     assert configured_region() == "eu-central-1"
+
+
+def test_a_runtime_python_that_does_not_run_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pyenv shim can exist and refuse: functions then run on the virtualenv's Python."""
+    from localcloud import lambda_python
+
+    shim = tmp_path / "python3.99"
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.99: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    lambda_python.installed.cache_clear()
+
+    assert lambda_python.installed("python3.99") is None
+    assert lambda_python.for_runtime("python3.99", tmp_path / "packages") == lambda_python.VIRTUALENV
+    assert not (tmp_path / "packages").exists()  # nothing installed for it
