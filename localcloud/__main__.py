@@ -65,7 +65,10 @@ Ctrl-C stops it. One line per processed batch follows.
 """,
             flush=True,
         )
-        stopped.wait()
+        # Waking now and then: a signal may reach another thread, and the handler only runs
+        # once the main thread is awake, so an endless wait could miss Ctrl-C.
+        while not stopped.wait(0.5):
+            pass
     finally:
         print("stopping...", flush=True)
         if hasattr(cloud, "access"):
