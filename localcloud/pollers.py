@@ -287,7 +287,7 @@ class SqsPoller(Poller):
             later.start()
         retry = [message for message in messages if message["MessageId"] in failed]
         if retry:
-            timer = threading.Timer(self._retry_delay, self._release, args=(retry,))
+            timer = threading.Timer(self._retry_delay, self._release_reporting, args=(retry,))
             timer.daemon = True
             timer.start()
         self._report(
@@ -318,6 +318,14 @@ class SqsPoller(Poller):
             )
             self._visibility_timeout = int(answer["Attributes"]["VisibilityTimeout"])
         return self._visibility_timeout
+
+    def _release_reporting(self, messages: list[dict[str, Any]]) -> None:
+        """`_release` on a timer's thread: a failure is reported (else the messages would stay
+        invisible for the whole visibility timeout, unexplained)."""
+        try:
+            self._release(messages)
+        except Exception as error:
+            self._report("poller_error", {"source": self.name, "error": f"release failed: {error!r}"})
 
     def _release(self, messages: list[dict[str, Any]]) -> None:
         """Make failed messages visible again, together and in their order.

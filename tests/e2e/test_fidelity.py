@@ -180,6 +180,7 @@ def test_a_stream_batch_that_keeps_failing_goes_to_the_on_failure_destination(cl
 
     failures = cloud.queue_url("BackboneRelayFailures")
     (message,) = cloud.client("sqs").receive_message(QueueUrl=failures, MaxNumberOfMessages=10)["Messages"]
+    cloud.client("sqs").delete_message(QueueUrl=failures, ReceiptHandle=message["ReceiptHandle"])  # leave none
     record = json.loads(message["Body"])
     assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert record["DDBStreamBatchInfo"]["batchSize"] == 1

@@ -188,11 +188,11 @@ def test_replaying_order_created_starts_no_second_saga(cloud: LocalCloud, capsys
 
 
 def _queue_depth(cloud: LocalCloud, marker: str) -> int:
+    """Messages in the queue, those another reader holds invisible included."""
     sqs = cloud.client("sqs")
     url = next(u for u in sqs.list_queues()["QueueUrls"] if marker in u)
-    return int(
-        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]["ApproximateNumberOfMessages"]
-    )
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 def _pending_with_a_failure_in(cloud: LocalCloud, queue: str, *, failing: str) -> str:
@@ -200,6 +200,7 @@ def _pending_with_a_failure_in(cloud: LocalCloud, queue: str, *, failing: str) -
     `queue`; the order is still PENDING (its saga never started)."""
     no_saga_running(cloud)
     assert cloud.wait_until_idle(timeout=60)  # no other order's record can fail alongside
+    assert _queue_depth(cloud, queue) == 0  # nothing left there by another test
     cloud.runtime.faults.set([Fault(kind="error", target=failing)])
     try:
         order_id = place(cloud, "tok_ok")
