@@ -347,6 +347,7 @@ def apply_all() -> None:
     rfc3339_timestamps_in_choices()
     stale_receipt_handles_change_nothing()
     atomic_queue_actions()
+    released_messages_visible_at_once()
     lambda_service_errors_named()
 
 
@@ -436,6 +437,22 @@ def atomic_queue_actions() -> None:
 
     Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
     _applied.add("atomic_queues")
+
+
+def released_messages_visible_at_once() -> None:
+    """A message whose visibility timeout is set to 0 is visible at once on SQS. moto makes it
+    visible only from the next millisecond, so when the release and its own check fall in one
+    millisecond the message stays "in flight" for its FIFO group: the next receive skips the
+    group's first message and delivers the one behind it alone (out of order), and a peek of a
+    dead-letter queue never sees that first message again."""
+    if "visible_at_once" in _applied:
+        return
+    from moto.sqs import models
+
+    models.Message.visible = property(  # type: ignore[method-assign,assignment]
+        lambda message: models.unix_time_millis() >= message.visible_at  # type: ignore[attr-defined]
+    )
+    _applied.add("visible_at_once")
 
 
 def stale_receipt_handles_change_nothing() -> None:

@@ -396,3 +396,27 @@ def test_a_functions_concurrency_and_async_settings_come_from_the_template_and_s
     assert reserved == {"payments": 4}
     assert configured == {"MaximumRetryAttempts": 1, "DestinationConfig": {"OnFailure": {"Destination": destination}}}
     assert released == {}  # what an operator changes, the runtime reads next
+
+
+def test_a_released_fifo_group_comes_back_whole_and_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.sqs import models
+
+    moto_fixes.released_messages_visible_at_once()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        url = sqs.create_queue(QueueName="group.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        for body in ("first", "second"):
+            sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g", MessageDeduplicationId=body)
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60)["Messages"]
+        now = models.unix_time_millis()
+        monkeypatch.setattr(models, "unix_time_millis", lambda: now)  # the release and the receive in one millisecond
+        sqs.change_message_visibility_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
+                for index, message in enumerate(received)
+            ],
+        )
+        again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60)["Messages"]
+
+    assert [message["Body"] for message in again] == ["first", "second"]
