@@ -100,7 +100,7 @@ class EventQueue:
         spec = event.function
         settings = self._settings(spec.name)
         if time.time() - event.accepted > settings.get("MaximumEventAgeInSeconds", MAX_EVENT_AGE_SECONDS):
-            self._finish(event, None, condition="EventAgeExceeded")
+            self._finish(event, None, settings, condition="EventAgeExceeded")
             return
         try:
             invocation = self._runtime.invoke(spec.name, event.payload)
@@ -115,16 +115,18 @@ class EventQueue:
             raise
         event.attempts += 1
         if not invocation.failed:
-            self._finish(event, invocation, condition="Success")
+            self._finish(event, invocation, settings, condition="Success")
         elif event.attempts <= settings.get("MaximumRetryAttempts", RETRY_ATTEMPTS):
             self._later(self._retry_delay * event.attempts, event)  # AWS: 1 minute, then 2
         else:
-            self._finish(event, invocation, condition="RetriesExhausted")
+            self._finish(event, invocation, settings, condition="RetriesExhausted")
 
-    def _finish(self, event: _Event, invocation: Invocation | None, *, condition: str) -> None:
+    def _finish(
+        self, event: _Event, invocation: Invocation | None, settings: dict[str, Any], *, condition: str
+    ) -> None:
         spec = event.function
         kind = "OnSuccess" if condition == "Success" else "OnFailure"
-        destination = self._settings(spec.name).get("DestinationConfig", {}).get(kind, {}).get("Destination")
+        destination = settings.get("DestinationConfig", {}).get(kind, {}).get("Destination")
         try:
             sent_to = None
             if destination:

@@ -69,8 +69,10 @@ def _runs(executable: str, version: str) -> bool:
     return answer.returncode == 0 and answer.stdout.strip() == version
 
 
+@functools.cache
 def for_runtime(runtime: str, packages_dir: Path) -> Interpreter:
-    """The interpreter to run a function of this runtime with, its packages ready."""
+    """The interpreter to run a function of this runtime with, its packages ready (worked out
+    once: every cold start asks)."""
     executable = installed(runtime)
     if executable is None:
         return VIRTUALENV
