@@ -1,4 +1,5 @@
-"""Integration tests: the real handlers on moto, with resources named as the stack names them."""
+"""Integration tests: the real handlers on moto, against the stack's own resources (the synthesized
+template, provisioned as the local cloud provisions it)."""
 
 from __future__ import annotations
 
@@ -14,17 +15,35 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from localcloud import moto_fixes
+from localcloud.synth import ensure_synthesized
 from orderflow.settings import load
-from tests.support.aws import REGION, Resources, create_resources
+from tests.support.aws import REGION, Clients, Resources, provision_stack
 
-CATALOGUE_FILE = Path(__file__).resolve().parents[2] / "infra" / "seed" / "catalogue.json"
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUE_FILE = ROOT / "infra" / "seed" / "catalogue.json"
+
+
+@pytest.fixture(scope="session")
+def template() -> Path:
+    """The stack's template, synthesized as for the local cloud (again only when a source changed)."""
+    return ensure_synthesized(ROOT / ".local" / "cdk.out")
+
+
+@pytest.fixture(scope="session")
+def clients() -> Clients:
+    return Clients(boto3)
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Resources]:
+def aws(template: Path, clients: Clients, monkeypatch: pytest.MonkeyPatch) -> Iterator[Resources]:
+    """The stack on moto as the local cloud runs moto: DynamoDB transactions that conflict and
+    isolate, SQS receives that are atomic (`localcloud.moto_fixes`), so a race the handlers must
+    survive on AWS can happen here too."""
+    moto_fixes.apply_all()
     with mock_aws():
-        resources = create_resources(boto3)
-        for name, value in resources.environment().items():
+        resources = provision_stack(clients, template)
+        for name, value in resources.environment.items():
             monkeypatch.setenv(name, value)
         load.cache_clear()
         yield resources

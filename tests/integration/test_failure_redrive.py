@@ -1,25 +1,23 @@
-"""Redrive of failure destinations on moto: events a rule could not deliver go back to their
-target queue; failed stream batches are read again from a real (moto) stream and handed to their
-function. Lambda cannot run code on moto here (no Docker), so the function is a stand-in for
-Lambda's `Invoke` API that answers as the relay would; everything else is moto."""
+"""Redrive of the stack's failure destinations on moto: events the start-saga rule could not
+deliver go back to its target queue; failed batches of the outbox stream are read again from the
+stream and handed to the relay. Lambda cannot run code on moto here (no Docker), so the function
+is a stand-in for Lambda's `Invoke` API that answers as the relay would; everything else is the
+stack on moto."""
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
+from orderflow.contracts import Key, Service
 from orderflow.ops import dlq, failures
 from orderflow.ops.__main__ import main
-from tests.support.aws import REGION
-
-RELAY = f"arn:aws:lambda:{REGION}:123456789012:function:orderflow-relay"
+from tests.support.aws import REGION, Resources
 
 
 @dataclass
@@ -28,12 +26,13 @@ class Relay:
     reports the record at that position, and those after it, as not published; `error` fails
     the invocation."""
 
+    arn: str
     fail_from: int | None = None
     error: str | None = None
     batches: list[list[str]] = field(default_factory=list)
 
     def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803 (boto3's names)
-        assert FunctionName == RELAY
+        assert FunctionName == self.arn
         records = json.loads(Payload)["Records"]
         self.batches.append([record["dynamodb"]["SequenceNumber"] for record in records])
         if self.error:
@@ -47,6 +46,7 @@ class Relay:
 @dataclass
 class Setup:
     relay: Relay
+    rule_arn: str
     failures_url: str
     target_url: str
     target_arn: str
@@ -82,7 +82,7 @@ class Setup:
             QueueUrl=self.failures_url,
             MessageBody=json.dumps(event),
             MessageAttributes={
-                "RULE_ARN": text(f"arn:aws:events:{REGION}:123456789012:rule/orderflow-events/start-saga"),
+                "RULE_ARN": text(self.rule_arn),
                 "TARGET_ARN": text(target_arn or self.target_arn),
                 "ERROR_CODE": text("SQS.AccessDeniedException"),
                 "ERROR_MESSAGE": text("denied"),
@@ -92,7 +92,7 @@ class Setup:
     def stream_failure(self, first: int, last: int) -> None:
         """What Lambda sends to a stream's on-failure destination: where the batch was."""
         record = {
-            "requestContext": {"functionArn": RELAY, "condition": "RetryAttemptsExhausted"},
+            "requestContext": {"functionArn": self.relay.arn, "condition": "RetryAttemptsExhausted"},
             "responseContext": {"functionError": "Unhandled"},
             failures.STREAM_BATCH: {
                 "shardId": self.shard_id,
@@ -106,31 +106,26 @@ class Setup:
 
 
 @pytest.fixture
-def setup() -> Iterator[Setup]:
-    with mock_aws():
-        sqs = boto3.client("sqs", region_name=REGION)
-        failures_url = sqs.create_queue(QueueName="orderflow-RelayFailures")["QueueUrl"]
-        target_url = sqs.create_queue(QueueName="orderflow-saga-starts")["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=target_url, AttributeNames=["QueueArn"])["Attributes"]
-        target_arn = attributes["QueueArn"]
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        table = dynamodb.create_table(
-            TableName="outbox",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-        )["TableDescription"]
-        for n in range(3):
-            dynamodb.put_item(TableName="outbox", Item={"id": {"S": f"event-{n}"}})
-        streams = boto3.client("dynamodbstreams", region_name=REGION)
-        stream_arn = table["LatestStreamArn"]
-        shard_id = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
-        iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")
-        records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
-        sequences = [record["dynamodb"]["SequenceNumber"] for record in records]
-        assert len(sequences) == 3
-        yield Setup(Relay(), failures_url, target_url, target_arn, stream_arn, shard_id, sequences)
+def setup(aws: Resources) -> Setup:
+    """The relay's failure destination with three records on the outbox stream, and the
+    start-saga rule with its target queue."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    target_url = aws.saga_starts_queue_url
+    target_arn = sqs.get_queue_attributes(QueueUrl=target_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    (rule_arn,) = [rule.arn for rule in aws.deployment.rules if any(t.arn == target_arn for t in rule.targets)]
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for n in range(3):
+        dynamodb.put_item(TableName=aws.outbox_table, Item={Key.EVENT_ID: {"S": f"event-{n}"}})
+    streams = boto3.client("dynamodbstreams", region_name=REGION)
+    stream_arn = aws.outbox_stream_arn
+    shard_id = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    sequences = [record["dynamodb"]["SequenceNumber"] for record in records]
+    assert len(sequences) == 3
+    relay = Relay(aws.function_arn(Service.OUTBOX_RELAY))
+    failures_url = aws.queue_url("BackboneRelayFailures")
+    return Setup(relay, rule_arn, failures_url, target_url, target_arn, stream_arn, shard_id, sequences)
 
 
 def test_an_event_a_rule_could_not_deliver_goes_back_to_its_target_queue(setup: Setup) -> None:

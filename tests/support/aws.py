@@ -1,134 +1,157 @@
-"""The AWS resources the handlers need, created on moto with the names and keys from
-`orderflow.contracts` (the same ones `infra/` declares)."""
+"""The stack on moto: the synthesized template provisioned by the local cloud's provisioner, so
+the integration tests run the handlers against the very tables, keys, queues (visibility
+timeouts, redrive policies), topic subscriptions (filter policies), bus and rules `infra/`
+declares, and hand them the environment the template gives the functions."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from orderflow.contracts import CUSTOMER_FACING_EVENTS, ORDER_EVENTS, Env, Key, MessageAttribute
+from orderflow.contracts import Env, Service
+
+if TYPE_CHECKING:
+    from localcloud.provision import Deployment
 
 REGION = "eu-west-1"
 
 
 @dataclass(frozen=True)
 class Resources:
-    orders_table: str = "orders"
-    outbox_table: str = "outbox"
-    catalogue_table: str = "catalogue"
-    reservations_table: str = "reservations"
-    order_views_table: str = "order-views"
-    notifications_table: str = "notifications"
-    idempotency_table: str = "idempotency"
-    payments_table: str = "payments"
-    shipments_table: str = "shipments"
-    ledger_table: str = "payment-ledger"
-    event_bus: str = "orderflow"
-    topic_arn: str = ""
-    history_queue_url: str = ""
-    notifications_queue_url: str = ""
-    bus_queue_url: str = ""
-    outbox_stream_arn: str = ""
+    """What the stack provisioned, found as its functions find it: table names, the topic and
+    the bus from the environment the template sets; queues and the outbox stream from the
+    functions' event source mappings."""
 
+    deployment: Deployment
+
+    @cached_property
     def environment(self) -> dict[str, str]:
+        """Every `Env` variable the template sets on some function, with its value."""
+        names = set(Env)
         return {
-            Env.ORDERS_TABLE: self.orders_table,
-            Env.OUTBOX_TABLE: self.outbox_table,
-            Env.CATALOGUE_TABLE: self.catalogue_table,
-            Env.RESERVATIONS_TABLE: self.reservations_table,
-            Env.ORDER_VIEWS_TABLE: self.order_views_table,
-            Env.NOTIFICATIONS_TABLE: self.notifications_table,
-            Env.IDEMPOTENCY_TABLE: self.idempotency_table,
-            Env.PAYMENTS_TABLE: self.payments_table,
-            Env.SHIPMENTS_TABLE: self.shipments_table,
-            Env.LEDGER_TABLE: self.ledger_table,
-            Env.EVENT_BUS_NAME: self.event_bus,
-            Env.ORDER_EVENTS_TOPIC_ARN: self.topic_arn,
+            name: value
+            for spec in self.deployment.functions.values()
+            for name, value in spec.environment.items()
+            if name in names and name != Env.DEAD_LETTER_QUEUE_URL  # one per consumer, not shared
         }
 
+    def consumed_by(self, service: Service) -> str:
+        """The source of the function's event source mapping: a queue's URL or a stream's ARN."""
+        (name,) = [
+            spec.name
+            for spec in self.deployment.functions.values()
+            if spec.environment.get("POWERTOOLS_SERVICE_NAME") == service
+        ]
+        (source,) = [mapping.source_arn for mapping in self.deployment.event_sources if mapping.function_name == name]
+        return self.deployment.queue_urls.get(source, source)
 
-def _table(client: Any, name: str, pk: str, sk: str | None = None, *, stream: bool = False) -> dict[str, Any]:
-    keys = [{"AttributeName": pk, "KeyType": "HASH"}]
-    attributes = [{"AttributeName": pk, "AttributeType": "S"}]
-    if sk:
-        keys.append({"AttributeName": sk, "KeyType": "RANGE"})
-        attributes.append({"AttributeName": sk, "AttributeType": "S"})
-    extra: dict[str, Any] = {}
-    if stream:
-        extra["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
-    return client.create_table(
-        TableName=name, KeySchema=keys, AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST", **extra
-    )["TableDescription"]
+    def function_arn(self, service: Service) -> str:
+        (arn,) = [
+            spec.arn
+            for spec in self.deployment.functions.values()
+            if spec.environment.get("POWERTOOLS_SERVICE_NAME") == service
+        ]
+        return arn
+
+    def queue_url(self, logical_prefix: str) -> str:
+        """A queue by the start of its logical id in `infra/` (`BackboneRelayFailures`)."""
+        (url,) = [
+            value[None]
+            for logical_id, value in self.deployment.values.items()
+            if logical_id.startswith(logical_prefix) and "QueueUrl" in value
+        ]
+        return str(url)
+
+    @property
+    def orders_table(self) -> str:
+        return self.environment[Env.ORDERS_TABLE]
+
+    @property
+    def outbox_table(self) -> str:
+        return self.environment[Env.OUTBOX_TABLE]
+
+    @property
+    def catalogue_table(self) -> str:
+        return self.environment[Env.CATALOGUE_TABLE]
+
+    @property
+    def reservations_table(self) -> str:
+        return self.environment[Env.RESERVATIONS_TABLE]
+
+    @property
+    def order_views_table(self) -> str:
+        return self.environment[Env.ORDER_VIEWS_TABLE]
+
+    @property
+    def notifications_table(self) -> str:
+        return self.environment[Env.NOTIFICATIONS_TABLE]
+
+    @property
+    def idempotency_table(self) -> str:
+        return self.environment[Env.IDEMPOTENCY_TABLE]
+
+    @property
+    def payments_table(self) -> str:
+        return self.environment[Env.PAYMENTS_TABLE]
+
+    @property
+    def shipments_table(self) -> str:
+        return self.environment[Env.SHIPMENTS_TABLE]
+
+    @property
+    def ledger_table(self) -> str:
+        return self.environment[Env.LEDGER_TABLE]
+
+    @property
+    def event_bus(self) -> str:
+        return self.environment[Env.EVENT_BUS_NAME]
+
+    @property
+    def topic_arn(self) -> str:
+        return self.environment[Env.ORDER_EVENTS_TOPIC_ARN]
+
+    @property
+    def outbox_stream_arn(self) -> str:
+        return self.consumed_by(Service.OUTBOX_RELAY)
+
+    @property
+    def history_queue_url(self) -> str:
+        return self.consumed_by(Service.HISTORY_PROJECTOR)
+
+    @property
+    def notifications_queue_url(self) -> str:
+        return self.consumed_by(Service.NOTIFIER)
+
+    @property
+    def saga_starts_queue_url(self) -> str:
+        """Where the bus's start-saga rule sends `OrderCreated`."""
+        return self.consumed_by(Service.SAGA_STARTER)
 
 
-def _fifo_queue(sqs: Any, name: str) -> str:
-    dlq = sqs.create_queue(QueueName=f"{name}-dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return sqs.create_queue(
-        QueueName=f"{name}.fifo",
-        Attributes={
-            "FifoQueue": "true",
-            "VisibilityTimeout": "0",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
-        },
-    )["QueueUrl"]
+class Clients:
+    """One boto3 client per service, made once: making one reads its service's model files,
+    which would cost more than provisioning the whole stack. (moto intercepts every client
+    made after it is imported, whichever mock is active when it sends.)"""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._clients: dict[str, Any] = {}
+
+    def __call__(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service, region_name=REGION)
+        return self._clients[service]
 
 
-def _subscribe(sns: Any, sqs: Any, topic_arn: str, queue_url: str, event_types: tuple[str, ...]) -> None:
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(
-        TopicArn=topic_arn,
-        Protocol="sqs",
-        Endpoint=queue_arn,
-        Attributes={
-            "RawMessageDelivery": "true",
-            "FilterPolicy": json.dumps({MessageAttribute.EVENT_TYPE: list(event_types)}),
-        },
-    )
+def provision_stack(clients: Clients, template: Path) -> Resources:
+    """The template's resources, created on an active moto mock as the local cloud creates them.
+    (Imported here: the provisioner reads the region when imported, after `tests/conftest.py`
+    has set the tests' own.)"""
+    from localcloud.provision import Provisioner
 
-
-def create_resources(session: Any) -> Resources:
-    """Tables, topic, queues and bus as the stack defines them (on an active moto mock)."""
-    dynamodb = session.client("dynamodb", region_name=REGION)
-    base = Resources()
-    _table(dynamodb, base.orders_table, Key.ORDER_ID)
-    outbox = _table(dynamodb, base.outbox_table, Key.EVENT_ID, stream=True)
-    _table(dynamodb, base.catalogue_table, Key.SKU)
-    _table(dynamodb, base.reservations_table, Key.ORDER_ID)
-    _table(dynamodb, base.order_views_table, Key.ORDER_ID, Key.VIEW_SK)
-    _table(dynamodb, base.notifications_table, Key.ORDER_ID, Key.NOTIFICATION_SK)
-    _table(dynamodb, base.idempotency_table, Key.IDEMPOTENCY_ID)
-    _table(dynamodb, base.payments_table, Key.ORDER_ID)
-    _table(dynamodb, base.shipments_table, Key.ORDER_ID)
-    _table(dynamodb, base.ledger_table, Key.LEDGER_KEY)
-
-    sns = session.client("sns", region_name=REGION)
-    sqs = session.client("sqs", region_name=REGION)
-    topic_arn = sns.create_topic(
-        Name="order-events.fifo", Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "false"}
-    )["TopicArn"]
-    history = _fifo_queue(sqs, "order-history")
-    notifications = _fifo_queue(sqs, "notifications")
-    _subscribe(sns, sqs, topic_arn, history, tuple(ORDER_EVENTS))
-    _subscribe(sns, sqs, topic_arn, notifications, tuple(CUSTOMER_FACING_EVENTS))
-
-    events = session.client("events", region_name=REGION)
-    events.create_event_bus(Name=base.event_bus)
-    bus_queue = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
-    bus_queue_arn = sqs.get_queue_attributes(QueueUrl=bus_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(
-        Name="all-events", EventBusName=base.event_bus, EventPattern=json.dumps({"source": [{"prefix": "orderflow."}]})
-    )
-    events.put_targets(Rule="all-events", EventBusName=base.event_bus, Targets=[{"Id": "tap", "Arn": bus_queue_arn}])
-
-    return Resources(
-        topic_arn=topic_arn,
-        history_queue_url=history,
-        notifications_queue_url=notifications,
-        bus_queue_url=bus_queue,
-        outbox_stream_arn=outbox["LatestStreamArn"],
-    )
+    return Resources(Provisioner(template, clients).provision())
 
 
 def stream_records(session: Any, stream_arn: str) -> list[dict[str, Any]]:
