@@ -2,8 +2,9 @@
 
 Starts moto on 127.0.0.1:4566 (the AWS CLI and boto3 work against it), provisions the
 synthesized template, seeds the catalogue, serves the API on 127.0.0.1:3000 and runs every
-event source, printing a line per processed batch and per denied call, denied delivery or
-throttled invocation; when it stops, it lists every denial it saw and the throttles per function.
+event source, printing a line per processed batch, per denied call, denied delivery or
+throttled invocation, and per alarm state change; when it stops, it lists every denial it saw,
+the throttles per function and the alarms in ALARM.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ Ctrl-C stops it. One line per processed batch follows.
         if hasattr(cloud, "runtime"):
             throttled = ", ".join(f"{name} {count}" for name, count in sorted(cloud.runtime.throttles.items()))
             print(f"throttled invocations: {throttled or 'none'}", flush=True)
+        if hasattr(cloud, "cloudwatch"):
+            alarming = sorted(name for name, state in cloud.cloudwatch.states.items() if state.value == "ALARM")
+            print(f"alarms in ALARM: {', '.join(alarming) or 'none'}", flush=True)
         cloud.stop()
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from localcloud.api_client import Answer as ClientAnswer
 from localcloud.api_client import call
@@ -228,10 +228,14 @@ class LocalApi:
         port: int = 3000,
         may_invoke: InvokePermission,
         local_pages: LocalPages | None = None,
+        observe: Callable[[str, str, int, float], None] | None = None,
     ) -> None:
         self.routes, self.stage = routes_from(deployment)
         rest_apis = deployment.of_type("AWS::ApiGateway::RestApi")
         self.api_id = str(deployment.value(next(iter(rest_apis)))) if rest_apis else "local"
+        # The `ApiName` dimension of API Gateway's metrics: the REST API's name.
+        self.api_name = str(next(iter(rest_apis.values()), {}).get("Properties", {}).get("Name", "local"))
+        self._observe = observe  # (ApiName, Stage, status, latency ms) of every API request
         self._may_invoke = may_invoke
         self.usage_plans = api_keys(deployment)
         self.api_key = next(iter(self.usage_plans), "")
@@ -262,9 +266,18 @@ class LocalApi:
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         """One request through the route table and the function (the server calls this)."""
         url = urlsplit(raw_path)
+        if self._local_pages is not None and url.path.startswith(LOCAL_PREFIX):
+            return self._local_pages(url.path, url.query)
+        started = time.monotonic()
+        answer = self._handle(method, url, headers, body)
+        if self._observe is not None:
+            self._observe(self.api_name, self.stage, answer[0], (time.monotonic() - started) * 1000)
+        return answer
+
+    def _handle(
+        self, method: str, url: SplitResult, headers: dict[str, str], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         path = url.path
-        if self._local_pages is not None and path.startswith(LOCAL_PREFIX):
-            return self._local_pages(path, url.query)
         if path == f"/{self.stage}" or path.startswith(f"/{self.stage}/"):
             path = path[len(self.stage) + 1 :] or "/"
         request_id = str(uuid.uuid4())

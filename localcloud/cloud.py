@@ -23,6 +23,7 @@ from localcloud import lambda_python, moto_fixes
 from localcloud.access import AccessControl, Caller, Denial
 from localcloud.apigateway import LocalApi
 from localcloud.bridges import RulePoller
+from localcloud.cloudwatch import Alarm, CloudWatch
 from localcloud.event_queue import EventQueue
 from localcloud.lambda_python import VIRTUALENV, Interpreter
 from localcloud.pollers import Poller, SqsPoller, StreamPoller
@@ -42,6 +43,9 @@ class LocalCloudConfig:
     environments: int = DEFAULT_ENVIRONMENTS  # execution environments per function at most
     account_concurrency: int = ACCOUNT_CONCURRENCY  # the account's Lambda concurrency quota
     echo: bool = False  # print a line per processed batch (make local)
+    # How much faster CloudWatch's periods run locally (60: a minute is a second), see
+    # localcloud/cloudwatch.py.
+    cloudwatch_time_scale: float = 60.0
     log_capacity: int = 20_000
 
 
@@ -103,6 +107,8 @@ class LocalCloud:
         self.api: LocalApi
         self.access: AccessControl
         self.events: EventQueue
+        self.cloudwatch: CloudWatch
+        self._alarm_clients: dict[str, Any] = {}
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -123,6 +129,17 @@ class LocalCloud:
         self.access = AccessControl(self.deployment, report=self._on_denial, policy_outside=moto_fixes.queue_policy)
         self._server.gate.checked = self.access.middleware(self._server.gate.app)
         moto_fixes.state_machine_calls_as(self._state_machine_credentials)
+        self.cloudwatch = CloudWatch(
+            self.deployment.alarms,
+            client=self.client("cloudwatch"),
+            publish=self._publish_for_alarm,
+            gauges=lambda: moto_fixes.queue_gauges(ACCOUNT, REGION, int(time.time() * 1000)),
+            executions=lambda: moto_fixes.execution_statuses(ACCOUNT, REGION),
+            report=self._on_report,
+            region=REGION,
+            account=ACCOUNT,
+            time_scale=self.config.cloudwatch_time_scale,
+        )
         self.runtime = LambdaRuntime(
             self.deployment.functions,
             self._function_env(),
@@ -131,6 +148,7 @@ class LocalCloud:
             reservations=lambda: moto_fixes.reserved_concurrency(ACCOUNT, REGION),
             account_concurrency=self.config.account_concurrency,
             interpreter=self._interpreter,
+            observer=self.cloudwatch,
         )
         self.runtime.warm_up()
         self.events = EventQueue(
@@ -193,8 +211,10 @@ class LocalCloud:
             port=self.config.api_port,
             local_pages=lambda path, query: dashboard.serve(self, path, query),
             may_invoke=self._api_may_invoke,
+            observe=self.cloudwatch.api_request,
         )
         self.api.start()
+        self.cloudwatch.start()
         return self
 
     def _enable_step_functions(self, port: int) -> None:
@@ -247,6 +267,14 @@ class LocalCloud:
         function = self.deployment.functions[function_name].arn
         return self.access.check(caller, "lambda", "lambda:InvokeFunction", function) is None
 
+    def _publish_for_alarm(self, alarm: Alarm, topic_arn: str, subject: str, message: str) -> None:
+        """Publish as CloudWatch does for the alarm: `cloudwatch.amazonaws.com` with the alarm as
+        `aws:SourceArn`, through the endpoint's checks (the topic's policy, its key's policy)."""
+        if alarm.arn not in self._alarm_clients:
+            caller = Caller.of_service("cloudwatch", source_arn=alarm.arn)
+            self._alarm_clients[alarm.arn] = self.client("sns", credentials=self.access.register(caller))
+        self._alarm_clients[alarm.arn].publish(TopicArn=topic_arn, Subject=subject, Message=message)
+
     def _topic_delivery_denied(self, topic_arn: str, queue_arn: str) -> str | None:
         """Why SNS may not deliver from this topic to this queue (its policy, its key), or None."""
         caller = Caller.of_service("sns", source_arn=topic_arn)
@@ -254,6 +282,8 @@ class LocalCloud:
         return None if denial is None else denial.message
 
     def stop(self) -> None:
+        if hasattr(self, "cloudwatch"):
+            self.cloudwatch.stop()
         moto_fixes.lambda_invocations_run_on(None, None)
         moto_fixes.rule_events_delivered_by({})
         if hasattr(self, "events"):
@@ -371,6 +401,8 @@ class LocalCloud:
             entry: dict[str, Any] | str = json.loads(line)
         except ValueError:
             entry = line
+        if isinstance(entry, dict) and "_aws" in entry:
+            self.cloudwatch.log(entry)
         with self._lock:
             self.activity.logs.append((function, entry))
             if isinstance(entry, dict) and entry.get("message") == "record failed" and "message_id" in entry:
@@ -384,6 +416,8 @@ class LocalCloud:
         self._on_report("access_denied", asdict(denial))
 
     def _on_report(self, kind: str, details: dict[str, Any]) -> None:
+        if kind == "stream_batch":
+            self.cloudwatch.stream_batch(details["function"], details["iterator_age_ms"])
         with self._lock:
             self.activity.reports.append((kind, details))
             self.activity.counters[kind] += 1
@@ -405,6 +439,10 @@ def describe(kind: str, details: dict[str, Any]) -> str:
         return f"ACCESS DENIED {details['caller']}: {details['code']}: {details['message']}"
     if kind == "throttled":
         return f"THROTTLED {details['source']} -> {details['function']}: {details['reason']}"
+    if kind == "alarm_state":
+        return f"ALARM STATE {details['alarm']}: {details['old']} -> {details['new']} ({details['reason']})"
+    if kind == "alarm_action_failed":
+        return f"ALARM ACTION FAILED {details['alarm']} -> {details['topic']}: {details['error']}"
     if kind == "rule_delivery":
         return f"bus rule {details['rule']} -> {details['target'].rsplit(':', 1)[-1]}: {details['detail_type']}"
     return f"{kind}: {json.dumps(details, default=str)[:300]}"

@@ -183,11 +183,34 @@ class Demo:
             print(f"    {letter.queue}: {short(letter.body)!r} group={letter.group} deliveries={letter.deliveries}")
             print(f"      reason: {letter.reason}")
         self.expect([letter.group for letter in letters] == [POISON_GROUP], "dead letters other than the poison")
+        self._alarms()
         self._invariants(views)
         self._journey()
         print("  " + "\n  ".join(self.cloud.access.summary()))
         self.expect(not self.cloud.access.denials, "a call or delivery was denied: the template lacks a permission")
         print("\n" + ("OK: every check passed" if not self.problems else f"FAILED: {len(self.problems)} problem(s)"))
+
+    def _alarms(self) -> None:
+        """The alarms the run set off, and their notifications to the alert topic: the poison
+        message's DLQ and the provider outage's open circuit must have alarmed."""
+        cloudwatch = self.cloud.cloudwatch
+        fired = {
+            name: state
+            for name, state in cloudwatch.states.items()
+            if any(new == "ALARM" for _, _, new in state.changes)
+        }
+        print(f"  alarms that went to ALARM: {len(fired)} (CloudWatch's periods 60 times shorter locally)")
+        for name, state in sorted(fired.items()):
+            sent = [n for n in cloudwatch.notifications if n["alarm"] == name]
+            delivered = sum(1 for n in sent if n["delivered"])
+            print(f"    {name}: now {state.value}; {delivered} of {len(sent)} notification(s) sent to the alert topic")
+            self.expect(delivered == len(sent), f"{name}: a notification was not published")
+        dlq = self.cloud.queue_url("OrderHistoryDeadLetterQueue").rsplit("/", 1)[-1]
+        watched = {alarm.name: alarm.metric for alarm in cloudwatch.alarms.values()}
+        self.expect(
+            any(("QueueName", dlq) in watched[name][2] for name in fired), "the poison's DLQ alarm never went to ALARM"
+        )
+        self.expect(any(watched[name][1] == "PaymentCircuitOpened" for name in fired), "the open circuit never alarmed")
 
     def _invariants(self, views: dict[str, Any]) -> None:
         stock = self._stock()

@@ -126,6 +126,35 @@ def reserved_concurrency(account: str, region: str) -> dict[str, int]:
     }
 
 
+def queue_gauges(account: str, region: str, now_ms: int) -> dict[str, tuple[int, float]]:
+    """Per queue name: the messages visible now and the age in seconds of the oldest message
+    not yet deleted (in flight or not), read from moto's state as SQS publishes them to
+    CloudWatch (`ApproximateNumberOfMessagesVisible`, `ApproximateAgeOfOldestMessage`). Read
+    under the queue lock, so no queue action is half done."""
+    from moto.sqs.models import sqs_backends
+
+    gauges: dict[str, tuple[int, float]] = {}
+    with _SQS:
+        for name, queue in sqs_backends[account][region].queues.items():
+            stamps: list[Any] = [m.sent_timestamp for m in queue._messages]  # moto types it as None
+            sent = [int(stamp) for stamp in stamps if stamp is not None]
+            oldest = (now_ms - min(sent)) / 1000 if sent else 0.0
+            gauges[name] = (len(queue.messages), max(oldest, 0.0))
+    return gauges
+
+
+def execution_statuses(account: str, region: str) -> list[tuple[str, str, str]]:
+    """Every execution moto holds: (state machine ARN, execution ARN, status)."""
+    from moto.stepfunctions.responses import get_backend
+
+    backend = get_backend(account, region)  # the interpreter's, as the local cloud runs executions
+    return [
+        (machine.arn, execution.execution_arn, str(getattr(execution.status, "value", execution.status)))
+        for machine in list(backend.state_machines)
+        for execution in list(machine.executions)
+    ]
+
+
 def event_invoke_config(account: str, region: str, function_name: str) -> dict[str, Any]:
     """The function's asynchronous invocation settings as moto holds them now (from the
     template's `AWS::Lambda::EventInvokeConfig`, or `PutFunctionEventInvokeConfig`); {} if none."""

@@ -465,6 +465,9 @@ class StreamPoller(Poller):
                 self._send_to_on_failure(shard_id, records[:expired], None, condition="RecordAgeExceeded")
                 records = records[expired:]
                 continue
+            # What CloudWatch's IteratorAge measures: from the last record's creation to its read.
+            created = records[-1]["dynamodb"].get("ApproximateCreationDateTime")
+            iterator_age_ms = max(0.0, (time.time() - float(created)) * 1000) if created else 0.0
             # Throttled, Lambda tries the batch again (not one of its retry attempts) until its
             # records are older than the mapping's maximum record age.
             invocation = self._invoke_until(
@@ -485,6 +488,7 @@ class StreamPoller(Poller):
                     "failed": failed,
                     "attempt": attempt,
                     "error": invocation.error,
+                    "iterator_age_ms": iterator_age_ms,
                 },
             )
             if not failed:

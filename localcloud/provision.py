@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localcloud.cloudwatch import Alarm
 from localcloud.intrinsics import resolve
 
 ACCOUNT = "123456789012"
@@ -33,8 +34,8 @@ def configured_region() -> str:
 
 REGION = configured_region()
 
-# No local meaning: key aliases, logs, API Gateway (served from the template by the local API),
-# alarms and dashboards. Listed, never silently dropped. Roles, policies, keys and resource
+# No local meaning: key aliases, logs, API Gateway (served from the template by the local API)
+# and dashboards. Listed, never silently dropped. Roles, policies, keys and resource
 # policies are kept (`Permissions`): the local cloud enforces them.
 SKIPPED_TYPES = frozenset(
     {
@@ -53,7 +54,6 @@ SKIPPED_TYPES = frozenset(
         "AWS::ApiGateway::ApiKey",
         "AWS::ApiGateway::UsagePlan",
         "AWS::ApiGateway::UsagePlanKey",
-        "AWS::CloudWatch::Alarm",
         "AWS::CloudWatch::Dashboard",
         "AWS::XRay::ResourcePolicy",
     }
@@ -182,6 +182,7 @@ class Deployment:
     rules: list[RuleSpec] = field(default_factory=list)
     permissions: Permissions = field(default_factory=Permissions)
     state_machine_roles: dict[str, str] = field(default_factory=dict)  # state machine ARN -> role ARN
+    alarms: list[Alarm] = field(default_factory=list)  # evaluated by localcloud.cloudwatch
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {lid: res for lid, res in self.template["Resources"].items() if res["Type"] == kind}
@@ -292,6 +293,7 @@ class Provisioner:
             "AWS::SNS::TopicPolicy": self._topic_policy,
             "AWS::Lambda::Permission": self._lambda_permission,
             "AWS::Events::EventBusPolicy": self._event_bus_policy,
+            "AWS::CloudWatch::Alarm": self._alarm,
         }
 
     # --- access control (kept for the local cloud's checks; see localcloud.access) -----------
@@ -594,3 +596,22 @@ class Provisioner:
         )
         self._deployment.event_sources.append(spec)
         return {None: logical_id}
+
+    def _alarm(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        """In moto as defined (`describe-alarms` lists it), in `INSUFFICIENT_DATA` as a new alarm
+        is; evaluated by `localcloud.cloudwatch` from its definition."""
+        props = self._props(resource)
+        name = props.get("AlarmName") or self._name(logical_id, limit=255)
+        arn = self._arn("cloudwatch", f"alarm:{name}")
+        try:
+            alarm = Alarm.from_properties(name, arn, props)
+        except ValueError as unsupported:
+            raise ProvisioningError(str(unsupported)) from unsupported
+        request = {key: value for key, value in props.items() if key not in ("AlarmName", "Tags")}
+        cloudwatch = self._client("cloudwatch")
+        cloudwatch.put_metric_alarm(AlarmName=name, **request)
+        cloudwatch.set_alarm_state(
+            AlarmName=name, StateValue="INSUFFICIENT_DATA", StateReason="Unchecked: Initial alarm creation"
+        )
+        self._deployment.alarms.append(alarm)
+        return {None: name, "Arn": arn}

@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from localcloud.access import Caller
 from localcloud.faults import LATENCY, Fault, FaultPlan
@@ -155,6 +155,12 @@ class Worker:
 DEFAULT_ENVIRONMENTS = 3  # per function
 
 
+class InvocationObserver(Protocol):
+    def invoked(self, function: str, *, failed: bool, duration_ms: float) -> None: ...
+
+    def throttled(self, function: str) -> None: ...
+
+
 class LambdaRuntime:
     """Runs functions by name, each in up to `environments` execution environments at once;
     an environment is kept warm between invocations and replaced after a timeout or crash.
@@ -172,8 +178,10 @@ class LambdaRuntime:
         reservations: Reservations = dict,
         account_concurrency: int = ACCOUNT_CONCURRENCY,
         interpreter: Callable[[FunctionSpec], Interpreter] = lambda _: VIRTUALENV,
+        observer: InvocationObserver | None = None,
     ) -> None:
         self._functions = functions
+        self._observer = observer  # told of every invocation and throttle (CloudWatch's metrics)
         self._interpreter = interpreter
         self._base_env = base_env
         self._log_sink = log_sink
@@ -220,7 +228,12 @@ class LambdaRuntime:
             try:
                 if delay:
                     time.sleep(delay)
-                return self._invoke_in(worker, spec, event)
+                started = time.monotonic()
+                answer = self._invoke_in(worker, spec, event)
+                if self._observer is not None:
+                    took = answer.duration_ms or (time.monotonic() - started) * 1000
+                    self._observer.invoked(spec.name, failed=answer.failed, duration_ms=took)
+                return answer
             finally:
                 self._release(spec, worker)
         finally:
@@ -236,15 +249,20 @@ class LambdaRuntime:
         with self._environments:
             if spec.name in reserved:
                 if self._admitted[spec.name] >= reserved[spec.name]:
-                    self.throttles[spec.name] += 1
+                    self._throttled(spec)
                     raise TooManyRequests(spec.name, "ReservedFunctionConcurrentInvocationLimitExceeded")
             else:
                 unreserved = self.account_concurrency - sum(reserved.values())
                 in_use = sum(count for name, count in self._admitted.items() if name not in reserved)
                 if in_use >= unreserved:
-                    self.throttles[spec.name] += 1
+                    self._throttled(spec)
                     raise TooManyRequests(spec.name, "ConcurrentInvocationLimitExceeded")
             self._admitted[spec.name] += 1
+
+    def _throttled(self, spec: FunctionSpec) -> None:
+        self.throttles[spec.name] += 1
+        if self._observer is not None:
+            self._observer.throttled(spec.name)
 
     def _acquire(self, spec: FunctionSpec) -> Worker:
         """A free warm environment of the function, or a new one (a cold start) while it has

@@ -14,7 +14,9 @@ from localcloud.cloud import LocalCloud, LocalCloudConfig, running
 
 @pytest.fixture(scope="package")
 def cloud() -> Iterator[LocalCloud]:
-    with running(LocalCloudConfig(moto_port=0, api_port=0)) as local:
+    # CloudWatch 300 times faster than AWS (a 5-minute period is a second): the alarm tests
+    # follow an alarm through OK, ALARM and OK again in seconds.
+    with running(LocalCloudConfig(moto_port=0, api_port=0, cloudwatch_time_scale=300.0)) as local:
         local.seed()
         yield local
 

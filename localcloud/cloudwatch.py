@@ -1,0 +1,471 @@
+"""CloudWatch on the local cloud: the metrics AWS would publish for the stack and the metrics its
+functions write, and the template's alarms evaluated from them, changing state and notifying
+their actions as CloudWatch does. One entry point, `CloudWatch`.
+
+Metrics (as each service documents them):
+- `AWS/Lambda` by `FunctionName`: `Invocations`, `Errors`, `Throttles`, `Duration` for every
+  invocation the local runtime runs or refuses; `IteratorAge` for every stream batch.
+- `AWS/SQS` by `QueueName`: `ApproximateNumberOfMessagesVisible` and
+  `ApproximateAgeOfOldestMessage`, sampled once a (local) minute as SQS publishes them.
+- `AWS/States` by `StateMachineArn`: `ExecutionsStarted`, `ExecutionsSucceeded`,
+  `ExecutionsFailed`, `ExecutionsTimedOut`, `ExecutionsAborted`, as executions reach each status.
+- `AWS/ApiGateway` by `ApiName` and `Stage`: `Count`, `4XXError` and `5XXError` (0 or 1 per
+  request, so their average is a rate), `Latency`.
+- the functions' own metrics, from the embedded metric format lines they print (Powertools).
+Each is kept per second as CloudWatch keeps a datapoint (sample count, sum, minimum, maximum) and
+copied into moto's CloudWatch, so `aws cloudwatch get-metric-data` and `list-metrics` on the
+local endpoint show them.
+
+Time. CloudWatch's periods run `time_scale` times faster than on AWS (60 by default: a minute is
+a second locally, so a 300-second period lasts 5 seconds and SQS's per-minute samples come every
+second), as the saga's timings are scaled; alarms are evaluated once per (local) minute.
+
+Alarms (CloudWatch User Guide, "Using Amazon CloudWatch alarms"). Each alarm of the template is
+created in moto (so `describe-alarms` lists it), starts in `INSUFFICIENT_DATA` and is evaluated
+from its own definition: its statistic over each of its last `EvaluationPeriods` periods; `ALARM`
+when at least `DatapointsToAlarm` of them breach the threshold, else `OK`; a period with no data
+is treated as `TreatMissingData` says: `notBreaching` good, `breaching` bad, `missing` and
+`ignore` left out (then every period missing is `INSUFFICIENT_DATA` for `missing`, the state kept
+for `ignore`). CloudWatch, when some periods are missing, may reach further back for
+datapoints; this does not. On a change, moto's alarm gets the state and its reason, a report is
+made (`make local` prints it), and the actions for the new state are notified: CloudWatch's JSON
+message published to each SNS topic as `cloudwatch.amazonaws.com` acting for the alarm, through
+the endpoint's permission checks (the topic's policy and its key's policy) like every other
+delivery. A denied notification is dropped, as CloudWatch drops it (noting it in the alarm's
+history), and listed with the other denials.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+MetricKey = tuple[str, str, tuple[tuple[str, str], ...]]  # namespace, name, sorted dimensions
+
+OK, ALARM, INSUFFICIENT_DATA = "OK", "ALARM", "INSUFFICIENT_DATA"
+COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
+    "GreaterThanThreshold": (operator.gt, "greater than"),
+    "GreaterThanOrEqualToThreshold": (operator.ge, "greater than or equal to"),
+    "LessThanThreshold": (operator.lt, "less than"),
+    "LessThanOrEqualToThreshold": (operator.le, "less than or equal to"),
+}
+STATISTICS = ("SampleCount", "Sum", "Average", "Minimum", "Maximum")
+# The execution statuses Step Functions counts, and the metric each one is.
+EXECUTION_METRICS = {
+    "SUCCEEDED": "ExecutionsSucceeded",
+    "FAILED": "ExecutionsFailed",
+    "TIMED_OUT": "ExecutionsTimedOut",
+    "ABORTED": "ExecutionsAborted",
+}
+PUT_LIMIT = 500  # datapoints per PutMetricData call (CloudWatch takes 1,000)
+
+
+def metric_key(namespace: str, name: str, dimensions: Mapping[str, str]) -> MetricKey:
+    """A metric's identity: CloudWatch treats each combination of dimensions as its own metric."""
+    return namespace, name, tuple(sorted((str(k), str(v)) for k, v in dimensions.items()))
+
+
+@dataclass
+class Datapoint:
+    """One second of a metric, as CloudWatch aggregates what it receives."""
+
+    count: int = 0
+    total: float = 0.0
+    low: float = float("inf")
+    high: float = float("-inf")
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.total += value
+        self.low = min(self.low, value)
+        self.high = max(self.high, value)
+
+    def merge(self, other: Datapoint) -> None:
+        self.count += other.count
+        self.total += other.total
+        self.low = min(self.low, other.low)
+        self.high = max(self.high, other.high)
+
+    def statistic(self, name: str) -> float:
+        return {
+            "SampleCount": float(self.count),
+            "Sum": self.total,
+            "Average": self.total / self.count,
+            "Minimum": self.low,
+            "Maximum": self.high,
+        }[name]
+
+
+class Metrics:
+    """Every metric's datapoints per second, for `retention_seconds`."""
+
+    def __init__(self, retention_seconds: float = 3600.0) -> None:
+        self._series: dict[MetricKey, dict[int, Datapoint]] = {}
+        self._unpublished: set[tuple[MetricKey, int]] = set()
+        self._retention = retention_seconds
+        self._lock = threading.Lock()
+
+    def put(
+        self, namespace: str, name: str, dimensions: Mapping[str, str], value: float, at: float | None = None
+    ) -> None:
+        key = metric_key(namespace, name, dimensions)
+        second = int(time.time() if at is None else at)
+        with self._lock:
+            self._series.setdefault(key, {}).setdefault(second, Datapoint()).add(float(value))
+            self._unpublished.add((key, second))
+
+    def statistic(self, key: MetricKey, start: float, end: float, statistic: str) -> float | None:
+        """The statistic over the datapoints in (start, end], or None when there are none."""
+        merged = Datapoint()
+        with self._lock:
+            series = self._series.get(key, {})
+            for second in range(math.floor(start) + 1, math.floor(end) + 1):
+                if second in series:
+                    merged.merge(series[second])
+        return merged.statistic(statistic) if merged.count else None
+
+    def keys(self) -> list[MetricKey]:
+        with self._lock:
+            return list(self._series)
+
+    def take_unpublished(self, before: float) -> list[tuple[MetricKey, int, Datapoint]]:
+        """The datapoints of every second before `before` not taken yet (a second still running
+        is left for the next call); seconds past the retention are dropped."""
+        with self._lock:
+            ready = sorted((k, s) for k, s in self._unpublished if s < before)
+            self._unpublished.difference_update(ready)
+            taken = [(key, second, self._series[key][second]) for key, second in ready]
+            oldest = before - self._retention
+            for series in self._series.values():
+                for second in [s for s in series if s < oldest]:
+                    del series[second]
+        return taken
+
+
+def emf_datapoints(entry: Mapping[str, Any]) -> list[tuple[str, str, dict[str, str], float]]:
+    """The metrics in one embedded metric format log entry: (namespace, name, dimensions, value)
+    for every dimension set of every directive (CloudWatch Logs, "Specification: Embedded
+    metric format")."""
+    points: list[tuple[str, str, dict[str, str], float]] = []
+    for directive in entry.get("_aws", {}).get("CloudWatchMetrics", []):
+        for dimension_set in directive.get("Dimensions", []) or [[]]:
+            dimensions = {str(name): str(entry.get(name, "")) for name in dimension_set}
+            for definition in directive.get("Metrics", []):
+                values = entry.get(definition["Name"])
+                for value in values if isinstance(values, list) else [values]:
+                    if isinstance(value, int | float):
+                        points.append((directive["Namespace"], definition["Name"], dimensions, float(value)))
+    return points
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A metric alarm as the template defines it (one metric, a statistic, a threshold)."""
+
+    name: str
+    arn: str
+    metric: MetricKey
+    statistic: str
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    threshold: float
+    comparison: str
+    treat_missing: str
+    actions: Mapping[str, tuple[str, ...]]  # state -> the ARNs notified on entering it
+    actions_enabled: bool = True
+    description: str = ""
+
+    @classmethod
+    def from_properties(cls, name: str, arn: str, props: Mapping[str, Any]) -> Alarm:
+        """From the template's `AWS::CloudWatch::Alarm` properties (intrinsics resolved): a
+        metric given directly, or as the one `MetricStat` query of `Metrics`. Anything else
+        (metric math, percentiles, anomaly detection) is refused by name, not evaluated wrongly."""
+        if "Metrics" in props:
+            queries = list(props["Metrics"])
+            if len(queries) != 1 or "MetricStat" not in queries[0]:
+                raise ValueError(f"alarm {name}: only one MetricStat query is evaluated locally, not metric math")
+            stat = queries[0]["MetricStat"]
+            metric = stat["Metric"]
+            namespace, metric_name, dimensions = metric["Namespace"], metric["MetricName"], metric.get("Dimensions", [])
+            statistic, period = str(stat["Stat"]), int(stat["Period"])
+        else:
+            namespace, metric_name = props["Namespace"], props["MetricName"]
+            dimensions = props.get("Dimensions", [])
+            statistic, period = str(props.get("Statistic", "")), int(props["Period"])
+        if statistic not in STATISTICS:
+            raise ValueError(
+                f"alarm {name}: statistic {statistic!r} is not evaluated locally ({', '.join(STATISTICS)})"
+            )
+        if props["ComparisonOperator"] not in COMPARISONS:
+            raise ValueError(f"alarm {name}: comparison {props['ComparisonOperator']} is not evaluated locally")
+        evaluation_periods = int(props["EvaluationPeriods"])
+        return cls(
+            name=name,
+            arn=arn,
+            metric=metric_key(namespace, metric_name, {d["Name"]: d["Value"] for d in dimensions}),
+            statistic=statistic,
+            period=period,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=int(props.get("DatapointsToAlarm", evaluation_periods)),
+            threshold=float(props["Threshold"]),
+            comparison=str(props["ComparisonOperator"]),
+            treat_missing=str(props.get("TreatMissingData", "missing")),
+            actions={
+                ALARM: tuple(props.get("AlarmActions", [])),
+                OK: tuple(props.get("OKActions", [])),
+                INSUFFICIENT_DATA: tuple(props.get("InsufficientDataActions", [])),
+            },
+            actions_enabled=bool(props.get("ActionsEnabled", True)),
+            description=str(props.get("AlarmDescription", "")),
+        )
+
+    def breaches(self, value: float) -> bool:
+        return COMPARISONS[self.comparison][0](value, self.threshold)
+
+
+def evaluate(alarm: Alarm, values: list[float | None], current: str) -> tuple[str, str]:
+    """The alarm's state from one value per period, oldest first (None: no data in the period),
+    with CloudWatch's reason for it."""
+    present = [value for value in values if value is not None]
+    missing = len(values) - len(present)
+    breaching = sum(1 for value in present if alarm.breaches(value))
+    if alarm.treat_missing == "breaching":
+        breaching += missing
+    if not present and alarm.treat_missing in ("missing", "ignore"):
+        if alarm.treat_missing == "ignore":
+            return current, "no datapoints: the state is kept (TreatMissingData ignore)"
+        return INSUFFICIENT_DATA, f"Insufficient Data: {len(values)} datapoints were unknown."
+    state = ALARM if breaching >= alarm.datapoints_to_alarm else OK
+    shown = ", ".join("missing" if value is None else f"{value:g}" for value in reversed(values))
+    verb = "was" if breaching == 1 else "were"
+    if state == ALARM:
+        how = COMPARISONS[alarm.comparison][1]
+        return state, (
+            f"Threshold Crossed: {breaching} out of the last {len(values)} datapoints [{shown}] {verb} {how} "
+            f"the threshold ({alarm.threshold:g}) (minimum {alarm.datapoints_to_alarm} datapoint(s) for "
+            f"{current} -> ALARM transition)."
+        )
+    return state, (
+        f"Threshold Crossed: {breaching} out of the last {len(values)} datapoints [{shown}] {verb} breaching "
+        f"the threshold ({alarm.threshold:g}), fewer than the {alarm.datapoints_to_alarm} to alarm."
+    )
+
+
+@dataclass
+class AlarmState:
+    value: str = INSUFFICIENT_DATA
+    reason: str = "Unchecked: Initial alarm creation"
+    changes: list[tuple[float, str, str]] = field(default_factory=list)  # (when, old, new)
+
+
+Publisher = Callable[[str, str, str], None]  # (topic ARN, subject, message): raises when refused
+
+
+class CloudWatch:
+    """Metrics in, alarms evaluated, notifications out, on a thread of its own.
+
+    `client` is a CloudWatch client on the local endpoint with the operator's credentials (moto's
+    CloudWatch keeps a copy of the metrics and the alarms' states); `publish(alarm, topic, subject, message)`
+    publishes as CloudWatch acting for the alarm (raising on a refusal); `gauges()` and
+    `executions()` read SQS's and Step Functions' state (`localcloud.moto_fixes`)."""
+
+    def __init__(
+        self,
+        alarms: Iterable[Alarm],
+        *,
+        client: Any,
+        publish: Callable[[Alarm, str, str, str], None],
+        gauges: Callable[[], Mapping[str, tuple[int, float]]],
+        executions: Callable[[], list[tuple[str, str, str]]],
+        report: Callable[[str, dict[str, Any]], None],
+        region: str,
+        account: str,
+        time_scale: float = 60.0,
+    ) -> None:
+        self.metrics = Metrics()
+        self.alarms = {alarm.name: alarm for alarm in alarms}
+        self.states = {name: AlarmState() for name in self.alarms}
+        self.notifications: list[dict[str, Any]] = []  # every notification sent or refused
+        self._client = client
+        self._publish = publish
+        self._gauges = gauges
+        self._executions = executions
+        self._report = report
+        self._region, self._account = region, account
+        self.time_scale = time_scale
+        self._seen_executions: dict[str, str] = {}  # execution ARN -> the status counted last
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cloudwatch", daemon=True)
+
+    @property
+    def minute(self) -> float:
+        """A CloudWatch minute, locally."""
+        return 60.0 / self.time_scale
+
+    # --- metrics in --------------------------------------------------------------------------
+
+    def invoked(self, function: str, *, failed: bool, duration_ms: float) -> None:
+        dimensions = {"FunctionName": function}
+        self.metrics.put("AWS/Lambda", "Invocations", dimensions, 1)
+        self.metrics.put("AWS/Lambda", "Errors", dimensions, 1 if failed else 0)
+        self.metrics.put("AWS/Lambda", "Duration", dimensions, duration_ms)
+
+    def throttled(self, function: str) -> None:
+        self.metrics.put("AWS/Lambda", "Throttles", {"FunctionName": function}, 1)
+
+    def stream_batch(self, function: str, iterator_age_ms: float) -> None:
+        self.metrics.put("AWS/Lambda", "IteratorAge", {"FunctionName": function}, iterator_age_ms)
+
+    def api_request(self, api_name: str, stage: str, status: int, latency_ms: float) -> None:
+        dimensions = {"ApiName": api_name, "Stage": stage}
+        self.metrics.put("AWS/ApiGateway", "Count", dimensions, 1)
+        self.metrics.put("AWS/ApiGateway", "4XXError", dimensions, 1 if 400 <= status < 500 else 0)
+        self.metrics.put("AWS/ApiGateway", "5XXError", dimensions, 1 if status >= 500 else 0)
+        self.metrics.put("AWS/ApiGateway", "Latency", dimensions, latency_ms)
+
+    def log(self, entry: Mapping[str, Any]) -> None:
+        """A function's structured log entry: its embedded metrics, if any."""
+        for namespace, name, dimensions, value in emf_datapoints(entry):
+            self.metrics.put(namespace, name, dimensions, value)
+
+    def _sample(self, now: float) -> None:
+        """What SQS and Step Functions publish on their own."""
+        for queue, (visible, oldest_age) in self._gauges().items():
+            dimensions = {"QueueName": queue}
+            self.metrics.put("AWS/SQS", "ApproximateNumberOfMessagesVisible", dimensions, visible, at=now)
+            self.metrics.put("AWS/SQS", "ApproximateAgeOfOldestMessage", dimensions, oldest_age, at=now)
+        for machine, execution, status in self._executions():
+            counted = self._seen_executions.get(execution)
+            if counted == status:
+                continue
+            dimensions = {"StateMachineArn": machine}
+            if counted is None:
+                self.metrics.put("AWS/States", "ExecutionsStarted", dimensions, 1, at=now)
+            if status in EXECUTION_METRICS:
+                self.metrics.put("AWS/States", EXECUTION_METRICS[status], dimensions, 1, at=now)
+            self._seen_executions[execution] = status
+
+    def _mirror(self, now: float) -> None:
+        """Copy the finished seconds into moto's CloudWatch, for `get-metric-data`."""
+        by_namespace: dict[str, list[dict[str, Any]]] = {}
+        for (namespace, name, dimensions), second, point in self.metrics.take_unpublished(int(now)):
+            by_namespace.setdefault(namespace, []).append(
+                {
+                    "MetricName": name,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions],
+                    "Timestamp": datetime.fromtimestamp(second, UTC),
+                    "StatisticValues": {
+                        "SampleCount": point.count,
+                        "Sum": point.total,
+                        "Minimum": point.low,
+                        "Maximum": point.high,
+                    },
+                }
+            )
+        for namespace, data in by_namespace.items():
+            for start in range(0, len(data), PUT_LIMIT):
+                self._client.put_metric_data(Namespace=namespace, MetricData=data[start : start + PUT_LIMIT])
+
+    # --- alarms ------------------------------------------------------------------------------
+
+    def values(self, alarm: Alarm, now: float) -> list[float | None]:
+        """The alarm's statistic for each of its evaluation periods ending now, oldest first."""
+        period = alarm.period / self.time_scale
+        return [
+            self.metrics.statistic(alarm.metric, now - (n + 1) * period, now - n * period, alarm.statistic)
+            for n in reversed(range(alarm.evaluation_periods))
+        ]
+
+    def evaluate_all(self, now: float) -> None:
+        for name, alarm in self.alarms.items():
+            state = self.states[name]
+            new, reason = evaluate(alarm, self.values(alarm, now), state.value)
+            if new != state.value:
+                self._change(alarm, state, new, reason, now)
+
+    def _change(self, alarm: Alarm, state: AlarmState, new: str, reason: str, now: float) -> None:
+        old = state.value
+        state.value, state.reason = new, reason
+        state.changes.append((now, old, new))
+        self._client.set_alarm_state(
+            AlarmName=alarm.name, StateValue=new, StateReason=reason[:1023], StateReasonData="{}"
+        )
+        self._report("alarm_state", {"alarm": alarm.name, "old": old, "new": new, "reason": reason})
+        if not alarm.actions_enabled:
+            return
+        for action in alarm.actions.get(new, ()):
+            self._notify(alarm, action, (old, new), reason, now)
+
+    def _notify(self, alarm: Alarm, topic_arn: str, change: tuple[str, str], reason: str, now: float) -> None:
+        """CloudWatch's notification of a state change (old, new), to one SNS topic action."""
+        old, new = change
+        if not topic_arn.startswith("arn:aws:sns:"):
+            self._report("alarm_action_skipped", {"alarm": alarm.name, "action": topic_arn})
+            return
+        namespace, metric_name, dimensions = alarm.metric
+        message = {
+            "AlarmName": alarm.name,
+            "AlarmDescription": alarm.description or None,
+            "AWSAccountId": self._account,
+            "NewStateValue": new,
+            "NewStateReason": reason,
+            "StateChangeTime": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
+            "Region": self._region,
+            "AlarmArn": alarm.arn,
+            "OldStateValue": old,
+            "Trigger": {
+                "MetricName": metric_name,
+                "Namespace": namespace,
+                "StatisticType": "Statistic",
+                "Statistic": alarm.statistic.upper(),
+                "Dimensions": [{"value": v, "name": k} for k, v in dimensions],
+                "Period": alarm.period,
+                "EvaluationPeriods": alarm.evaluation_periods,
+                "DatapointsToAlarm": alarm.datapoints_to_alarm,
+                "ComparisonOperator": alarm.comparison,
+                "Threshold": alarm.threshold,
+                "TreatMissingData": alarm.treat_missing,
+            },
+        }
+        subject = f'{new}: "{alarm.name}" in {self._region}'[:100]
+        record: dict[str, Any] = {"alarm": alarm.name, "topic": topic_arn, "state": new, "message": message}
+        try:
+            self._publish(alarm, topic_arn, subject, json.dumps(message))
+            record["delivered"] = True
+        except Exception as refused:
+            record["delivered"] = False
+            record["error"] = str(refused)
+            self._report("alarm_action_failed", {"alarm": alarm.name, "topic": topic_arn, "error": str(refused)})
+        self.notifications.append(record)
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def tick(self, now: float | None = None) -> None:
+        """One (local) minute of CloudWatch: samples, the copy for the API, every alarm."""
+        now = time.time() if now is None else now
+        self._sample(now)
+        self._mirror(now)
+        self.evaluate_all(now)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.minute):
+            try:
+                self.tick()
+            except Exception as error:
+                self._report("poller_error", {"source": "cloudwatch", "error": repr(error)})
