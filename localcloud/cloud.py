@@ -136,6 +136,7 @@ class LocalCloud:
             gauges=lambda: moto_fixes.queue_gauges(ACCOUNT, REGION, int(time.time() * 1000)),
             executions=lambda: moto_fixes.execution_statuses(ACCOUNT, REGION),
             report=self._on_report,
+            prune=lambda before: moto_fixes.prune_metric_data(ACCOUNT, REGION, before),
             region=REGION,
             account=ACCOUNT,
             time_scale=self.config.cloudwatch_time_scale,
@@ -402,7 +403,10 @@ class LocalCloud:
         except ValueError:
             entry = line
         if isinstance(entry, dict) and "_aws" in entry:
-            self.cloudwatch.log(entry)
+            try:
+                self.cloudwatch.log(entry)
+            except (TypeError, KeyError, AttributeError, ValueError) as malformed:  # the line, not the pump, fails
+                self._on_report("poller_error", {"source": f"EMF line of {function}", "error": repr(malformed)})
         with self._lock:
             self.activity.logs.append((function, entry))
             if isinstance(entry, dict) and entry.get("message") == "record failed" and "message_id" in entry:

@@ -12,9 +12,9 @@ Metrics (as each service documents them):
 - `AWS/ApiGateway` by `ApiName` and `Stage`: `Count`, `4XXError` and `5XXError` (0 or 1 per
   request, so their average is a rate), `Latency`.
 - the functions' own metrics, from the embedded metric format lines they print (Powertools).
-Each is kept per second as CloudWatch keeps a datapoint (sample count, sum, minimum, maximum) and
-copied into moto's CloudWatch, so `aws cloudwatch get-metric-data` and `list-metrics` on the
-local endpoint show them.
+Each is aggregated as CloudWatch keeps a datapoint (sample count, sum, minimum, maximum) and
+copied into moto's CloudWatch (one datapoint per metric and local second, the last hour), so
+`aws cloudwatch get-metric-data` and `list-metrics` on the local endpoint show them.
 
 Time. CloudWatch's periods run `time_scale` times faster than on AWS (60 by default: a minute is
 a second locally, so a 300-second period lasts 5 seconds and SQS's per-minute samples come every
@@ -31,8 +31,12 @@ datapoints; this does not. On a change, moto's alarm gets the state and its reas
 made (`make local` prints it), and the actions for the new state are notified: CloudWatch's JSON
 message published to each SNS topic as `cloudwatch.amazonaws.com` acting for the alarm, through
 the endpoint's permission checks (the topic's policy and its key's policy) like every other
-delivery. A denied notification is dropped, as CloudWatch drops it (noting it in the alarm's
-history), and listed with the other denials.
+delivery. A denied notification is dropped, as CloudWatch drops it (AWS notes it in the
+alarm's history; here the denials list and `notifications` do).
+
+Datapoints are kept per CloudWatch second, so a period is exactly its length whatever the scale;
+an evaluation covers the CloudWatch seconds already finished, and what arrives later in the
+second still running falls in the next evaluation's latest period.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import math
 import operator
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,40 +109,50 @@ class Datapoint:
 
 
 class Metrics:
-    """Every metric's datapoints per second, for `retention_seconds`."""
+    """Every metric's datapoints per CloudWatch second (`time_scale` of them per local second),
+    for `retention` CloudWatch seconds."""
 
-    def __init__(self, retention_seconds: float = 3600.0) -> None:
+    def __init__(self, time_scale: float = 1.0, retention: int = 3600) -> None:
+        self.time_scale = time_scale
         self._series: dict[MetricKey, dict[int, Datapoint]] = {}
         self._unpublished: set[tuple[MetricKey, int]] = set()
-        self._retention = retention_seconds
+        self._retention = retention
         self._lock = threading.Lock()
+
+    def second(self, at: float) -> int:
+        """The CloudWatch second a local time falls in."""
+        return math.floor(at * self.time_scale)
 
     def put(
         self, namespace: str, name: str, dimensions: Mapping[str, str], value: float, at: float | None = None
     ) -> None:
         key = metric_key(namespace, name, dimensions)
-        second = int(time.time() if at is None else at)
+        second = self.second(time.time() if at is None else at)
         with self._lock:
             self._series.setdefault(key, {}).setdefault(second, Datapoint()).add(float(value))
             self._unpublished.add((key, second))
 
-    def statistic(self, key: MetricKey, start: float, end: float, statistic: str) -> float | None:
-        """The statistic over the datapoints in (start, end], or None when there are none."""
+    def statistic(self, key: MetricKey, start: int, end: int, statistic: str) -> float | None:
+        """The statistic over the datapoints of CloudWatch seconds [start, end), or None when
+        there are none."""
         merged = Datapoint()
         with self._lock:
             series = self._series.get(key, {})
-            for second in range(math.floor(start) + 1, math.floor(end) + 1):
-                if second in series:
-                    merged.merge(series[second])
+            if len(series) < end - start:
+                points = [point for second, point in series.items() if start <= second < end]
+            else:
+                points = [series[second] for second in range(start, end) if second in series]
+        for point in points:
+            merged.merge(point)
         return merged.statistic(statistic) if merged.count else None
 
     def keys(self) -> list[MetricKey]:
         with self._lock:
             return list(self._series)
 
-    def take_unpublished(self, before: float) -> list[tuple[MetricKey, int, Datapoint]]:
-        """The datapoints of every second before `before` not taken yet (a second still running
-        is left for the next call); seconds past the retention are dropped."""
+    def take_unpublished(self, before: int) -> list[tuple[MetricKey, int, Datapoint]]:
+        """The datapoints of every CloudWatch second before `before` not taken yet (the second
+        still running is left for the next call); seconds past the retention are dropped."""
         with self._lock:
             ready = sorted((k, s) for k, s in self._unpublished if s < before)
             self._unpublished.difference_update(ready)
@@ -182,6 +197,12 @@ class Alarm:
     actions: Mapping[str, tuple[str, ...]]  # state -> the ARNs notified on entering it
     actions_enabled: bool = True
     description: str = ""
+    query: Mapping[str, Any] | None = None  # the `Metrics` query it was given as, if any
+
+    @property
+    def window(self) -> int:
+        """How far back it looks, in CloudWatch seconds."""
+        return self.period * self.evaluation_periods
 
     @classmethod
     def from_properties(cls, name: str, arn: str, props: Mapping[str, Any]) -> Alarm:
@@ -196,7 +217,9 @@ class Alarm:
             metric = stat["Metric"]
             namespace, metric_name, dimensions = metric["Namespace"], metric["MetricName"], metric.get("Dimensions", [])
             statistic, period = str(stat["Stat"]), int(stat["Period"])
+            query: Mapping[str, Any] | None = queries[0]
         else:
+            query = None
             namespace, metric_name = props["Namespace"], props["MetricName"]
             dimensions = props.get("Dimensions", [])
             statistic, period = str(props.get("Statistic", "")), int(props["Period"])
@@ -225,6 +248,7 @@ class Alarm:
             },
             actions_enabled=bool(props.get("ActionsEnabled", True)),
             description=str(props.get("AlarmDescription", "")),
+            query=query,
         )
 
     def breaches(self, value: float) -> bool:
@@ -275,7 +299,8 @@ class CloudWatch:
     `client` is a CloudWatch client on the local endpoint with the operator's credentials (moto's
     CloudWatch keeps a copy of the metrics and the alarms' states); `publish(alarm, topic, subject, message)`
     publishes as CloudWatch acting for the alarm (raising on a refusal); `gauges()` and
-    `executions()` read SQS's and Step Functions' state (`localcloud.moto_fixes`)."""
+    `executions()` read SQS's and Step Functions' state and `prune(before)` drops moto's copies of
+    older datapoints (`localcloud.moto_fixes`)."""
 
     def __init__(
         self,
@@ -286,22 +311,27 @@ class CloudWatch:
         gauges: Callable[[], Mapping[str, tuple[int, float]]],
         executions: Callable[[], list[tuple[str, str, str]]],
         report: Callable[[str, dict[str, Any]], None],
+        prune: Callable[[float], None],
         region: str,
         account: str,
         time_scale: float = 60.0,
     ) -> None:
-        self.metrics = Metrics()
         self.alarms = {alarm.name: alarm for alarm in alarms}
+        # Kept as long as the longest alarm looks back, and ten CloudWatch minutes more.
+        longest = max((alarm.window for alarm in self.alarms.values()), default=0)
+        self.metrics = Metrics(time_scale, retention=longest + 600)
         self.states = {name: AlarmState() for name in self.alarms}
-        self.notifications: list[dict[str, Any]] = []  # every notification sent or refused
+        self.notifications: deque[dict[str, Any]] = deque(maxlen=1000)  # the latest sent or refused
         self._client = client
         self._publish = publish
         self._gauges = gauges
         self._executions = executions
         self._report = report
+        self._prune = prune  # drops moto's copies of datapoints older than a time
         self._region, self._account = region, account
         self.time_scale = time_scale
         self._seen_executions: dict[str, str] = {}  # execution ARN -> the status counted last
+        self._mirror_kept = 3600.0  # local seconds of metrics moto's copy keeps
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cloudwatch", daemon=True)
 
@@ -354,9 +384,13 @@ class CloudWatch:
             self._seen_executions[execution] = status
 
     def _mirror(self, now: float) -> None:
-        """Copy the finished seconds into moto's CloudWatch, for `get-metric-data`."""
+        """Copy the finished seconds into moto's CloudWatch, one datapoint per metric and local
+        second, for `get-metric-data`; moto's copy keeps the last hour."""
+        local: dict[tuple[MetricKey, int], Datapoint] = {}
+        for key, second, point in self.metrics.take_unpublished(self.metrics.second(now)):
+            local.setdefault((key, math.floor(second / self.time_scale)), Datapoint()).merge(point)
         by_namespace: dict[str, list[dict[str, Any]]] = {}
-        for (namespace, name, dimensions), second, point in self.metrics.take_unpublished(int(now)):
+        for ((namespace, name, dimensions), second), point in sorted(local.items()):
             by_namespace.setdefault(namespace, []).append(
                 {
                     "MetricName": name,
@@ -373,31 +407,39 @@ class CloudWatch:
         for namespace, data in by_namespace.items():
             for start in range(0, len(data), PUT_LIMIT):
                 self._client.put_metric_data(Namespace=namespace, MetricData=data[start : start + PUT_LIMIT])
+        self._prune(now - self._mirror_kept)
 
     # --- alarms ------------------------------------------------------------------------------
 
     def values(self, alarm: Alarm, now: float) -> list[float | None]:
-        """The alarm's statistic for each of its evaluation periods ending now, oldest first."""
-        period = alarm.period / self.time_scale
+        """The alarm's statistic for each of its evaluation periods, oldest first, the latest
+        ending with the last finished CloudWatch second (what arrives later in the second still
+        running is in the latest period of the next evaluation, a CloudWatch minute later)."""
+        end = self.metrics.second(now)
         return [
-            self.metrics.statistic(alarm.metric, now - (n + 1) * period, now - n * period, alarm.statistic)
+            self.metrics.statistic(alarm.metric, end - (n + 1) * alarm.period, end - n * alarm.period, alarm.statistic)
             for n in reversed(range(alarm.evaluation_periods))
         ]
 
     def evaluate_all(self, now: float) -> None:
         for name, alarm in self.alarms.items():
-            state = self.states[name]
-            new, reason = evaluate(alarm, self.values(alarm, now), state.value)
-            if new != state.value:
-                self._change(alarm, state, new, reason, now)
+            try:
+                state = self.states[name]
+                new, reason = evaluate(alarm, self.values(alarm, now), state.value)
+                if new != state.value:
+                    self._change(alarm, state, new, reason, now)
+            except Exception as error:
+                self._report("poller_error", {"source": f"cloudwatch alarm {name}", "error": repr(error)})
 
     def _change(self, alarm: Alarm, state: AlarmState, new: str, reason: str, now: float) -> None:
+        """The new state, in moto first (so a failed update is tried again at the next
+        evaluation), then here, then its actions."""
         old = state.value
-        state.value, state.reason = new, reason
-        state.changes.append((now, old, new))
         self._client.set_alarm_state(
             AlarmName=alarm.name, StateValue=new, StateReason=reason[:1023], StateReasonData="{}"
         )
+        state.value, state.reason = new, reason
+        state.changes.append((now, old, new))
         self._report("alarm_state", {"alarm": alarm.name, "old": old, "new": new, "reason": reason})
         if not alarm.actions_enabled:
             return
@@ -410,7 +452,6 @@ class CloudWatch:
         if not topic_arn.startswith("arn:aws:sns:"):
             self._report("alarm_action_skipped", {"alarm": alarm.name, "action": topic_arn})
             return
-        namespace, metric_name, dimensions = alarm.metric
         message = {
             "AlarmName": alarm.name,
             "AlarmDescription": alarm.description or None,
@@ -422,17 +463,14 @@ class CloudWatch:
             "AlarmArn": alarm.arn,
             "OldStateValue": old,
             "Trigger": {
-                "MetricName": metric_name,
-                "Namespace": namespace,
-                "StatisticType": "Statistic",
-                "Statistic": alarm.statistic.upper(),
-                "Dimensions": [{"value": v, "name": k} for k, v in dimensions],
+                **self._trigger_metric(alarm),
                 "Period": alarm.period,
                 "EvaluationPeriods": alarm.evaluation_periods,
                 "DatapointsToAlarm": alarm.datapoints_to_alarm,
                 "ComparisonOperator": alarm.comparison,
                 "Threshold": alarm.threshold,
                 "TreatMissingData": alarm.treat_missing,
+                "EvaluateLowSampleCountPercentile": "",
             },
         }
         subject = f'{new}: "{alarm.name}" in {self._region}'[:100]
@@ -445,6 +483,28 @@ class CloudWatch:
             record["error"] = str(refused)
             self._report("alarm_action_failed", {"alarm": alarm.name, "topic": topic_arn, "error": str(refused)})
         self.notifications.append(record)
+
+    @staticmethod
+    def _trigger_metric(alarm: Alarm) -> dict[str, Any]:
+        """The metric part of the notification's `Trigger`, in the form the alarm was defined:
+        `Metrics` for a metric query, else the metric's name, namespace and statistic."""
+        namespace, metric_name, dimensions = alarm.metric
+        shown = [{"value": value, "name": name} for name, value in dimensions]
+        if alarm.query is not None:
+            stat = alarm.query["MetricStat"]
+            metric = {"Dimensions": shown, "MetricName": metric_name, "Namespace": namespace}
+            query = {"Id": alarm.query.get("Id", "m1"), "Label": alarm.query.get("Label"), "ReturnData": True}
+            return {
+                "Metrics": [{**query, "MetricStat": {"Metric": metric, "Period": stat["Period"], "Stat": stat["Stat"]}}]
+            }
+        statistic = "SAMPLE_COUNT" if alarm.statistic == "SampleCount" else alarm.statistic.upper()
+        return {
+            "MetricName": metric_name,
+            "Namespace": namespace,
+            "StatisticType": "Statistic",
+            "Statistic": statistic,
+            "Dimensions": shown,
+        }
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -459,9 +519,11 @@ class CloudWatch:
     def tick(self, now: float | None = None) -> None:
         """One (local) minute of CloudWatch: samples, the copy for the API, every alarm."""
         now = time.time() if now is None else now
-        self._sample(now)
-        self._mirror(now)
-        self.evaluate_all(now)
+        for stage in (self._sample, self._mirror, self.evaluate_all):
+            try:
+                stage(now)
+            except Exception as error:
+                self._report("poller_error", {"source": f"cloudwatch {stage.__name__}", "error": repr(error)})
 
     def _run(self) -> None:
         while not self._stop.wait(self.minute):

@@ -135,12 +135,30 @@ def queue_gauges(account: str, region: str, now_ms: int) -> dict[str, tuple[int,
 
     gauges: dict[str, tuple[int, float]] = {}
     with _SQS:
-        for name, queue in sqs_backends[account][region].queues.items():
+        for name, queue in list(sqs_backends[account][region].queues.items()):  # CreateQueue takes no lock
             stamps: list[Any] = [m.sent_timestamp for m in queue._messages]  # moto types it as None
             sent = [int(stamp) for stamp in stamps if stamp is not None]
             oldest = (now_ms - min(sent)) / 1000 if sent else 0.0
             gauges[name] = (len(queue.messages), max(oldest, 0.0))
     return gauges
+
+
+def prune_metric_data(account: str, region: str, before: float) -> None:
+    """Drop the datapoints moto's CloudWatch holds from before `before` (epoch seconds): moto
+    keeps every one it was sent, and the local cloud sends some every second."""
+    from datetime import UTC, datetime
+
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    backend = cloudwatch_backends[account][region]
+    cutoff = datetime.fromtimestamp(before, UTC)
+    backend.metric_data = [datum for datum in backend.metric_data if _aware(datum.timestamp) >= cutoff]
+
+
+def _aware(moment: Any) -> Any:
+    from datetime import UTC
+
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def execution_statuses(account: str, region: str) -> list[tuple[str, str, str]]:

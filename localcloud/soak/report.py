@@ -26,6 +26,8 @@ class Report:
     seconds: dict[str, float] = field(default_factory=dict)
     good_shipped: tuple[int, int] = (0, 0)  # tok_ok orders that had stock: shipped, all
     peak_environments: Counter[str] = field(default_factory=Counter)  # most at once, per function
+    # Every alarm state change: (seconds since the orders started, alarm, old state, new state).
+    alarm_transitions: list[tuple[float, str, str, str]] = field(default_factory=list)
 
     @property
     def good_shipped_share(self) -> float:
@@ -51,6 +53,11 @@ class Report:
             *((f"payments: {outcome}", str(n)) for outcome, n in sorted(self.payments.items())),
             *((f"deepest backlog: {queue}", str(n)) for queue, n in sorted(self.peak_depth.items()) if n),
             *((f"environments at once: {name}", str(n)) for name, n in sorted(self.peak_environments.items())),
+            ("alarm state changes", str(len(self.alarm_transitions))),
+            (
+                "alarms that went to ALARM",
+                ", ".join(f"{name} {n}x" for name, n in sorted(self.alarmed.items())) or "none",
+            ),
             ("needing attention (injected cause)", str(len(self.attention))),
             *((f"time: {phase}", f"{s:.0f} s") for phase, s in self.seconds.items()),
             ("violations", str(len(self.violations))),
@@ -60,7 +67,13 @@ class Report:
         lines += [f"| {name:<{width}} | {value} |" for name, value in rows]
         return "\n".join(lines)
 
+    @property
+    def alarmed(self) -> Counter[str]:
+        """How often each alarm went to ALARM."""
+        return Counter(name for _, name, _, new in self.alarm_transitions if new == "ALARM")
+
     def details(self, limit: int = 50) -> list[str]:
-        lines = [f"NEEDS_ATTENTION {finding.order_id}: {finding.cause}" for finding in self.attention[:limit]]
+        lines = [f"ALARM {at:7.1f} s  {name}: {old} -> {new}" for at, name, old, new in self.alarm_transitions]
+        lines += [f"NEEDS_ATTENTION {finding.order_id}: {finding.cause}" for finding in self.attention[:limit]]
         lines += [f"VIOLATION {violation}" for violation in self.violations[:limit]]
         return lines

@@ -61,6 +61,7 @@ def run_on(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> tuple[R
     plan = cloud.runtime.faults
     plan.set(soak.faults, seed=soak.seed)
     started = time.monotonic()
+    wall_started = time.time()
     paced = f", {soak.rate:g} a second" if soak.rate else ""
     say(f"placing {soak.orders} orders{paced} with faults on ({len(soak.faults)} kinds), seed {soak.seed}")
     placed = place_all(cloud, plan_orders(soak.orders, soak.seed), clients=soak.clients, rate=soak.rate, say=say)
@@ -82,6 +83,8 @@ def run_on(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> tuple[R
     say("reconciling every order")
     evidence = checker.gather(cloud, placed, before, tally.lowest_available)
     verdict = checker.check(evidence)
+    transitions = _alarm_transitions(cloud, since=wall_started)
+    verdict.violations.extend(_silent_alarms(cloud, dead_lettered, transitions))
     seconds["checking"] = time.monotonic() - recovering - seconds["recovery"]
     seconds["wall"] = time.monotonic() - started
     report = Report(
@@ -103,8 +106,35 @@ def run_on(cloud: LocalCloud, soak: Soak, say: Callable[[str], None]) -> tuple[R
         peak_environments=Counter(
             {spec.logical_id: cloud.runtime.peak_concurrency[name] for name, spec in cloud.runtime.functions.items()}
         ),
+        alarm_transitions=transitions,
     )
     return report, evidence
+
+
+def _alarm_transitions(cloud: LocalCloud, since: float) -> list[tuple[float, str, str, str]]:
+    """Every alarm state change of the run, in order: (seconds since `since`, alarm, old, new)."""
+    changes = [
+        (when - since, name, old, new)
+        for name, state in cloud.cloudwatch.states.items()
+        for when, old, new in list(state.changes)
+    ]
+    return sorted(changes)
+
+
+def _silent_alarms(
+    cloud: LocalCloud, dead_lettered: dict[str, int], transitions: list[tuple[float, str, str, str]]
+) -> list[str]:
+    """A queue that received dead letters whose alarm never went to ALARM: the operator would
+    not have been told (the count comes from the queues, not from CloudWatch)."""
+    alarmed = {name for _, name, _, new in transitions if new == "ALARM"}
+    silent = []
+    for queue, count in sorted(dead_lettered.items()):
+        watching = [name for name, alarm in cloud.cloudwatch.alarms.items() if ("QueueName", queue) in alarm.metric[2]]
+        if count and not alarmed.intersection(watching):
+            silent.append(
+                f"{queue} received {count} message(s) but its alarm ({', '.join(watching) or 'none'}) never fired"
+            )
+    return silent
 
 
 def _good_shipped(evidence: checker.Evidence) -> tuple[int, int]:

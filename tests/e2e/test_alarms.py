@@ -75,13 +75,14 @@ def subscriber(cloud: LocalCloud) -> Iterator[str]:
     # to it are judged again by `test_least_privilege.py`, against the policy it has
 
 
-def _notifications(cloud: LocalCloud, url: str, alarm_name: str) -> list[dict[str, Any]]:
+def _notifications(cloud: LocalCloud, url: str, alarm_name: str, state: str) -> list[dict[str, Any]]:
+    """The notifications of the alarm's changes to `state` the subscriber received (taken)."""
     sqs = cloud.client("sqs")
     found = []
     for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
         sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         notification = json.loads(json.loads(message["Body"])["Message"])
-        if notification["AlarmName"] == alarm_name:
+        if (notification["AlarmName"], notification["NewStateValue"]) == (alarm_name, state):
             found.append(notification)
     return found
 
@@ -102,10 +103,11 @@ def test_a_poison_message_alarms_notifies_and_clears(cloud: LocalCloud, subscrib
     alarmed = _state(cloud, "ALARM", timeout=3 * _period(cloud, alarm) + 10)
     assert time.monotonic() - before < 2 * _period(cloud, alarm) + 10
     assert alarmed["StateReason"].startswith("Threshold Crossed: 1 out of the last 1 datapoints")
-    (notification,) = wait_for(lambda: _notifications(cloud, subscriber, alarm["AlarmName"]), timeout=10)
+    (notification,) = wait_for(lambda: _notifications(cloud, subscriber, alarm["AlarmName"], "ALARM"), timeout=10)
     assert (notification["OldStateValue"], notification["NewStateValue"]) == ("OK", "ALARM")
     assert notification["AlarmArn"] == alarm["AlarmArn"]
-    assert notification["Trigger"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    (query,) = notification["Trigger"]["Metrics"]
+    assert query["MetricStat"]["Metric"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
 
     _drain(cloud, DLQ)
 
@@ -142,5 +144,5 @@ def test_without_the_topic_policys_statement_the_notification_is_refused(cloud: 
         f"User: cloudwatch.amazonaws.com is not authorized to perform: sns:Publish on resource: {topic} "
         "because no resource-based policy allows the sns:Publish action"
     )
-    assert _notifications(cloud, subscriber, alarm["AlarmName"]) == []
+    assert _notifications(cloud, subscriber, alarm["AlarmName"], "ALARM") == []
     assert any(n["alarm"] == alarm["AlarmName"] and not n["delivered"] for n in cloud.cloudwatch.notifications)

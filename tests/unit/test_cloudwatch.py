@@ -147,13 +147,22 @@ def test_datapoints_aggregate_per_period_as_cloudwatch_does() -> None:
     for second, value in ((100, 10.0), (100, 30.0), (101, 50.0), (105, 7.0)):
         metrics.put("AWS/Lambda", "Duration", {"FunctionName": "f"}, value, at=second)
 
-    assert metrics.statistic(key, 99, 104, "Sum") == 90.0  # a period ending at 104: (99, 104]
-    assert metrics.statistic(key, 99, 104, "Average") == 30.0
-    assert metrics.statistic(key, 99, 104, "Maximum") == 50.0
-    assert metrics.statistic(key, 99, 104, "SampleCount") == 3.0
-    assert metrics.statistic(key, 100, 105, "Sum") == 57.0
-    assert metrics.statistic(key, 101, 104, "Sum") is None  # no datapoint: missing, not zero
-    assert metrics.statistic(("AWS/Lambda", "Duration", ()), 99, 106, "Sum") is None  # other dimensions
+    assert metrics.statistic(key, 100, 105, "Sum") == 90.0  # a period of 5 seconds from 100: [100, 105)
+    assert metrics.statistic(key, 100, 105, "Average") == 30.0
+    assert metrics.statistic(key, 100, 105, "Maximum") == 50.0
+    assert metrics.statistic(key, 100, 105, "SampleCount") == 3.0
+    assert metrics.statistic(key, 101, 106, "Sum") == 57.0
+    assert metrics.statistic(key, 102, 105, "Sum") is None  # no datapoint: missing, not zero
+    assert metrics.statistic(("AWS/Lambda", "Duration", ()), 100, 106, "Sum") is None  # other dimensions
+
+
+def test_datapoints_are_kept_per_cloudwatch_second() -> None:
+    metrics = Metrics(time_scale=60.0)  # a local second is a CloudWatch minute
+    key = ("AWS/Lambda", "Errors", (("FunctionName", "f"),))
+    metrics.put("AWS/Lambda", "Errors", {"FunctionName": "f"}, 1, at=10.5)  # CloudWatch second 630
+
+    assert metrics.statistic(key, 600, 630, "Sum") is None
+    assert metrics.statistic(key, 630, 631, "Sum") == 1.0
 
 
 def test_embedded_metric_format_lines_give_one_datapoint_per_dimension_set() -> None:
@@ -198,6 +207,7 @@ class RecordingCloudWatchApi:
 class Sqs:
     visible: int = 0
     executions: list[tuple[str, str, str]] = field(default_factory=list)
+    pruned: list[float] = field(default_factory=list)
 
     def gauges(self) -> Mapping[str, tuple[int, float]]:
         return {"orders-dlq": (self.visible, 0.0)}
@@ -218,6 +228,7 @@ def _cloudwatch(
         gauges=sqs.gauges,
         executions=lambda: sqs.executions,
         report=lambda kind, details: None,
+        prune=sqs.pruned.append,
         region="eu-west-1",
         account="123456789012",
         time_scale=60.0,
@@ -228,18 +239,25 @@ def test_a_message_in_the_dlq_alarms_and_notifies_the_topic_then_clears() -> Non
     api, sqs, published = RecordingCloudWatchApi(), Sqs(), []
     cloudwatch = _cloudwatch(api, sqs, published)
 
-    cloudwatch.tick(now=1000.0)
+    for second in range(1000, 1003):  # a tick a local second, each a CloudWatch minute
+        cloudwatch.tick(now=float(second))
     sqs.visible = 1
-    cloudwatch.tick(now=1006.0)  # the next 5-second (local) period
+    cloudwatch.tick(now=1003.0)  # sampled; in the period evaluated at the next tick
+    assert api.states == [("dlq", OK)]
+    cloudwatch.tick(now=1004.0)
+    assert api.states == [("dlq", OK), ("dlq", ALARM)]
     sqs.visible = 0
-    cloudwatch.tick(now=1012.0)
+    for second in range(1005, 1011):  # until the 5-second (local) period no longer holds it
+        cloudwatch.tick(now=float(second))
 
     assert api.states == [("dlq", OK), ("dlq", ALARM), ("dlq", OK)]
     ((topic, subject, message),) = published  # only ALARM has actions
     notification = json.loads(message)
     assert (topic, subject) == (TOPIC, 'ALARM: "dlq" in eu-west-1')
     assert (notification["OldStateValue"], notification["NewStateValue"], notification["AlarmArn"]) == (OK, ALARM, ARN)
-    assert notification["Trigger"]["Dimensions"] == [{"value": "orders-dlq", "name": "QueueName"}]
+    (query,) = notification["Trigger"]["Metrics"]  # an alarm on a metric query is notified in that form
+    assert query["MetricStat"]["Metric"]["Dimensions"] == [{"value": "orders-dlq", "name": "QueueName"}]
+    assert (query["MetricStat"]["Period"], query["MetricStat"]["Stat"]) == (300, "Maximum")
     copied = {d["MetricName"] for request in api.data for d in request["MetricData"]}
     assert copied == {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
 
@@ -249,8 +267,10 @@ def test_a_refused_notification_is_recorded_undelivered_and_evaluation_goes_on()
     cloudwatch = _cloudwatch(api, sqs, published, refuse=True)
 
     cloudwatch.tick(now=1000.0)
+    cloudwatch.tick(now=1001.0)
     sqs.visible = 0
-    cloudwatch.tick(now=1006.0)
+    for second in range(1002, 1008):
+        cloudwatch.tick(now=float(second))
 
     assert api.states == [("dlq", ALARM), ("dlq", OK)]
     (notification,) = cloudwatch.notifications
@@ -270,6 +290,6 @@ def test_executions_are_counted_once_per_status_they_reach() -> None:
     cloudwatch.tick(now=1002.0)
 
     def total(name: str) -> float | None:
-        return cloudwatch.metrics.statistic(("AWS/States", name, (("StateMachineArn", machine),)), 0, 2000, "Sum")
+        return cloudwatch.metrics.statistic(("AWS/States", name, (("StateMachineArn", machine),)), 0, 10**9, "Sum")
 
     assert (total("ExecutionsStarted"), total("ExecutionsFailed"), total("ExecutionsSucceeded")) == (2.0, 1.0, 1.0)
