@@ -140,6 +140,7 @@ class LocalCloud:
             region=REGION,
             account=ACCOUNT,
             time_scale=self.config.cloudwatch_time_scale,
+            dashboards=self.deployment.dashboards,
         )
         self.runtime = LambdaRuntime(
             self.deployment.functions,

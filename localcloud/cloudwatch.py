@@ -41,9 +41,11 @@ second still running falls in the next evaluation's latest period.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import operator
+import re
 import threading
 import time
 from collections import deque
@@ -51,6 +53,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from localcloud import metric_math
 
 MetricKey = tuple[str, str, tuple[tuple[str, str], ...]]  # namespace, name, sorted dimensions
 
@@ -70,6 +74,8 @@ EXECUTION_METRICS = {
     "ABORTED": "ExecutionsAborted",
 }
 PUT_LIMIT = 500  # datapoints per PutMetricData call (CloudWatch takes 1,000)
+GRAPHED_SECONDS = 3600.0  # how far back (local seconds) the dashboards can be drawn
+DEFAULT_PERIOD = 300  # a dashboard widget's period when it names none (CloudWatch's default)
 
 
 def metric_key(namespace: str, name: str, dimensions: Mapping[str, str]) -> MetricKey:
@@ -79,26 +85,33 @@ def metric_key(namespace: str, name: str, dimensions: Mapping[str, str]) -> Metr
 
 @dataclass
 class Datapoint:
-    """One second of a metric, as CloudWatch aggregates what it receives."""
+    """One CloudWatch second of a metric, as CloudWatch aggregates what it receives (the values
+    too, for percentiles)."""
 
     count: int = 0
     total: float = 0.0
     low: float = float("inf")
     high: float = float("-inf")
+    values: list[float] = field(default_factory=list)
 
     def add(self, value: float) -> None:
         self.count += 1
         self.total += value
         self.low = min(self.low, value)
         self.high = max(self.high, value)
+        self.values.append(value)
 
     def merge(self, other: Datapoint) -> None:
         self.count += other.count
         self.total += other.total
         self.low = min(self.low, other.low)
         self.high = max(self.high, other.high)
+        self.values.extend(other.values)
 
     def statistic(self, name: str) -> float:
+        if _PERCENTILE.fullmatch(name):
+            ordered = sorted(self.values)  # nearest rank
+            return ordered[max(0, math.ceil(float(name[1:]) / 100 * len(ordered)) - 1)]
         return {
             "SampleCount": float(self.count),
             "Sum": self.total,
@@ -108,13 +121,21 @@ class Datapoint:
         }[name]
 
 
+_PERCENTILE = re.compile(r"p(100|[0-9]{1,2}(\.[0-9]+)?)")
+
+
+def known_statistic(name: str) -> bool:
+    return name in STATISTICS or _PERCENTILE.fullmatch(name) is not None
+
+
 class Metrics:
     """Every metric's datapoints per CloudWatch second (`time_scale` of them per local second),
-    for `retention` CloudWatch seconds."""
+    for `retention` CloudWatch seconds, in time order."""
 
     def __init__(self, time_scale: float = 1.0, retention: int = 3600) -> None:
         self.time_scale = time_scale
         self._series: dict[MetricKey, dict[int, Datapoint]] = {}
+        self._seconds: dict[MetricKey, list[int]] = {}  # each series' seconds, sorted
         self._unpublished: set[tuple[MetricKey, int]] = set()
         self._retention = retention
         self._lock = threading.Lock()
@@ -129,22 +150,30 @@ class Metrics:
         key = metric_key(namespace, name, dimensions)
         second = self.second(time.time() if at is None else at)
         with self._lock:
-            self._series.setdefault(key, {}).setdefault(second, Datapoint()).add(float(value))
+            series = self._series.setdefault(key, {})
+            if second not in series:
+                series[second] = Datapoint()
+                bisect.insort(self._seconds.setdefault(key, []), second)
+            series[second].add(float(value))
             self._unpublished.add((key, second))
+
+    def periods(self, key: MetricKey, start: int, period: int, count: int, statistic: str) -> list[float | None]:
+        """The statistic for each of `count` periods from CloudWatch second `start` (None for a
+        period with no datapoint)."""
+        merged = [Datapoint() for _ in range(count)]
+        with self._lock:
+            seconds = self._seconds.get(key, [])
+            series = self._series.get(key, {})
+            low = bisect.bisect_left(seconds, start)
+            high = bisect.bisect_left(seconds, start + period * count)
+            for second in seconds[low:high]:
+                merged[(second - start) // period].merge(series[second])
+        return [point.statistic(statistic) if point.count else None for point in merged]
 
     def statistic(self, key: MetricKey, start: int, end: int, statistic: str) -> float | None:
         """The statistic over the datapoints of CloudWatch seconds [start, end), or None when
         there are none."""
-        merged = Datapoint()
-        with self._lock:
-            series = self._series.get(key, {})
-            if len(series) < end - start:
-                points = [point for second, point in series.items() if start <= second < end]
-            else:
-                points = [series[second] for second in range(start, end) if second in series]
-        for point in points:
-            merged.merge(point)
-        return merged.statistic(statistic) if merged.count else None
+        return self.periods(key, start, end - start, 1, statistic)[0]
 
     def keys(self) -> list[MetricKey]:
         with self._lock:
@@ -158,9 +187,11 @@ class Metrics:
             self._unpublished.difference_update(ready)
             taken = [(key, second, self._series[key][second]) for key, second in ready]
             oldest = before - self._retention
-            for series in self._series.values():
-                for second in [s for s in series if s < oldest]:
-                    del series[second]
+            for key, seconds in self._seconds.items():
+                cut = bisect.bisect_left(seconds, oldest)
+                for second in seconds[:cut]:
+                    del self._series[key][second]
+                del seconds[:cut]
         return taken
 
 
@@ -208,7 +239,7 @@ class Alarm:
     def from_properties(cls, name: str, arn: str, props: Mapping[str, Any]) -> Alarm:
         """From the template's `AWS::CloudWatch::Alarm` properties (intrinsics resolved): a
         metric given directly, or as the one `MetricStat` query of `Metrics`. Anything else
-        (metric math, percentiles, anomaly detection) is refused by name, not evaluated wrongly."""
+        (metric math, trimmed means, anomaly detection) is refused by name, not evaluated wrongly."""
         if "Metrics" in props:
             queries = list(props["Metrics"])
             if len(queries) != 1 or "MetricStat" not in queries[0]:
@@ -223,9 +254,9 @@ class Alarm:
             namespace, metric_name = props["Namespace"], props["MetricName"]
             dimensions = props.get("Dimensions", [])
             statistic, period = str(props.get("Statistic", "")), int(props["Period"])
-        if statistic not in STATISTICS:
+        if not known_statistic(statistic):
             raise ValueError(
-                f"alarm {name}: statistic {statistic!r} is not evaluated locally ({', '.join(STATISTICS)})"
+                f"alarm {name}: statistic {statistic!r} is not evaluated locally ({', '.join(STATISTICS)}, pNN)"
             )
         if props["ComparisonOperator"] not in COMPARISONS:
             raise ValueError(f"alarm {name}: comparison {props['ComparisonOperator']} is not evaluated locally")
@@ -315,11 +346,14 @@ class CloudWatch:
         region: str,
         account: str,
         time_scale: float = 60.0,
+        dashboards: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.alarms = {alarm.name: alarm for alarm in alarms}
-        # Kept as long as the longest alarm looks back, and ten CloudWatch minutes more.
+        # Kept for the dashboards' graphs (a local hour) or as long as the longest alarm looks
+        # back and ten CloudWatch minutes more, whichever is longer.
         longest = max((alarm.window for alarm in self.alarms.values()), default=0)
-        self.metrics = Metrics(time_scale, retention=longest + 600)
+        self.metrics = Metrics(time_scale, retention=max(longest + 600, math.ceil(GRAPHED_SECONDS * time_scale)))
+        self.dashboards = dict(dashboards or {})
         self.states = {name: AlarmState() for name in self.alarms}
         self.notifications: deque[dict[str, Any]] = deque(maxlen=1000)  # the latest sent or refused
         self._client = client
@@ -504,6 +538,74 @@ class CloudWatch:
             "StatisticType": "Statistic",
             "Statistic": statistic,
             "Dimensions": shown,
+        }
+
+    # --- dashboards -------------------------------------------------------------------------
+
+    def dashboard(self, name: str, start: float, end: float) -> list[dict[str, Any]]:
+        """Every widget of the dashboard as the template defines it (type, place on CloudWatch's
+        24-column grid, title), with, for a metric widget, the value of each of its metrics and
+        expressions per period (its statistic, its period) between the local times `start` and
+        `end`, and the local time each period starts."""
+        return [self._widget(widget, start, end) for widget in self.dashboards[name].get("widgets", [])]
+
+    def _widget(self, widget: Mapping[str, Any], start: float, end: float) -> dict[str, Any]:
+        properties = widget.get("properties", {})
+        shown: dict[str, Any] = {
+            "type": widget.get("type"),
+            **{place: widget.get(place) for place in ("x", "y", "width", "height")},
+            "title": properties.get("title", ""),
+        }
+        if widget.get("type") == "text":
+            return {**shown, "markdown": properties.get("markdown", "")}
+        if widget.get("type") != "metric":
+            return {**shown, "error": f"a {widget.get('type')} widget is not drawn locally"}
+        period = int(properties.get("period", DEFAULT_PERIOD))
+        first = self.metrics.second(start) // period * period
+        count = max(1, math.ceil((self.metrics.second(end) - first) / period))
+        rows = []
+        for index, row in enumerate(properties.get("metrics", [])):
+            options = row[-1] if row and isinstance(row[-1], dict) else {}
+            rows.append((options.get("id") or f"m{index}", row, options))
+        values: dict[str, list[float | None]] = {}
+        errors: list[str] = []
+        # The metrics first, then the expressions (which may name each other, in any order).
+        for query, row, options in rows:
+            if "expression" in options:
+                continue
+            try:
+                namespace, metric_name, *pairs = [part for part in row if not isinstance(part, dict)]
+                key = metric_key(namespace, metric_name, dict(zip(pairs[::2], pairs[1::2], strict=True)))
+                statistic = options.get("stat") or properties.get("stat") or "Average"
+                values[query] = self.metrics.periods(key, first, int(options.get("period", period)), count, statistic)
+            except (ValueError, KeyError) as unsupported:
+                errors.append(f"{options.get('label') or query}: {unsupported!r}")
+        pending = [(query, options) for query, _, options in rows if "expression" in options]
+        while pending:
+            failed: list[tuple[str, dict[str, Any], metric_math.MathError]] = []
+            for query, options in pending:
+                try:
+                    values[query] = metric_math.evaluate(options["expression"], values, period)
+                except metric_math.MathError as unknown:
+                    failed.append((query, options, unknown))
+            if len(failed) == len(pending):  # no progress: each is refused with its reason
+                errors += [f"{options.get('label') or query}: {unknown}" for query, options, unknown in failed]
+                break
+            pending = [(query, options) for query, options, _ in failed]
+        series = [
+            {"id": query, "label": options.get("label") or query, "values": values[query]}
+            for query, _, options in rows
+            if query in values and options.get("visible", True)
+        ]
+        return {
+            **shown,
+            "view": properties.get("view", "timeSeries"),
+            "period": period,
+            "times": [(first + n * period) / self.time_scale for n in range(count)],
+            "series": series,
+            "annotations": properties.get("annotations", {}),
+            "y_axis": properties.get("yAxis", {}),
+            "errors": errors,
         }
 
     # --- the loop ----------------------------------------------------------------------------

@@ -1,16 +1,20 @@
 """The local dashboard: `make local` serves it at http://127.0.0.1:3000/_local/ — queues and
 DLQs, orders by status, the metric counters the functions emitted (EMF), and recent log lines,
-filterable by correlation id. `/_local/state.json` is the same as data."""
+filterable by correlation id. `/_local/state.json` is the same as data; `/_local/dashboards.json`
+is the template's CloudWatch dashboards, widget by widget, with their series from the local
+CloudWatch, and the alarms' states."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from localcloud.cloud import LocalCloud
+from localcloud.cloudwatch import GRAPHED_SECONDS
 from orderflow.adapters.dynamodb import from_item
 
 LOG_LINES = 200
@@ -101,12 +105,41 @@ def state(cloud: LocalCloud, correlation_id: str | None = None) -> dict[str, Any
     }
 
 
+def dashboards(cloud: LocalCloud, query: dict[str, list[str]]) -> dict[str, Any]:
+    """The template's dashboards, widget by widget, with their metrics over the last `range`
+    local seconds (default 300; CloudWatch's time runs faster, see localcloud/cloudwatch.py)."""
+    seconds = min(float(query.get("range", ["300"])[0] or 300), GRAPHED_SECONDS)
+    now = time.time()
+    names = query.get("name") or sorted(cloud.cloudwatch.dashboards)
+    return {
+        "time_scale": cloud.cloudwatch.time_scale,
+        "start": now - seconds,
+        "end": now,
+        "dashboards": [
+            {"name": name, "widgets": cloud.cloudwatch.dashboard(name, now - seconds, now)}
+            for name in names
+            if name in cloud.cloudwatch.dashboards
+        ],
+        "alarms": [
+            {"name": name, "state": state.value, "reason": state.reason}
+            for name, state in sorted(cloud.cloudwatch.states.items())
+        ],
+    }
+
+
+def _json(data: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    body = json.dumps(data, default=str, allow_nan=False).encode()
+    return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
+
+
 def serve(cloud: LocalCloud, path: str, query: str) -> tuple[int, list[tuple[str, str]], bytes]:
     """Answers for `/_local/...` on the local API's port."""
     if path.rstrip("/") == "/_local/state.json":
         correlation_id = parse_qs(query).get("correlation_id", [""])[0] or None
         body = json.dumps(state(cloud, correlation_id), default=str).encode()
         return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
+    if path.rstrip("/") == "/_local/dashboards.json":
+        return _json(dashboards(cloud, parse_qs(query)))
     if path.rstrip("/") == "/_local":
         return 200, [("Content-Type", "text/html; charset=utf-8")], PAGE.encode()
     return 404, [("Content-Type", "application/json")], b'{"message": "not found"}'

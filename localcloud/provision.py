@@ -34,8 +34,8 @@ def configured_region() -> str:
 
 REGION = configured_region()
 
-# No local meaning: key aliases, logs, API Gateway (served from the template by the local API)
-# and dashboards. Listed, never silently dropped. Roles, policies, keys and resource
+# No local meaning: key aliases, logs and API Gateway (served from the template by the local
+# API). Listed, never silently dropped. Roles, policies, keys and resource
 # policies are kept (`Permissions`): the local cloud enforces them.
 SKIPPED_TYPES = frozenset(
     {
@@ -54,7 +54,6 @@ SKIPPED_TYPES = frozenset(
         "AWS::ApiGateway::ApiKey",
         "AWS::ApiGateway::UsagePlan",
         "AWS::ApiGateway::UsagePlanKey",
-        "AWS::CloudWatch::Dashboard",
         "AWS::XRay::ResourcePolicy",
     }
 )
@@ -183,6 +182,7 @@ class Deployment:
     permissions: Permissions = field(default_factory=Permissions)
     state_machine_roles: dict[str, str] = field(default_factory=dict)  # state machine ARN -> role ARN
     alarms: list[Alarm] = field(default_factory=list)  # evaluated by localcloud.cloudwatch
+    dashboards: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> body, intrinsics resolved
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {lid: res for lid, res in self.template["Resources"].items() if res["Type"] == kind}
@@ -294,6 +294,7 @@ class Provisioner:
             "AWS::Lambda::Permission": self._lambda_permission,
             "AWS::Events::EventBusPolicy": self._event_bus_policy,
             "AWS::CloudWatch::Alarm": self._alarm,
+            "AWS::CloudWatch::Dashboard": self._dashboard,
         }
 
     # --- access control (kept for the local cloud's checks; see localcloud.access) -----------
@@ -615,3 +616,13 @@ class Provisioner:
         )
         self._deployment.alarms.append(alarm)
         return {None: name, "Arn": arn}
+
+    def _dashboard(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        """In moto as defined (`get-dashboard` returns its body); drawn by the local page from
+        the local CloudWatch's metrics."""
+        props = self._props(resource)
+        name = props.get("DashboardName") or self._name(logical_id, limit=255)
+        body = str(props["DashboardBody"])
+        self._client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=body)
+        self._deployment.dashboards[name] = json.loads(body)
+        return {None: name}

@@ -128,11 +128,11 @@ def test_an_alarm_given_without_a_metric_query_is_read_as_well() -> None:
                 "Metrics": [
                     {
                         "Id": "m1",
-                        "MetricStat": {"Metric": {"Namespace": "n", "MetricName": "m"}, "Period": 60, "Stat": "p99"},
+                        "MetricStat": {"Metric": {"Namespace": "n", "MetricName": "m"}, "Period": 60, "Stat": "tm99"},
                     }
                 ]
             },
-            "'p99' is not evaluated locally",
+            "'tm99' is not evaluated locally",
         ),
     ],
 )
@@ -293,3 +293,71 @@ def test_executions_are_counted_once_per_status_they_reach() -> None:
         return cloudwatch.metrics.statistic(("AWS/States", name, (("StateMachineArn", machine),)), 0, 10**9, "Sum")
 
     assert (total("ExecutionsStarted"), total("ExecutionsFailed"), total("ExecutionsSucceeded")) == (2.0, 1.0, 1.0)
+
+
+def test_percentiles_are_nearest_rank_over_the_periods_values() -> None:
+    metrics = Metrics()
+    key = ("AWS/Lambda", "Duration", (("FunctionName", "f"),))
+    for value in range(1, 101):
+        metrics.put("AWS/Lambda", "Duration", {"FunctionName": "f"}, float(value), at=100 + value % 3)
+
+    assert metrics.statistic(key, 100, 103, "p50") == 50.0
+    assert metrics.statistic(key, 100, 103, "p99") == 99.0
+    assert metrics.periods(key, 100, 1, 4, "SampleCount") == [33.0, 34.0, 33.0, None]
+
+
+def test_a_dashboard_widget_is_its_metrics_per_period_with_its_expressions() -> None:
+    body = {
+        "widgets": [
+            {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": "### API"}},
+            {
+                "type": "metric",
+                "x": 0,
+                "y": 1,
+                "width": 6,
+                "height": 5,
+                "properties": {
+                    "view": "timeSeries",
+                    "title": "TPS",
+                    "metrics": [
+                        [{"label": "Count/s", "expression": "FILL(requests,0) / PERIOD(requests)"}],
+                        [
+                            "AWS/ApiGateway",
+                            "Count",
+                            "ApiName",
+                            "orders",
+                            "Stage",
+                            "prod",
+                            {"id": "requests", "visible": False, "stat": "Sum"},
+                        ],
+                    ],
+                },
+            },
+        ]
+    }
+    api, sqs = RecordingCloudWatchApi(), Sqs()
+    cloudwatch = CloudWatch(
+        [],
+        client=api,
+        publish=lambda *_: None,
+        gauges=sqs.gauges,
+        executions=lambda: [],
+        report=lambda kind, details: None,
+        prune=sqs.pruned.append,
+        region="eu-west-1",
+        account="123456789012",
+        time_scale=60.0,
+        dashboards={"orderflow": body},
+    )
+    for second in (1000.0, 1000.5, 1002.0):  # CloudWatch seconds 60000, 60030 and 60120
+        cloudwatch.metrics.put("AWS/ApiGateway", "Count", {"ApiName": "orders", "Stage": "prod"}, 1, at=second)
+
+    text, graph = cloudwatch.dashboard("orderflow", start=1000.0, end=1015.0)
+
+    assert text == {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "title": "", "markdown": "### API"}
+    assert (graph["x"], graph["y"], graph["width"], graph["height"], graph["title"]) == (0, 1, 6, 5, "TPS")
+    assert graph["times"] == [1000.0, 1005.0, 1010.0]  # 300-second periods, 5 local seconds each
+    (rate,) = graph["series"]  # the Count query is not visible
+    assert rate["label"] == "Count/s"
+    assert rate["values"] == [3 / 300, 0.0, 0.0]
+    assert graph["errors"] == []
