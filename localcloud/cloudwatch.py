@@ -286,6 +286,26 @@ class Alarm:
         return COMPARISONS[self.comparison][0](value, self.threshold)
 
 
+_LABEL_STATISTICS: dict[str, Callable[[list[float]], float]] = {
+    "AVG": lambda v: sum(v) / len(v),
+    "MAX": max,
+    "MIN": min,
+    "SUM": sum,
+    "LAST": lambda v: v[-1],
+}
+
+
+def _label(label: str, values: list[float | None]) -> str:
+    """A label with its dynamic values (`${AVG}`, `${MAX}`, `${MIN}`, `${SUM}`, `${LAST}`) over
+    the shown range, as CloudWatch's graphs fill them in."""
+    present = [value for value in values if value is not None]
+
+    def value(match: re.Match[str]) -> str:
+        return f"{_LABEL_STATISTICS[match.group(1)](present):.4g}" if present else "-"
+
+    return re.sub(r"\$\{(AVG|MAX|MIN|SUM|LAST)\}", value, label)
+
+
 def evaluate(alarm: Alarm, values: list[float | None], current: str) -> tuple[str, str]:
     """The alarm's state from one value per period, oldest first (None: no data in the period),
     with CloudWatch's reason for it."""
@@ -593,7 +613,7 @@ class CloudWatch:
                 break
             pending = [(query, options) for query, options, _ in failed]
         series = [
-            {"id": query, "label": options.get("label") or query, "values": values[query]}
+            {"id": query, "label": _label(options.get("label") or query, values[query]), "values": values[query]}
             for query, _, options in rows
             if query in values and options.get("visible", True)
         ]

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 from localcloud.cloud import LocalCloud
 from localcloud.cloudwatch import GRAPHED_SECONDS
+from localcloud.synth import ROOT
 from orderflow.adapters.dynamodb import from_item
 
 LOG_LINES = 200
@@ -138,6 +139,11 @@ def serve(cloud: LocalCloud, path: str, query: str) -> tuple[int, list[tuple[str
         correlation_id = parse_qs(query).get("correlation_id", [""])[0] or None
         body = json.dumps(state(cloud, correlation_id), default=str).encode()
         return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
+    if path in ASSETS:  # the charting library, from this checkout: nothing from the network
+        file, kind = ASSETS[path]
+        if not (CHARTING / file).exists():
+            return 404, [("Content-Type", "text/plain")], b"uPlot is not installed: run make setup"
+        return 200, [("Content-Type", kind), ("Cache-Control", "max-age=3600")], (CHARTING / file).read_bytes()
     if path.rstrip("/") == "/_local/dashboards.json":
         return _json(dashboards(cloud, parse_qs(query)))
     if path.rstrip("/") == "/_local":
@@ -146,3 +152,8 @@ def serve(cloud: LocalCloud, path: str, query: str) -> tuple[int, list[tuple[str
 
 
 PAGE = (Path(__file__).parent / "dashboard.html").read_text()
+CHARTING = ROOT / "node_modules" / "uplot" / "dist"  # uPlot, pinned in package.json
+ASSETS = {
+    "/_local/uplot.js": ("uPlot.iife.min.js", "text/javascript; charset=utf-8"),
+    "/_local/uplot.css": ("uPlot.min.css", "text/css; charset=utf-8"),
+}

@@ -1,4 +1,5 @@
-"""The local dashboard page, rendered by a real headless Chromium (Debian's package)."""
+"""The local dashboard page, rendered by a real headless Chromium (Debian's package): its own
+tables, and the template's CloudWatch dashboards drawn widget by widget, driven by Playwright."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,16 @@ from localcloud.cloud import LocalCloud
 from tests.e2e.saga_support import place, wait_terminal
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# As the machine's Chromium runs headless as root, with no network beyond this machine.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
 
 
@@ -77,3 +89,56 @@ def test_log_lines_filter_by_correlation_id(cloud: LocalCloud) -> None:
     shown = re.findall(r'data-correlation="([^"]*)"', dom)
     assert len(shown) >= 9  # a line from each function the order went through
     assert set(shown) == {correlation_id}
+
+
+def _overlapping(boxes: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Every pair of boxes that share more than a pixel of area."""
+    pairs = []
+    for n, a in enumerate(boxes):
+        for b in boxes[n + 1 :]:
+            width = min(a["right"], b["right"]) - max(a["left"], b["left"])
+            height = min(a["bottom"], b["bottom"]) - max(a["top"], b["top"])
+            if width > 1 and height > 1:
+                pairs.append((a["name"], b["name"]))
+    return pairs
+
+
+BOXES = """els => els.map(e => { const r = e.getBoundingClientRect();
+  const widget = e.dataset.widget !== undefined ? 'widget ' + e.dataset.widget + ' ' + e.dataset.title : '';
+  return {name: widget || e.id || e.className,
+          type: e.dataset.type, title: e.dataset.title, series: e.dataset.series,
+          left: r.left, right: r.right, top: r.top, bottom: r.bottom}; })"""
+
+
+def test_the_templates_dashboards_are_drawn_widget_by_widget_without_overlap(cloud: LocalCloud) -> None:
+    from playwright.sync_api import sync_playwright
+
+    wait_terminal(cloud, place(cloud, "tok_ok"))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{cloud.api.url}/_local/")
+            for name, body in cloud.deployment.dashboards.items():
+                defined = body["widgets"]
+                graphs = sum(1 for widget in defined if widget["type"] == "metric")
+                page.select_option("#dashboard", name)
+                page.wait_for_selector(f'#board[data-dashboard="{name}"]')
+                page.wait_for_function(f"document.querySelectorAll('#board .widget canvas').length >= {graphs}")
+
+                drawn = page.eval_on_selector_all("#board .widget", BOXES)
+
+                assert [(w["type"], w["title"]) for w in drawn] == [
+                    (w["type"], w["properties"].get("title", "")) for w in defined
+                ]  # one for one, in the template's order
+                for shown, widget in zip(drawn, defined, strict=True):
+                    if widget["type"] == "metric":
+                        visible = [m for m in widget["properties"]["metrics"] if m[-1].get("visible", True)]
+                        assert int(shown["series"]) == len(visible), shown["title"]
+                panels = page.eval_on_selector_all("#board .widget, .panel, #alarms, .controls", BOXES)
+                assert _overlapping(panels) == [], name
+                assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # nothing cut at 1,280 px
+            alarms = page.eval_on_selector_all("#alarms .alarm", "els => els.map(e => e.dataset.alarm)")
+            assert sorted(alarms) == sorted(cloud.cloudwatch.alarms)
+        finally:
+            browser.close()

@@ -361,3 +361,10 @@ def test_a_dashboard_widget_is_its_metrics_per_period_with_its_expressions() -> 
     assert rate["label"] == "Count/s"
     assert rate["values"] == [3 / 300, 0.0, 0.0]
     assert graph["errors"] == []
+
+
+def test_a_label_shows_its_dynamic_values_over_the_range() -> None:
+    from localcloud.cloudwatch import _label
+
+    assert _label("P50 (avg: ${AVG}, max: ${MAX})", [1.0, None, 3.0]) == "P50 (avg: 2, max: 3)"
+    assert _label("Faults (${SUM})", [None, None]) == "Faults (-)"
