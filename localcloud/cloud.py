@@ -211,7 +211,7 @@ class LocalCloud:
             self.deployment,
             self.runtime,
             port=self.config.api_port,
-            local_pages=lambda path, query: dashboard.serve(self, path, query),
+            local_pages=lambda method, path, query, body: dashboard.serve(self, method, path, query, body),
             may_invoke=self._api_may_invoke,
             observe=self.cloudwatch.api_request,
         )

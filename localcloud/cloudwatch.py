@@ -386,6 +386,7 @@ class CloudWatch:
         self.time_scale = time_scale
         self._seen_executions: dict[str, str] = {}  # execution ARN -> the status counted last
         self._mirror_kept = 3600.0  # local seconds of metrics moto's copy keeps
+        self._last_sample: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cloudwatch", daemon=True)
 
@@ -421,11 +422,19 @@ class CloudWatch:
             self.metrics.put(namespace, name, dimensions, value)
 
     def _sample(self, now: float) -> None:
-        """What SQS and Step Functions publish on their own."""
+        """What SQS and Step Functions publish on their own. SQS publishes its queues' state
+        every minute: a sample taken late (the machine was busy) stands for each minute missed
+        since the last one too, up to ten, rather than leave periods without data."""
+        minutes = [now]
+        if self._last_sample is not None:
+            missed = min(int((now - self._last_sample) / self.minute) - 1, 10)
+            minutes = [now - n * self.minute for n in range(max(missed, 0), 0, -1)] + minutes
+        self._last_sample = now
         for queue, (visible, oldest_age) in self._gauges().items():
             dimensions = {"QueueName": queue}
-            self.metrics.put("AWS/SQS", "ApproximateNumberOfMessagesVisible", dimensions, visible, at=now)
-            self.metrics.put("AWS/SQS", "ApproximateAgeOfOldestMessage", dimensions, oldest_age, at=now)
+            for at in minutes:
+                self.metrics.put("AWS/SQS", "ApproximateNumberOfMessagesVisible", dimensions, visible, at=at)
+                self.metrics.put("AWS/SQS", "ApproximateAgeOfOldestMessage", dimensions, oldest_age, at=at)
         for machine, execution, status in self._executions():
             counted = self._seen_executions.get(execution)
             if counted == status:
@@ -648,7 +657,16 @@ class CloudWatch:
                 self._report("poller_error", {"source": f"cloudwatch {stage.__name__}", "error": repr(error)})
 
     def _run(self) -> None:
-        while not self._stop.wait(self.minute):
+        """A tick every CloudWatch minute on a fixed schedule (a slow tick does not push the
+        next ones later; ticks missed altogether are skipped)."""
+        due = time.monotonic()
+        while True:
+            due += self.minute
+            late = time.monotonic() - due
+            if late > 0:
+                due += math.ceil(late / self.minute) * self.minute
+            if self._stop.wait(max(0.0, due - time.monotonic())):
+                return
             try:
                 self.tick()
             except Exception as error:

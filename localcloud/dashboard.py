@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from localcloud.cloud import LocalCloud
 from localcloud.cloudwatch import GRAPHED_SECONDS
+from localcloud.state import reason
 from localcloud.synth import ROOT
 from orderflow.adapters.dynamodb import from_item
+from orderflow.ops import dlq, failures
 
 LOG_LINES = 200
 
@@ -125,15 +129,64 @@ def dashboards(cloud: LocalCloud, query: dict[str, list[str]]) -> dict[str, Any]
             {"name": name, "state": state.value, "reason": state.reason}
             for name, state in sorted(cloud.cloudwatch.states.items())
         ],
+        "notifications": [
+            {key: n.get(key) for key in ("alarm", "state", "topic", "delivered", "error")}
+            for n in list(cloud.cloudwatch.notifications)[-10:]
+        ],
     }
 
 
-def _json(data: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+def _json(data: Any, status: int = 200) -> tuple[int, list[tuple[str, str]], bytes]:
     body = json.dumps(data, default=str, allow_nan=False).encode()
-    return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
+    return status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
 
 
-def serve(cloud: LocalCloud, path: str, query: str) -> tuple[int, list[tuple[str, str]], bytes]:
+def dead_letters(cloud: LocalCloud) -> dict[str, Any]:
+    """Every DLQ and failure destination, with what each holds grouped by failure reason (the
+    operator CLI's reading: `orderflow.ops.dlq`)."""
+    sqs = cloud.client("sqs")
+    queues = []
+    for queue in dlq.dead_letter_queues(sqs):
+        letters = dlq.show(sqs, queue, reason_for=partial(reason, cloud)) if queue.depth else []
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for letter in letters:
+            groups.setdefault(letter.reason, []).append(asdict(letter))
+        queues.append(
+            {
+                "name": queue.name,
+                "depth": len(letters),
+                "source": queue.source_url.rsplit("/", 1)[-1] if queue.source_url else None,
+                "fifo": queue.fifo,
+                "reasons": [{"reason": why, "letters": group} for why, group in groups.items()],
+            }
+        )
+    return {"queues": queues}
+
+
+def redrive(cloud: LocalCloud, body: bytes) -> tuple[int, dict[str, Any]]:
+    """Redrive a DLQ, or only the messages named (`{"queue": ..., "message_ids": [...]}`), with
+    the operator CLI's code: each message keeps its FIFO group, oldest first."""
+    try:
+        request = json.loads(body or b"{}")
+        name, ids = str(request["queue"]), request.get("message_ids")
+    except (ValueError, KeyError, TypeError):
+        return 400, {"message": 'expected {"queue": NAME, "message_ids": [ID, ...] (optional)}'}
+    sqs = cloud.client("sqs")
+    queue = next((q for q in dlq.dead_letter_queues(sqs) if q.name == name), None)
+    if queue is None:
+        return 404, {"message": f"no dead-letter queue {name}"}
+    if queue.source_url is None:
+        if ids is not None:
+            return 400, {"message": f"{name} is a failure destination: its records are redriven together"}
+        outcome = failures.redrive(cloud.client, queue, per_second=100)
+        return 200, {"queue": name, "redriven": outcome.redriven, "kept": outcome.kept}
+    moved = dlq.redrive(sqs, queue, only=None if ids is None else set(map(str, ids)), per_second=100)
+    return 200, {"queue": name, "redriven": moved.moved, "kept": []}
+
+
+def serve(
+    cloud: LocalCloud, method: str, path: str, query: str, body: bytes = b""
+) -> tuple[int, list[tuple[str, str]], bytes]:
     """Answers for `/_local/...` on the local API's port."""
     if path.rstrip("/") == "/_local/state.json":
         correlation_id = parse_qs(query).get("correlation_id", [""])[0] or None
@@ -144,6 +197,13 @@ def serve(cloud: LocalCloud, path: str, query: str) -> tuple[int, list[tuple[str
         if not (CHARTING / file).exists():
             return 404, [("Content-Type", "text/plain")], b"uPlot is not installed: run make setup"
         return 200, [("Content-Type", kind), ("Cache-Control", "max-age=3600")], (CHARTING / file).read_bytes()
+    if path.rstrip("/") == "/_local/dead-letters.json":
+        return _json(dead_letters(cloud))
+    if path.rstrip("/") == "/_local/redrive":
+        if method != "POST":
+            return 405, [("Content-Type", "application/json"), ("Allow", "POST")], b'{"message": "POST only"}'
+        status, answer = redrive(cloud, body)
+        return _json(answer, status)
     if path.rstrip("/") == "/_local/dashboards.json":
         return _json(dashboards(cloud, parse_qs(query)))
     if path.rstrip("/") == "/_local":

@@ -60,8 +60,9 @@ def deliveries(cloud: LocalCloud, message_id: str) -> int:
 
 def reason(cloud: LocalCloud, message: dict[str, Any]) -> str:
     """The reason a consumer attached when it dead-lettered the message itself, else the last
-    failure its consumer logged for it (it went through the redrive policy), else what a
-    failure record says (an undelivered rule event, a failed stream batch)."""
+    failure its consumer logged for it (it went through the redrive policy), else the error of
+    the last invocation that failed its whole batch, else what a failure record says (an
+    undelivered rule event, a failed stream batch)."""
     attached = message.get("MessageAttributes", {}).get(MessageAttribute.FAILURE_REASON)
     if attached:
         return str(attached["StringValue"])
@@ -71,6 +72,14 @@ def reason(cloud: LocalCloud, message: dict[str, Any]) -> str:
     logged = cloud.activity.failure_reasons.get(message["MessageId"])
     if logged:
         return logged
+    failed_whole = [
+        details["error"]
+        for kind, details in list(cloud.activity.reports)
+        if kind == "sqs_batch" and details.get("error") and message["MessageId"] in details["message_ids"]
+    ]
+    if failed_whole:  # the invocation failed before the function could report the record
+        error = failed_whole[-1]
+        return f"{error.get('errorType')}: {error.get('errorMessage')} (the function failed the whole batch)"
     described = failures.describe(message)  # a rule target's or a stream's failure record
     return described if described != failures.UNKNOWN else "no failure recorded"
 

@@ -18,6 +18,7 @@ import pytest
 from localcloud.cloud import LocalCloud
 from tests.e2e.test_fidelity import _send
 from tests.e2e.test_order_flow import wait_for
+from tests.support.factories import order_created
 
 POISON = "{this is not json"
 QUEUE, DLQ = "OrderHistoryQueue", "OrderHistoryDeadLetterQueue"
@@ -146,3 +147,35 @@ def test_without_the_topic_policys_statement_the_notification_is_refused(cloud: 
     )
     assert _notifications(cloud, subscriber, alarm["AlarmName"], "ALARM") == []
     assert any(n["alarm"] == alarm["AlarmName"] and not n["delivered"] for n in cloud.cloudwatch.notifications)
+
+
+def test_a_message_redriven_from_the_console_empties_the_dlq_and_clears_the_alarm(cloud: LocalCloud) -> None:
+    """An event the projector failed on while its store was down (injected) reaches the DLQ after
+    `maxReceiveCount`; once the store is back, the page's console redrives it: applied, the DLQ
+    empty and its alarm back to OK."""
+    dlq_name = cloud.queue_url(DLQ).rsplit("/", 1)[-1]
+    _drain(cloud, DLQ)
+    alarm = _alarm(cloud)
+    _state(cloud, "OK", timeout=3 * _period(cloud, alarm) + 5)
+    order_id = f"console-{uuid.uuid4()}"
+    projector = cloud.function_name("OrderHistoryConsumer")
+    cloud.runtime.inject_fault(projector, "ServiceUnavailable", "the read model is unreachable (injected)")
+    try:
+        _send(cloud, QUEUE, order_id, order_created(order_id).to_json())
+        _state(cloud, "ALARM", timeout=60)
+    finally:
+        cloud.runtime.clear_faults()
+
+    console = cloud.api.request("GET", "/_local/dead-letters.json").body
+    (queue,) = [q for q in console["queues"] if q["name"] == dlq_name]
+    (group,) = queue["reasons"]
+    (letter,) = group["letters"]
+    assert (letter["order_id"], letter["event_type"], letter["group"]) == (order_id, "OrderCreated", order_id)
+    assert "ServiceUnavailable" in group["reason"]
+    answer = cloud.api.request("POST", "/_local/redrive", {"queue": dlq_name, "message_ids": [letter["message_id"]]})
+
+    assert (answer.status, answer.body["redriven"]) == (200, 1)
+    cloud.wait_for_log("event projected", contains=order_id)
+    _state(cloud, "OK", timeout=3 * _period(cloud, alarm) + 10)
+    after = cloud.api.request("GET", "/_local/dead-letters.json").body["queues"]
+    assert [(q["depth"], q["reasons"]) for q in after if q["name"] == dlq_name] == [(0, [])]

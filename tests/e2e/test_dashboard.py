@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
+from localcloud.state import dead_letters
 from tests.e2e.saga_support import place, wait_terminal
+from tests.e2e.test_order_flow import wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # As the machine's Chromium runs headless as root, with no network beyond this machine.
@@ -142,3 +144,39 @@ def test_the_templates_dashboards_are_drawn_widget_by_widget_without_overlap(clo
             assert sorted(alarms) == sorted(cloud.cloudwatch.alarms)
         finally:
             browser.close()
+
+
+def test_the_failed_message_console_shows_a_dead_letter_and_redrives_it(cloud: LocalCloud) -> None:
+    from playwright.sync_api import sync_playwright
+
+    group = f"console-{uuid.uuid4()}"
+    cloud.client("sqs").send_message(
+        QueueUrl=cloud.queue_url("NotificationsQueue"),
+        MessageBody="{not an event",
+        MessageGroupId=group,
+        MessageDeduplicationId=group,
+    )
+    wait_for(lambda: any(d.group == group for d in dead_letters(cloud)), timeout=30)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{cloud.api.url}/_local/")
+            page.click("#load-dlqs")
+            row = page.wait_for_selector(f'[data-group="{group}"]')  # dead-lettered by the consumer itself
+            reason = row.evaluate("r => r.closest('.reason').dataset.reason")
+            assert reason.startswith("MalformedMessage")
+            row.query_selector("td").click()  # the message itself
+            assert "{not an event" in page.inner_text(f'[data-group="{group}"] + tr pre')
+
+            row.query_selector("button").click()  # redrive this one
+
+            page.wait_for_function("document.getElementById('dlqs').dataset.last !== undefined")
+            result = page.evaluate("JSON.parse(document.getElementById('dlqs').dataset.last)")
+            assert (result["redriven"], result["kept"]) == (1, [])
+            boxes = page.eval_on_selector_all(".dlq, .panel, #board .widget", BOXES)
+            assert _overlapping(boxes) == []
+        finally:
+            browser.close()
+    # Malformed still: back in the DLQ on its first delivery, where the test leaves it.
+    wait_for(lambda: any(d.group == group for d in dead_letters(cloud)), timeout=30)

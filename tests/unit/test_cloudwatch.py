@@ -368,3 +368,14 @@ def test_a_label_shows_its_dynamic_values_over_the_range() -> None:
 
     assert _label("P50 (avg: ${AVG}, max: ${MAX})", [1.0, None, 3.0]) == "P50 (avg: 2, max: 3)"
     assert _label("Faults (${SUM})", [None, None]) == "Faults (-)"
+
+
+def test_a_late_sample_stands_for_the_minutes_it_missed() -> None:
+    api, sqs = RecordingCloudWatchApi(), Sqs(visible=2)
+    cloudwatch = _cloudwatch(api, sqs, [])
+    key = ("AWS/SQS", "ApproximateNumberOfMessagesVisible", (("QueueName", "orders-dlq"),))
+
+    cloudwatch.tick(now=1000.0)
+    cloudwatch.tick(now=1004.0)  # the machine was busy: three CloudWatch minutes without a sample
+
+    assert cloudwatch.metrics.periods(key, 60000, 60, 5, "SampleCount") == [1.0, 1.0, 1.0, 1.0, 1.0]

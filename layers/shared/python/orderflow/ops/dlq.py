@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 from orderflow.contracts import MessageAttribute
 
+HOLD_SECONDS = 60  # how long a redrive keeps the messages it leaves out of sight
 FAILURE_ATTRIBUTES = {MessageAttribute.FAILURE_REASON, MessageAttribute.ERROR_TYPE, MessageAttribute.SOURCE_QUEUE}
 
 
@@ -158,17 +159,19 @@ def redrive(
     max_messages: int | None = None,
     per_second: float = 50.0,
     progress: Callable[[int], None] | None = None,
+    only: Collection[str] | None = None,
 ) -> Redrive:
     """Move messages back to the source queue, oldest first. FIFO: each keeps its group (so
     per-order order holds) and gets a fresh deduplication id (the old one would be deduplicated
-    away). Standard queues use SQS's own StartMessageMoveTask where the endpoint has it."""
+    away). Standard queues use SQS's own StartMessageMoveTask where the endpoint has it. With
+    `only`, just the messages with those ids move, the others stay where they were."""
     if queue.source_url is None:
         raise SystemExit(f"{queue.name} is a failure destination: redrive it with orderflow.ops.failures")
     if dry_run:
         letters = show(sqs, queue)
         count = len(letters) if max_messages is None else min(max_messages, len(letters))
         return Redrive(planned=count, method="dry run")
-    if not queue.fifo:
+    if not queue.fifo and only is None:
         source_arn = _attributes(sqs, queue.source_url, "QueueArn")["QueueArn"]
         try:
             request: dict[str, Any] = {"SourceArn": queue.arn, "DestinationArn": source_arn}
@@ -177,43 +180,73 @@ def redrive(
             return Redrive(planned=queue.depth, method="StartMessageMoveTask")
         except Exception as missing:
             print(f"StartMessageMoveTask unavailable ({type(missing).__name__}); moving message by message")
-    return _move(sqs, queue, max_messages=max_messages, per_second=per_second, progress=progress or (lambda _: None))
+    moving = _Move(sqs, queue, max_messages, per_second, progress or (lambda _: None))
+    return moving(only)
 
 
-def _move(
-    sqs: Any, queue: DeadLetterQueue, *, max_messages: int | None, per_second: float, progress: Callable[[int], None]
-) -> Redrive:
-    assert queue.source_url is not None
-    result = Redrive(method="receive, send, delete")
-    # Only what was in the DLQ when the redrive began: a message that fails again and comes
-    # back (a new message, sent after this moment) is left for the operator, not looped.
-    started_ms = int(time.time() * 1000)
-    while max_messages is None or result.moved < max_messages:
-        wanted = 10 if max_messages is None else min(10, max_messages - result.moved)
-        batch = sqs.receive_message(
-            QueueUrl=queue.url, MaxNumberOfMessages=wanted, AttributeNames=["All"], MessageAttributeNames=["All"]
-        ).get("Messages", [])
-        fresh = [m for m in batch if int(m["Attributes"].get("SentTimestamp", 0)) >= started_ms]
-        release(sqs, queue.url, [m["ReceiptHandle"] for m in fresh])
-        batch = [m for m in batch if m not in fresh]
-        if not batch:
-            break
-        for message in batch:
-            request: dict[str, Any] = {
-                "QueueUrl": queue.source_url,
-                "MessageBody": message["Body"],
-                "MessageAttributes": {
-                    name: {key: value for key, value in attribute.items() if key in ("DataType", "StringValue")}
-                    for name, attribute in message.get("MessageAttributes", {}).items()
-                    if name not in FAILURE_ATTRIBUTES
-                },
-            }
-            if queue.fifo:
-                request["MessageGroupId"] = message["Attributes"]["MessageGroupId"]
-                request["MessageDeduplicationId"] = f"redrive-{uuid.uuid4()}"
-            sqs.send_message(**request)
-            sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
-            result.moved += 1
-            progress(result.moved)
-            time.sleep(1 / per_second)
-    return result
+@dataclass
+class _Move:
+    sqs: Any
+    queue: DeadLetterQueue
+    max_messages: int | None
+    per_second: float
+    progress: Callable[[int], None]
+
+    def __call__(self, only: Collection[str] | None) -> Redrive:
+        """Received oldest first; what is not to move is held (not visible) until the end, so
+        a FIFO group's later messages can be reached past an earlier one that stays."""
+        held: list[str] = []
+        try:
+            return self._moved(only, held)
+        finally:
+            release(self.sqs, self.queue.url, held)
+
+    def _moved(self, only: Collection[str] | None, held: list[str]) -> Redrive:
+        sqs, queue, max_messages = self.sqs, self.queue, self.max_messages
+        assert queue.source_url is not None
+        result = Redrive(method="receive, send, delete")
+        # Only what was in the DLQ when the redrive began: a message that fails again and comes
+        # back (a new message, sent after this moment) is left for the operator, not looped.
+        started_ms = int(time.time() * 1000)
+        while max_messages is None or result.moved < max_messages:
+            wanted = 10 if max_messages is None else min(10, max_messages - result.moved)
+            batch = sqs.receive_message(
+                QueueUrl=queue.url,
+                MaxNumberOfMessages=wanted,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=HOLD_SECONDS,
+            ).get("Messages", [])
+            if not batch:
+                break
+            staying = [
+                m
+                for m in batch
+                if int(m["Attributes"].get("SentTimestamp", 0)) > started_ms
+                or (only is not None and m["MessageId"] not in only)
+            ]
+            held += [m["ReceiptHandle"] for m in staying]
+            for message in [m for m in batch if m not in staying]:
+                self._send_back(message)
+                result.moved += 1
+                self.progress(result.moved)
+                time.sleep(1 / self.per_second)
+        return result
+
+    def _send_back(self, message: dict[str, Any]) -> None:
+        queue = self.queue
+        assert queue.source_url is not None
+        request: dict[str, Any] = {
+            "QueueUrl": queue.source_url,
+            "MessageBody": message["Body"],
+            "MessageAttributes": {
+                name: {key: value for key, value in attribute.items() if key in ("DataType", "StringValue")}
+                for name, attribute in message.get("MessageAttributes", {}).items()
+                if name not in FAILURE_ATTRIBUTES
+            },
+        }
+        if queue.fifo:
+            request["MessageGroupId"] = message["Attributes"]["MessageGroupId"]
+            request["MessageDeduplicationId"] = f"redrive-{uuid.uuid4()}"
+        self.sqs.send_message(**request)
+        self.sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
