@@ -38,7 +38,7 @@ from localcloud.runtime import LambdaRuntime, TooManyRequests
 
 LOCAL_PREFIX = "/_local"  # the local cloud's own pages; API Gateway has no such path
 Answer = tuple[int, list[tuple[str, str]], bytes]
-LocalPages = Callable[[str, str, str, bytes], Answer]  # (method, path, query, body)
+LocalPages = Callable[[str, str, str, dict[str, str], bytes], Answer]  # (method, path, query, headers, body)
 InvokePermission = Callable[[str, str], bool]  # (execute-api source ARN, function name) -> allowed
 
 
@@ -267,7 +267,7 @@ class LocalApi:
         """One request through the route table and the function (the server calls this)."""
         url = urlsplit(raw_path)
         if self._local_pages is not None and url.path.startswith(LOCAL_PREFIX):
-            return self._local_pages(method, url.path, url.query, body)
+            return self._local_pages(method, url.path, url.query, headers, body)
         started = time.monotonic()
         answer = self._handle(method, url, headers, body)
         if self._observe is not None:

@@ -211,7 +211,9 @@ class LocalCloud:
             self.deployment,
             self.runtime,
             port=self.config.api_port,
-            local_pages=lambda method, path, query, body: dashboard.serve(self, method, path, query, body),
+            local_pages=lambda method, path, query, headers, body: dashboard.serve(
+                self, method, path, query=query, headers=headers, body=body
+            ),
             may_invoke=self._api_may_invoke,
             observe=self.cloudwatch.api_request,
         )

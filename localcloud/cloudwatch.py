@@ -161,23 +161,20 @@ class Metrics:
         """The statistic for each of `count` periods from CloudWatch second `start` (None for a
         period with no datapoint)."""
         merged = [Datapoint() for _ in range(count)]
-        with self._lock:
+        with self._lock:  # only the lookup: the merging is done without holding up `put`
             seconds = self._seconds.get(key, [])
             series = self._series.get(key, {})
             low = bisect.bisect_left(seconds, start)
             high = bisect.bisect_left(seconds, start + period * count)
-            for second in seconds[low:high]:
-                merged[(second - start) // period].merge(series[second])
+            points = [(second, series[second]) for second in seconds[low:high]]
+        for second, point in points:
+            merged[(second - start) // period].merge(point)
         return [point.statistic(statistic) if point.count else None for point in merged]
 
     def statistic(self, key: MetricKey, start: int, end: int, statistic: str) -> float | None:
         """The statistic over the datapoints of CloudWatch seconds [start, end), or None when
         there are none."""
         return self.periods(key, start, end - start, 1, statistic)[0]
-
-    def keys(self) -> list[MetricKey]:
-        with self._lock:
-            return list(self._series)
 
     def take_unpublished(self, before: int) -> list[tuple[MetricKey, int, Datapoint]]:
         """The datapoints of every CloudWatch second before `before` not taken yet (the second
@@ -206,7 +203,8 @@ def emf_datapoints(entry: Mapping[str, Any]) -> list[tuple[str, str, dict[str, s
             for definition in directive.get("Metrics", []):
                 values = entry.get(definition["Name"])
                 for value in values if isinstance(values, list) else [values]:
-                    if isinstance(value, int | float):
+                    # CloudWatch takes finite numbers only (not NaN, not Infinity, not booleans).
+                    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
                         points.append((directive["Namespace"], definition["Name"], dimensions, float(value)))
     return points
 
@@ -427,7 +425,7 @@ class CloudWatch:
         since the last one too, up to ten, rather than leave periods without data."""
         minutes = [now]
         if self._last_sample is not None:
-            missed = min(int((now - self._last_sample) / self.minute) - 1, 10)
+            missed = min(math.ceil((now - self._last_sample) / self.minute) - 1, 10)  # minutes crossed
             minutes = [now - n * self.minute for n in range(max(missed, 0), 0, -1)] + minutes
         self._last_sample = now
         for queue, (visible, oldest_age) in self._gauges().items():
@@ -589,38 +587,19 @@ class CloudWatch:
             return {**shown, "markdown": properties.get("markdown", "")}
         if widget.get("type") != "metric":
             return {**shown, "error": f"a {widget.get('type')} widget is not drawn locally"}
-        period = int(properties.get("period", DEFAULT_PERIOD))
+        try:
+            period = int(properties.get("period", DEFAULT_PERIOD))
+            if period <= 0:
+                raise ValueError(period)
+        except (TypeError, ValueError):
+            return {**shown, "error": f"period {properties.get('period')!r} is not drawn locally"}
         first = self.metrics.second(start) // period * period
         count = max(1, math.ceil((self.metrics.second(end) - first) / period))
-        rows = []
+        rows: list[tuple[str, Any, dict[str, Any]]] = []
         for index, row in enumerate(properties.get("metrics", [])):
             options = row[-1] if row and isinstance(row[-1], dict) else {}
             rows.append((options.get("id") or f"m{index}", row, options))
-        values: dict[str, list[float | None]] = {}
-        errors: list[str] = []
-        # The metrics first, then the expressions (which may name each other, in any order).
-        for query, row, options in rows:
-            if "expression" in options:
-                continue
-            try:
-                namespace, metric_name, *pairs = [part for part in row if not isinstance(part, dict)]
-                key = metric_key(namespace, metric_name, dict(zip(pairs[::2], pairs[1::2], strict=True)))
-                statistic = options.get("stat") or properties.get("stat") or "Average"
-                values[query] = self.metrics.periods(key, first, int(options.get("period", period)), count, statistic)
-            except (ValueError, KeyError) as unsupported:
-                errors.append(f"{options.get('label') or query}: {unsupported!r}")
-        pending = [(query, options) for query, _, options in rows if "expression" in options]
-        while pending:
-            failed: list[tuple[str, dict[str, Any], metric_math.MathError]] = []
-            for query, options in pending:
-                try:
-                    values[query] = metric_math.evaluate(options["expression"], values, period)
-                except metric_math.MathError as unknown:
-                    failed.append((query, options, unknown))
-            if len(failed) == len(pending):  # no progress: each is refused with its reason
-                errors += [f"{options.get('label') or query}: {unknown}" for query, options, unknown in failed]
-                break
-            pending = [(query, options) for query, options, _ in failed]
+        values, errors = self._queries(rows, properties, first, period, count)
         series = [
             {"id": query, "label": _label(options.get("label") or query, values[query]), "values": values[query]}
             for query, _, options in rows
@@ -636,6 +615,46 @@ class CloudWatch:
             "y_axis": properties.get("yAxis", {}),
             "errors": errors,
         }
+
+    def _queries(
+        self,
+        rows: list[tuple[str, Any, dict[str, Any]]],
+        properties: Mapping[str, Any],
+        first: int,
+        period: int,
+        count: int,
+    ) -> tuple[dict[str, list[float | None]], list[str]]:
+        """Each query's value per period: the metrics first, then the expressions (which may
+        name each other, in any order); and why a query could not be computed."""
+        values: dict[str, list[float | None]] = {}
+        errors: list[str] = []
+        for query, row, options in rows:
+            if "expression" in options:
+                continue
+            try:
+                namespace, metric_name, *pairs = [part for part in row if not isinstance(part, dict)]
+                key = metric_key(namespace, metric_name, dict(zip(pairs[::2], pairs[1::2], strict=True)))
+                statistic = options.get("stat") or properties.get("stat") or "Average"
+                if not known_statistic(statistic):
+                    raise ValueError(f"statistic {statistic!r} is not computed locally")
+                if int(options.get("period", period)) != period:
+                    raise ValueError("a metric's own period is not drawn locally (the widget's is)")
+                values[query] = self.metrics.periods(key, first, period, count, statistic)
+            except (ValueError, KeyError) as unsupported:
+                errors.append(f"{options.get('label') or query}: {unsupported!r}")
+        pending = [(query, options) for query, _, options in rows if "expression" in options]
+        while pending:
+            failed: list[tuple[str, dict[str, Any], metric_math.MathError]] = []
+            for query, options in pending:
+                try:
+                    values[query] = metric_math.evaluate(options["expression"], values, period)
+                except metric_math.MathError as unknown:
+                    failed.append((query, options, unknown))
+            if len(failed) == len(pending):  # no progress: each is refused with its reason
+                errors += [f"{options.get('label') or query}: {unknown}" for query, options, unknown in failed]
+                break
+            pending = [(query, options) for query, options, _ in failed]
+        return values, errors
 
     # --- the loop ----------------------------------------------------------------------------
 

@@ -7,13 +7,14 @@ CloudWatch, and the alarms' states."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import Counter
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from localcloud.cloud import LocalCloud
 from localcloud.cloudwatch import GRAPHED_SECONDS
@@ -114,6 +115,8 @@ def dashboards(cloud: LocalCloud, query: dict[str, list[str]]) -> dict[str, Any]
     """The template's dashboards, widget by widget, with their metrics over the last `range`
     local seconds (default 300; CloudWatch's time runs faster, see localcloud/cloudwatch.py)."""
     seconds = min(float(query.get("range", ["300"])[0] or 300), GRAPHED_SECONDS)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError("range must be a number of seconds above 0")
     now = time.time()
     names = query.get("name") or sorted(cloud.cloudwatch.dashboards)
     return {
@@ -168,8 +171,10 @@ def redrive(cloud: LocalCloud, body: bytes) -> tuple[int, dict[str, Any]]:
     the operator CLI's code: each message keeps its FIFO group, oldest first."""
     try:
         request = json.loads(body or b"{}")
-        name, ids = str(request["queue"]), request.get("message_ids")
-    except (ValueError, KeyError, TypeError):
+        name, ids = str(request["queue"]), request.get("message_ids", None)
+        if "message_ids" in request and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+            raise TypeError("message_ids")
+    except (ValueError, KeyError, TypeError, AttributeError):
         return 400, {"message": 'expected {"queue": NAME, "message_ids": [ID, ...] (optional)}'}
     sqs = cloud.client("sqs")
     queue = next((q for q in dlq.dead_letter_queues(sqs) if q.name == name), None)
@@ -180,12 +185,23 @@ def redrive(cloud: LocalCloud, body: bytes) -> tuple[int, dict[str, Any]]:
             return 400, {"message": f"{name} is a failure destination: its records are redriven together"}
         outcome = failures.redrive(cloud.client, queue, per_second=100)
         return 200, {"queue": name, "redriven": outcome.redriven, "kept": outcome.kept}
-    moved = dlq.redrive(sqs, queue, only=None if ids is None else set(map(str, ids)), per_second=100)
-    return 200, {"queue": name, "redriven": moved.moved, "kept": []}
+    moved = dlq.redrive(sqs, queue, only=None if ids is None else set(ids), per_second=100)
+    behind = [i for i in ids or [] if i not in moved.moved_ids]
+    return 200, {
+        "queue": name,
+        "redriven": moved.moved,
+        "kept": [f"{i}: behind a message of its FIFO group that stays, or gone" for i in behind],
+    }
 
 
 def serve(
-    cloud: LocalCloud, method: str, path: str, query: str, body: bytes = b""
+    cloud: LocalCloud,
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """Answers for `/_local/...` on the local API's port."""
     if path.rstrip("/") == "/_local/state.json":
@@ -202,10 +218,19 @@ def serve(
     if path.rstrip("/") == "/_local/redrive":
         if method != "POST":
             return 405, [("Content-Type", "application/json"), ("Allow", "POST")], b'{"message": "POST only"}'
+        named = {name.lower(): value for name, value in (headers or {}).items()}
+        origin = named.get("origin")
+        if not named.get("content-type", "").startswith("application/json") or (
+            origin is not None and urlsplit(origin).hostname not in ("127.0.0.1", "localhost")
+        ):  # only the page itself (or a local tool) may redrive: no cross-site form posts
+            return _json({"message": "a JSON request from the local page only"}, 403)
         status, answer = redrive(cloud, body)
         return _json(answer, status)
     if path.rstrip("/") == "/_local/dashboards.json":
-        return _json(dashboards(cloud, parse_qs(query)))
+        try:
+            return _json(dashboards(cloud, parse_qs(query)))
+        except ValueError as bad:
+            return _json({"message": str(bad)}, 400)
     if path.rstrip("/") == "/_local":
         return 200, [("Content-Type", "text/html; charset=utf-8")], PAGE.encode()
     return 404, [("Content-Type", "application/json")], b'{"message": "not found"}'

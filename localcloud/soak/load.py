@@ -133,10 +133,15 @@ def place_all(
         return list(pool.map(place, planned))
 
 
+RETRY_SECONDS = 300  # how long a client keeps trying one order
+
+
 def place_order(cloud: LocalCloud, order: Planned, pace: Pace) -> str:
     """POST /orders like a careful client: one idempotency key, retried on 5xx, 429 and 409 (a
     request still in progress: the function failed mid-way and its lock expires with the
-    function's timeout) for up to a minute."""
+    function's timeout) for up to `RETRY_SECONDS`. With faults on, one request's attempts can
+    fail several times in a row, each leaving the lock for a function timeout (20 s): a minute
+    was seen not to be enough for one order in a thousand."""
     body = {
         "customer_id": f"{CUSTOMER_PREFIX}{order.kind}",
         "items": [{"sku": sku, "quantity": quantity} for sku, quantity in order.lines],
@@ -145,7 +150,7 @@ def place_order(cloud: LocalCloud, order: Planned, pace: Pace) -> str:
     }
     headers = {"Idempotency-Key": order.idempotency_key or str(uuid.uuid4())}
     pace.wait()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + RETRY_SECONDS
     attempt = 0
     while True:
         answer = cloud.api.request("POST", "/orders", body, headers)

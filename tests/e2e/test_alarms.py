@@ -172,6 +172,12 @@ def test_a_message_redriven_from_the_console_empties_the_dlq_and_clears_the_alar
     (letter,) = group["letters"]
     assert (letter["order_id"], letter["event_type"], letter["group"]) == (order_id, "OrderCreated", order_id)
     assert "ServiceUnavailable" in group["reason"]
+    refused = [
+        cloud.api.request("POST", "/_local/redrive", {"queue": dlq_name, "message_ids": letter["message_id"]}),
+        cloud.api.request("POST", "/_local/redrive", {"queue": dlq_name}, {"Origin": "https://elsewhere.example"}),
+        cloud.api.request("POST", "/_local/redrive", b"queue=all", {"Content-Type": "text/plain"}),
+    ]
+    assert [answer.status for answer in refused] == [400, 403, 403]  # nothing moved by any of them
     answer = cloud.api.request("POST", "/_local/redrive", {"queue": dlq_name, "message_ids": [letter["message_id"]]})
 
     assert (answer.status, answer.body["redriven"]) == (200, 1)

@@ -21,6 +21,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # As the machine's Chromium runs headless as root, with no network beyond this machine.
 FLAGS = [
     "--no-sandbox",
+    "--disable-dev-shm-usage",
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
@@ -126,7 +127,10 @@ def test_the_templates_dashboards_are_drawn_widget_by_widget_without_overlap(clo
                 graphs = sum(1 for widget in defined if widget["type"] == "metric")
                 page.select_option("#dashboard", name)
                 page.wait_for_selector(f'#board[data-dashboard="{name}"]')
-                page.wait_for_function(f"document.querySelectorAll('#board .widget canvas').length >= {graphs}")
+                page.wait_for_function(
+                    f"document.querySelectorAll('#board .widget canvas').length === {graphs}"
+                    f" && document.getElementById('board').dataset.dashboard === {name!r}"
+                )
 
                 drawn = page.eval_on_selector_all("#board .widget", BOXES)
 

@@ -38,7 +38,10 @@ def test_only_the_chosen_messages_move_and_in_their_groups_order(aws: Resources)
     result = dlq.redrive(sqs, queue, only={second, third, other}, per_second=1000)
 
     assert result.moved == 3
-    assert sorted(_bodies(sqs, aws.history_queue_url)) == ["a2", "a3", "b1"]
+    assert sorted(result.moved_ids) == sorted([second, third, other])
+    back = _bodies(sqs, aws.history_queue_url)
+    assert sorted(back) == ["a2", "a3", "b1"]
+    assert [body for body in back if body.startswith("a")] == ["a2", "a3"]  # in their group's order
     assert [letter.message_id for letter in dlq.show(sqs, queue)] == [first]  # visible at once, for the next look
 
 

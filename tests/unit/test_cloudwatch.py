@@ -179,7 +179,7 @@ def test_embedded_metric_format_lines_give_one_datapoint_per_dimension_set() -> 
         },
         "service": "orders-api",
         "OrdersPlaced": 1.0,
-        "Latency": [3.0, 4.0],
+        "Latency": [3.0, 4.0, float("nan"), float("inf"), True],  # CloudWatch takes finite numbers only
     }
 
     assert emf_datapoints(entry) == [

@@ -91,7 +91,7 @@ def test_an_undelivered_rule_event_left_in_its_dlq_says_where_it_was_going_and_w
     from localcloud.cloud import LocalCloud
     from localcloud.state import reason
 
-    cloud = cast(LocalCloud, SimpleNamespace(activity=SimpleNamespace(failure_reasons={})))
+    cloud = cast(LocalCloud, SimpleNamespace(activity=SimpleNamespace(failure_reasons={}, reports=[])))
     record = {
         "MessageId": "m-1",
         "Body": '{"detail-type": "OrderCreated"}',
@@ -107,6 +107,27 @@ def test_an_undelivered_rule_event_left_in_its_dlq_says_where_it_was_going_and_w
         == "not delivered to arn:aws:sqs:eu-west-1:123456789012:saga-starts: RequestThrottled: slow down"
     )
     assert reason(cloud, {"MessageId": "m-2", "Body": "{}"}) == "no failure recorded"
+
+
+def test_a_message_whose_whole_batch_failed_names_the_invocations_error() -> None:
+    """An invocation that failed before the function reported anything: its error is the reason."""
+    from types import SimpleNamespace
+    from typing import cast
+
+    from localcloud.cloud import LocalCloud
+    from localcloud.state import reason
+
+    error = {"errorType": "ServiceUnavailable", "errorMessage": "the read model is unreachable"}
+    reports = [
+        ("sqs_batch", {"message_ids": ["m-1", "m-2"], "error": error}),
+        ("sqs_batch", {"message_ids": ["m-3"], "error": None}),
+    ]
+    cloud = cast(LocalCloud, SimpleNamespace(activity=SimpleNamespace(failure_reasons={}, reports=reports)))
+
+    assert reason(cloud, {"MessageId": "m-2", "Body": "{}"}) == (
+        "ServiceUnavailable: the read model is unreachable (the function failed the whole batch)"
+    )
+    assert reason(cloud, {"MessageId": "m-3", "Body": "{}"}) == "no failure recorded"
 
 
 def _sqs_poller(queue: Any, invoke: Any = None, *, batch_size: int = 10, concurrency: int = 1) -> Any:

@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from orderflow.contracts import MessageAttribute
@@ -149,6 +149,7 @@ class Redrive:
     moved: int = 0
     planned: int = 0
     method: str = ""
+    moved_ids: list[str] = field(default_factory=list)
 
 
 def redrive(
@@ -164,7 +165,10 @@ def redrive(
     """Move messages back to the source queue, oldest first. FIFO: each keeps its group (so
     per-order order holds) and gets a fresh deduplication id (the old one would be deduplicated
     away). Standard queues use SQS's own StartMessageMoveTask where the endpoint has it. With
-    `only`, just the messages with those ids move, the others stay where they were."""
+    `only`, just the messages with those ids move, the others stay where they were; on a FIFO
+    queue a chosen message behind an unchosen one of its group cannot be reached (SQS holds a
+    group back while its first message is out) unless both come in one receive: it stays too,
+    and is not in `moved_ids`."""
     if queue.source_url is None:
         raise SystemExit(f"{queue.name} is a failure destination: redrive it with orderflow.ops.failures")
     if dry_run:
@@ -194,7 +198,7 @@ class _Move:
 
     def __call__(self, only: Collection[str] | None) -> Redrive:
         """Received oldest first; what is not to move is held (not visible) until the end, so
-        a FIFO group's later messages can be reached past an earlier one that stays."""
+        each receive brings messages not seen yet."""
         held: list[str] = []
         try:
             return self._moved(only, held)
@@ -229,6 +233,7 @@ class _Move:
             for message in [m for m in batch if m not in staying]:
                 self._send_back(message)
                 result.moved += 1
+                result.moved_ids.append(message["MessageId"])
                 self.progress(result.moved)
                 time.sleep(1 / self.per_second)
         return result
