@@ -414,13 +414,16 @@ class LocalApi:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 status, headers, data = api.handle(self.command, self.path, dict(self.headers.items()), body)
-                self.send_response(status)
-                for name, value in headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":  # a HEAD answer has the headers of its body, not the body
-                    self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    for name, value in headers:
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    if self.command != "HEAD":  # a HEAD answer has the headers of its body, not the body
+                        self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client went away (a page closed mid-refresh): nothing to answer
 
             def __getattr__(self, name: str) -> Any:
                 # Every method reaches the route table (the server's own 501 page is not an
