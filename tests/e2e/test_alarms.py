@@ -109,6 +109,10 @@ def test_a_poison_message_alarms_notifies_and_clears(cloud: LocalCloud, subscrib
     assert notification["AlarmArn"] == alarm["AlarmArn"]
     (query,) = notification["Trigger"]["Metrics"]
     assert query["MetricStat"]["Metric"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    shown = cloud.api.request("GET", "/_local/dashboards.json?range=60").body["notifications"]  # on the page
+    assert {"alarm": alarm["AlarmName"], "state": "ALARM", "delivered": True} in [
+        {key: n[key] for key in ("alarm", "state", "delivered")} for n in shown
+    ]
 
     _drain(cloud, DLQ)
 
