@@ -9,7 +9,7 @@ import pytest
 from orderflow.contracts import EventType
 from orderflow.domain.errors import InvalidOrder, UnsupportedEvent
 from orderflow.domain.orders import PlaceOrder
-from orderflow.events.types import OrderStatus
+from orderflow.events.types import CancellationReason, OrderStatus
 from orderflow.services.notifying import notify
 from orderflow.services.ordering import OrderingService
 from orderflow.services.projection import Applied, apply_event
@@ -76,6 +76,22 @@ def test_details_fall_back_to_the_stored_order_before_projection(service: Orderi
 
     assert details is not None
     assert (details.status, details.timeline) == (OrderStatus.PENDING, [])
+
+
+def test_an_order_cancelled_before_its_projection_shows_its_reason(
+    service: OrderingService, uow: FakeUnitOfWork
+) -> None:
+    """The history queue can lag behind the saga: the stored order answers, reason included."""
+    service.place(PlaceOrder.model_validate(order_request()), correlation_id="corr-1")
+    stored = uow.orders_by_id["order-1"]
+    uow.orders_by_id["order-1"] = stored.model_copy(
+        update={"status": OrderStatus.CANCELLED, "reason": CancellationReason.OUT_OF_STOCK}
+    )
+
+    details = service.details("order-1")
+
+    assert details is not None
+    assert (details.status, details.reason) == (OrderStatus.CANCELLED, CancellationReason.OUT_OF_STOCK)
 
 
 def test_unknown_order_has_no_details(service: OrderingService) -> None:

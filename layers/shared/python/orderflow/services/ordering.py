@@ -132,6 +132,7 @@ class OrderingService:
         return OrderDetails(
             order_id=order.order_id,
             status=order.status,
+            reason=order.reason,
             customer_id=order.customer_id,
             items=order.items,
             total=order.total,
