@@ -323,14 +323,7 @@ class LocalCloud:
 
     def queue_url(self, logical_prefix: str) -> str:
         """The URL of the queue whose logical id starts with `logical_prefix` (e.g. "OrderHistoryQueue")."""
-        matches = [
-            self.deployment.value(lid)
-            for lid in self.deployment.of_type("AWS::SQS::Queue")
-            if lid.startswith(logical_prefix)
-        ]
-        if len(matches) != 1:
-            raise KeyError(f"{len(matches)} queues match {logical_prefix}")
-        return str(matches[0])
+        return self.deployment.queue_url(logical_prefix)
 
     def function_name(self, logical_prefix: str) -> str:
         """The name of the function whose logical id starts with `logical_prefix`."""

@@ -112,14 +112,17 @@ def state(cloud: LocalCloud, correlation_id: str | None = None) -> dict[str, Any
 
 
 def dashboards(cloud: LocalCloud, query: dict[str, list[str]]) -> dict[str, Any]:
-    """The template's dashboards, widget by widget, with their metrics over the last `range`
-    local seconds (default 300; CloudWatch's time runs faster, see localcloud/cloudwatch.py)."""
+    """The dashboards named (`name=`; the first by default), widget by widget, with their
+    metrics over the last `range` local seconds (default 300; CloudWatch's time runs faster, see
+    localcloud/cloudwatch.py), every dashboard's name and the alarms' states."""
     seconds = min(float(query.get("range", ["300"])[0] or 300), GRAPHED_SECONDS)
     if not math.isfinite(seconds) or seconds <= 0:
         raise ValueError("range must be a number of seconds above 0")
     now = time.time()
-    names = query.get("name") or sorted(cloud.cloudwatch.dashboards)
+    every = sorted(cloud.cloudwatch.dashboards)
+    names = query.get("name") or every[:1]
     return {
+        "names": every,
         "time_scale": cloud.cloudwatch.time_scale,
         "start": now - seconds,
         "end": now,

@@ -190,6 +190,13 @@ class Deployment:
     def value(self, logical_id: str, attribute: str | None = None) -> Any:
         return self.values[logical_id][attribute]
 
+    def queue_url(self, logical_prefix: str) -> str:
+        """The URL of the queue whose logical id starts with `logical_prefix` (e.g. "OrderHistoryQueue")."""
+        matches = [self.value(lid) for lid in self.of_type("AWS::SQS::Queue") if lid.startswith(logical_prefix)]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} queues match {logical_prefix}")
+        return str(matches[0])
+
     def function_by_logical_id(self, logical_id: str) -> FunctionSpec:
         return next(spec for spec in self.functions.values() if spec.logical_id == logical_id)
 

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,13 +40,7 @@ def render(url: str) -> str:
             [
                 str(CHROMIUM),
                 "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *FLAGS,
                 f"--user-data-dir={profile}",
                 "--virtual-time-budget=8000",
                 "--dump-dom",
@@ -113,46 +108,50 @@ BOXES = """els => els.map(e => { const r = e.getBoundingClientRect();
           left: r.left, right: r.right, top: r.top, bottom: r.bottom}; })"""
 
 
-def test_the_templates_dashboards_are_drawn_widget_by_widget_without_overlap(cloud: LocalCloud) -> None:
+@pytest.fixture
+def page(cloud: LocalCloud) -> Iterator[Any]:
+    """The local page in the machine's Chromium, driven by Playwright, 1,280 px wide."""
     from playwright.sync_api import sync_playwright
 
-    wait_terminal(cloud, place(cloud, "tok_ok"))
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{cloud.api.url}/_local/")
-            for name, body in cloud.deployment.dashboards.items():
-                defined = body["widgets"]
-                graphs = sum(1 for widget in defined if widget["type"] == "metric")
-                page.select_option("#dashboard", name)
-                page.wait_for_selector(f'#board[data-dashboard="{name}"]')
-                page.wait_for_function(
-                    f"document.querySelectorAll('#board .widget canvas').length === {graphs}"
-                    f" && document.getElementById('board').dataset.dashboard === {name!r}"
-                )
-
-                drawn = page.eval_on_selector_all("#board .widget", BOXES)
-
-                assert [(w["type"], w["title"]) for w in drawn] == [
-                    (w["type"], w["properties"].get("title", "")) for w in defined
-                ]  # one for one, in the template's order
-                for shown, widget in zip(drawn, defined, strict=True):
-                    if widget["type"] == "metric":
-                        visible = [m for m in widget["properties"]["metrics"] if m[-1].get("visible", True)]
-                        assert int(shown["series"]) == len(visible), shown["title"]
-                panels = page.eval_on_selector_all("#board .widget, .panel, #alarms, .controls", BOXES)
-                assert _overlapping(panels) == [], name
-                assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # nothing cut at 1,280 px
-            alarms = page.eval_on_selector_all("#alarms .alarm", "els => els.map(e => e.dataset.alarm)")
-            assert sorted(alarms) == sorted(cloud.cloudwatch.alarms)
+            opened = browser.new_page(viewport={"width": 1280, "height": 900})
+            opened.goto(f"{cloud.api.url}/_local/")
+            yield opened
         finally:
             browser.close()
 
 
-def test_the_failed_message_console_shows_a_dead_letter_and_redrives_it(cloud: LocalCloud) -> None:
-    from playwright.sync_api import sync_playwright
+def test_the_templates_dashboards_are_drawn_widget_by_widget_without_overlap(cloud: LocalCloud, page: Any) -> None:
+    wait_terminal(cloud, place(cloud, "tok_ok"))
+    for name, body in cloud.deployment.dashboards.items():
+        defined = body["widgets"]
+        graphs = sum(1 for widget in defined if widget["type"] == "metric")
+        page.select_option("#dashboard", name)
+        page.wait_for_selector(f'#board[data-dashboard="{name}"]')
+        page.wait_for_function(
+            f"document.querySelectorAll('#board .widget canvas').length === {graphs}"
+            f" && document.getElementById('board').dataset.dashboard === {name!r}"
+        )
 
+        drawn = page.eval_on_selector_all("#board .widget", BOXES)
+
+        assert [(w["type"], w["title"]) for w in drawn] == [
+            (w["type"], w["properties"].get("title", "")) for w in defined
+        ]  # one for one, in the template's order
+        for shown, widget in zip(drawn, defined, strict=True):
+            if widget["type"] == "metric":
+                visible = [m for m in widget["properties"]["metrics"] if m[-1].get("visible", True)]
+                assert int(shown["series"]) == len(visible), shown["title"]
+        panels = page.eval_on_selector_all("#board .widget, .panel, #alarms, .controls", BOXES)
+        assert _overlapping(panels) == [], name
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # nothing cut at 1,280 px
+    alarms = page.eval_on_selector_all("#alarms .alarm", "els => els.map(e => e.dataset.alarm)")
+    assert sorted(alarms) == sorted(cloud.cloudwatch.alarms)
+
+
+def test_the_failed_message_console_shows_a_dead_letter_and_redrives_it(cloud: LocalCloud, page: Any) -> None:
     group = f"console-{uuid.uuid4()}"
     cloud.client("sqs").send_message(
         QueueUrl=cloud.queue_url("NotificationsQueue"),
@@ -161,26 +160,19 @@ def test_the_failed_message_console_shows_a_dead_letter_and_redrives_it(cloud: L
         MessageDeduplicationId=group,
     )
     wait_for(lambda: any(d.group == group for d in dead_letters(cloud)), timeout=30)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{cloud.api.url}/_local/")
-            page.click("#load-dlqs")
-            row = page.wait_for_selector(f'[data-group="{group}"]')  # dead-lettered by the consumer itself
-            reason = row.evaluate("r => r.closest('.reason').dataset.reason")
-            assert reason.startswith("MalformedMessage")
-            row.query_selector("td").click()  # the message itself
-            assert "{not an event" in page.inner_text(f'[data-group="{group}"] + tr pre')
+    page.click("#load-dlqs")
+    row = page.wait_for_selector(f'[data-group="{group}"]')  # dead-lettered by the consumer itself
+    reason = row.evaluate("r => r.closest('.reason').dataset.reason")
+    assert reason.startswith("MalformedMessage")
+    row.query_selector("td").click()  # the message itself
+    assert "{not an event" in page.inner_text(f'[data-group="{group}"] + tr pre')
 
-            row.query_selector("button").click()  # redrive this one
+    row.query_selector("button").click()  # redrive this one
 
-            page.wait_for_function("document.getElementById('dlqs').dataset.last !== undefined")
-            result = page.evaluate("JSON.parse(document.getElementById('dlqs').dataset.last)")
-            assert (result["redriven"], result["kept"]) == (1, [])
-            boxes = page.eval_on_selector_all(".dlq, .panel, #board .widget", BOXES)
-            assert _overlapping(boxes) == []
-        finally:
-            browser.close()
+    page.wait_for_function("document.getElementById('dlqs').dataset.last !== undefined")
+    result = page.evaluate("JSON.parse(document.getElementById('dlqs').dataset.last)")
+    assert (result["redriven"], result["kept"]) == (1, [])
+    boxes = page.eval_on_selector_all(".dlq, .panel, #board .widget", BOXES)
+    assert _overlapping(boxes) == []
     # Malformed still: back in the DLQ on its first delivery, where the test leaves it.
     wait_for(lambda: any(d.group == group for d in dead_letters(cloud)), timeout=30)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from orderflow.contracts import Env, Service
 
 if TYPE_CHECKING:
-    from localcloud.provision import Deployment
+    from localcloud.provision import Deployment, FunctionSpec
 
 REGION = "eu-west-1"
 
@@ -37,32 +37,27 @@ class Resources:
             if name in names and name != Env.DEAD_LETTER_QUEUE_URL  # one per consumer, not shared
         }
 
-    def consumed_by(self, service: Service) -> str:
-        """The source of the function's event source mapping: a queue's URL or a stream's ARN."""
-        (name,) = [
-            spec.name
+    def _function(self, service: Service) -> FunctionSpec:
+        """The function that calls itself `service` (its Powertools service name)."""
+        (spec,) = [
+            spec
             for spec in self.deployment.functions.values()
             if spec.environment.get("POWERTOOLS_SERVICE_NAME") == service
         ]
+        return spec
+
+    def consumed_by(self, service: Service) -> str:
+        """The source of the function's event source mapping: a queue's URL or a stream's ARN."""
+        name = self._function(service).name
         (source,) = [mapping.source_arn for mapping in self.deployment.event_sources if mapping.function_name == name]
         return self.deployment.queue_urls.get(source, source)
 
     def function_arn(self, service: Service) -> str:
-        (arn,) = [
-            spec.arn
-            for spec in self.deployment.functions.values()
-            if spec.environment.get("POWERTOOLS_SERVICE_NAME") == service
-        ]
-        return arn
+        return self._function(service).arn
 
     def queue_url(self, logical_prefix: str) -> str:
         """A queue by the start of its logical id in `infra/` (`BackboneRelayFailures`)."""
-        (url,) = [
-            value[None]
-            for logical_id, value in self.deployment.values.items()
-            if logical_id.startswith(logical_prefix) and "QueueUrl" in value
-        ]
-        return str(url)
+        return self.deployment.queue_url(logical_prefix)
 
     @property
     def orders_table(self) -> str:

@@ -107,19 +107,26 @@ def peek(sqs: Any, queue: DeadLetterQueue, *, limit: int = 1000, hold_seconds: i
     """Messages in the queue, in delivery order, made visible again afterwards (a peek)."""
     seen: dict[str, dict[str, Any]] = {}
     while len(seen) < limit:
-        batch = sqs.receive_message(
-            QueueUrl=queue.url,
-            MaxNumberOfMessages=10,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-            VisibilityTimeout=hold_seconds,
-        ).get("Messages", [])
+        batch = _receive(sqs, queue.url, 10, hold_seconds)
         if not batch:
             break
         for message in batch:
             seen.setdefault(message["MessageId"], message)
     release(sqs, queue.url, [m["ReceiptHandle"] for m in seen.values()])
     return list(seen.values())
+
+
+def _receive(sqs: Any, queue_url: str, count: int, hold_seconds: int) -> list[dict[str, Any]]:
+    """Up to `count` messages with all their attributes, out of sight for `hold_seconds`."""
+    return list(
+        sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=count,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=hold_seconds,
+        ).get("Messages", [])
+    )
 
 
 def release(sqs: Any, queue_url: str, handles: list[str]) -> None:
@@ -214,13 +221,7 @@ class _Move:
         started_ms = int(time.time() * 1000)
         while max_messages is None or result.moved < max_messages:
             wanted = 10 if max_messages is None else min(10, max_messages - result.moved)
-            batch = sqs.receive_message(
-                QueueUrl=queue.url,
-                MaxNumberOfMessages=wanted,
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-                VisibilityTimeout=HOLD_SECONDS,
-            ).get("Messages", [])
+            batch = _receive(sqs, queue.url, wanted, HOLD_SECONDS)
             if not batch:
                 break
             staying = [
