@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/shared/python
 STACK ?= orderflow
 
-.PHONY: setup test lint format synth nag deploy destroy diff seed schemas openapi local demo soak bench ops clean
+.PHONY: setup test lint format synth nag deploy destroy diff seed schemas openapi asyncapi local demo soak bench ops clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,9 @@ schemas: setup  ## regenerate the committed event JSON schemas (refuses incompat
 
 openapi: setup  ## regenerate functions/orders_api/openapi.json from the API code
 	$(PY) -m functions.orders_api.openapi --write
+
+asyncapi: setup  ## regenerate docs/asyncapi.json (AsyncAPI 3.0) from the synthesized stack and the event models
+	$(PY) -m infra.asyncapi --write
 
 local: setup  ## the whole system on the local cloud (moto on :4566, API on :3000) until Ctrl-C; FAULTS=file.json injects faults
 	$(PY) -m localcloud $(if $(FAULTS),--faults $(FAULTS))

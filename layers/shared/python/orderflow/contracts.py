@@ -55,6 +55,9 @@ ORDER_EVENTS: tuple[EventType, ...] = (
     EventType.ORDER_CANCELLED,
     EventType.ORDER_SHIPPED,
 )
+# Every event the services write to the outbox: the relay publishes each on the topic and on the
+# bus. (ProcessPayment is the saga's command, LowStock a rule's transformation of InventoryUpdated.)
+PUBLISHED_EVENTS: tuple[EventType, ...] = (*ORDER_EVENTS, EventType.INVENTORY_UPDATED)
 CUSTOMER_FACING_EVENTS: tuple[EventType, ...] = (
     EventType.ORDER_CONFIRMED,
     EventType.ORDER_CANCELLED,

@@ -47,6 +47,8 @@ class OrderCreatedData(Payload):
 
 
 class OrderCreated(Envelope[OrderCreatedData]):
+    """An order was accepted: its lines priced from the catalogue, its total, the payment method."""
+
     event_type = EventType.ORDER_CREATED
     type: Literal[EventType.ORDER_CREATED]
 
@@ -58,6 +60,8 @@ class InventoryUpdatedData(Payload):
 
 
 class InventoryUpdated(Envelope[InventoryUpdatedData]):
+    """A product's stock levels changed (available and reserved units)."""
+
     event_type = EventType.INVENTORY_UPDATED
     type: Literal[EventType.INVENTORY_UPDATED]
 
@@ -67,6 +71,8 @@ class InventoryReservedData(Payload):
 
 
 class InventoryReserved(Envelope[InventoryReservedData]):
+    """Stock was reserved for every line of an order."""
+
     event_type = EventType.INVENTORY_RESERVED
     type: Literal[EventType.INVENTORY_RESERVED]
 
@@ -77,6 +83,8 @@ class InventoryReleasedData(Payload):
 
 
 class InventoryReleased(Envelope[InventoryReleasedData]):
+    """An order's reserved stock was given back, and why."""
+
     event_type = EventType.INVENTORY_RELEASED
     type: Literal[EventType.INVENTORY_RELEASED]
 
@@ -88,6 +96,8 @@ class PaymentReceivedData(Payload):
 
 
 class PaymentReceived(Envelope[PaymentReceivedData]):
+    """The payment provider charged the order's total."""
+
     event_type = EventType.PAYMENT_RECEIVED
     type: Literal[EventType.PAYMENT_RECEIVED]
 
@@ -99,6 +109,8 @@ class PaymentDeclinedData(Payload):
 
 
 class PaymentDeclined(Envelope[PaymentDeclinedData]):
+    """The payment provider declined the order's payment method."""
+
     event_type = EventType.PAYMENT_DECLINED
     type: Literal[EventType.PAYMENT_DECLINED]
 
@@ -110,6 +122,8 @@ class PaymentRefundedData(Payload):
 
 
 class PaymentRefunded(Envelope[PaymentRefundedData]):
+    """An order's charge was refunded."""
+
     event_type = EventType.PAYMENT_REFUNDED
     type: Literal[EventType.PAYMENT_REFUNDED]
 
@@ -121,6 +135,8 @@ class OrderConfirmedData(Payload):
 
 
 class OrderConfirmed(Envelope[OrderConfirmedData]):
+    """The order is paid and its stock sold: it ships."""
+
     event_type = EventType.ORDER_CONFIRMED
     type: Literal[EventType.ORDER_CONFIRMED]
 
@@ -132,6 +148,8 @@ class OrderCancelledData(Payload):
 
 
 class OrderCancelled(Envelope[OrderCancelledData]):
+    """The order ended without shipping, with the reason."""
+
     event_type = EventType.ORDER_CANCELLED
     type: Literal[EventType.ORDER_CANCELLED]
 
@@ -143,6 +161,8 @@ class OrderShippedData(Payload):
 
 
 class OrderShipped(Envelope[OrderShippedData]):
+    """The order left with a carrier."""
+
     event_type = EventType.ORDER_SHIPPED
     type: Literal[EventType.ORDER_SHIPPED]
 
@@ -158,6 +178,8 @@ class ProcessPaymentData(Payload):
 
 
 class ProcessPayment(Envelope[ProcessPaymentData]):
+    """Command from the fulfilment saga to the payments service: charge the order, answer with the task token."""
+
     event_type = EventType.PROCESS_PAYMENT
     type: Literal[EventType.PROCESS_PAYMENT]
 
@@ -173,6 +195,8 @@ class CustomerNotifiedData(Payload):
 
 
 class CustomerNotified(Envelope[CustomerNotifiedData]):
+    """A customer was told about an event of their order."""
+
     event_type = EventType.CUSTOMER_NOTIFIED
     type: Literal[EventType.CUSTOMER_NOTIFIED]
 
@@ -184,6 +208,8 @@ class LowStockData(Payload):
 
 
 class LowStock(Envelope[LowStockData]):
+    """Available units of a product fell below the alert threshold (a rule makes it from InventoryUpdated)."""
+
     event_type = EventType.LOW_STOCK
     type: Literal[EventType.LOW_STOCK]
 
@@ -195,5 +221,7 @@ class SystemAlertData(Payload):
 
 
 class SystemAlert(Envelope[SystemAlertData]):
+    """Something needs an operator: a compensation failed after its retries and the order NEEDS_ATTENTION."""
+
     event_type = EventType.SYSTEM_ALERT
     type: Literal[EventType.SYSTEM_ALERT]
