@@ -10,9 +10,13 @@ export JSII_NODE := $(NODE_BIN)/node
 export PATH := $(NODE_BIN):$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/shared/python
-STACK ?= orderflow
+# The stage (-c stage=NAME): its two stacks are orderflow-$(STAGE)-data and orderflow-$(STAGE)-app.
+STAGE ?= dev
+CDK_CONTEXT = -c stage=$(STAGE) $(if $(ALERT_EMAIL),-c alert_email=$(ALERT_EMAIL)) $(if $(ALERT_URL),-c alert_url=$(ALERT_URL)) \
+	$(if $(PAYMENT_PROVIDER_URL),-c payment_provider=http -c payment_provider_url=$(PAYMENT_PROVIDER_URL) -c payment_provider_secret=$(PAYMENT_PROVIDER_SECRET)) \
+	$(if $(RETAIN_DATA),-c retain_data=$(RETAIN_DATA))
 
-.PHONY: setup test lint format synth nag deploy destroy diff seed schemas openapi asyncapi local demo soak bench ops clean
+.PHONY: setup test lint format synth nag deploy destroy diff seed schemas openapi asyncapi stateful local demo e2e soak bench ops clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,24 +41,24 @@ format: setup  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-synth: setup  ## synthesize the CloudFormation template into cdk.out (cdk-nag runs here)
-	$(CDK) synth --quiet $(STACK)
-	@echo "template: cdk.out/$(STACK).template.json (cdk-nag AwsSolutions: no unacknowledged findings)"
+synth: setup  ## synthesize the stage's two CloudFormation templates into cdk.out (cdk-nag runs here)
+	$(CDK) synth --quiet $(CDK_CONTEXT)
+	@echo "templates: cdk.out/orderflow-$(STAGE)-data.template.json, cdk.out/orderflow-$(STAGE)-app.template.json (cdk-nag AwsSolutions: no unacknowledged findings)"
 
 nag: synth  ## cdk-nag AwsSolutions report (same checks as every synth)
 
-diff: setup  ## compare the synthesized stack with what is deployed
-	$(CDK) diff $(STACK)
+diff: setup  ## what a deploy of STAGE would change, stack by stack
+	$(CDK) diff --all $(CDK_CONTEXT)
 
-deploy: setup  ## deploy to the AWS account of the current credentials, then seed the catalogue
-	$(CDK) deploy $(STACK) --require-approval broadening $(if $(ALERT_EMAIL),-c alert_email=$(ALERT_EMAIL)) $(if $(ALERT_URL),-c alert_url=$(ALERT_URL))
+deploy: setup  ## deploy STAGE (the data stack, then the app stack) to the account of the current credentials, then seed its catalogue
+	$(CDK) deploy --all --require-approval broadening $(CDK_CONTEXT)
 	$(MAKE) seed
 
-destroy: setup  ## delete the deployed stack; lists what it keeps (tables, keys, logs, DLQs, the archive) and how to delete each
-	$(PY) -m infra.destroy --stack $(STACK)
+destroy: setup  ## delete STAGE's stacks (app, then data unless protected); lists what they keep and how to delete each
+	$(PY) -m infra.destroy --stage $(STAGE)
 
 seed: setup  ## load infra/seed/catalogue.json into the catalogue table (ENDPOINT_URL=... for a local endpoint)
-	$(PY) -m infra.seed --stack $(STACK) $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(TABLE),--table $(TABLE))
+	$(PY) -m infra.seed --stage $(STAGE) $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(TABLE),--table $(TABLE))
 
 schemas: setup  ## regenerate the committed event JSON schemas (refuses incompatible changes)
 	$(PY) -m orderflow.events.schema_registry --write
@@ -65,11 +69,17 @@ openapi: setup  ## regenerate functions/orders_api/openapi.json from the API cod
 asyncapi: setup  ## regenerate docs/asyncapi.json (AsyncAPI 3.0) from the synthesized stack and the event models
 	$(PY) -m infra.asyncapi --write
 
+stateful: setup  ## record the production data stack's resources that hold data (infra/stateful.json), after a deliberate change the replacement guard refused
+	$(PY) -m infra.replacement --accept
+
 local: setup  ## the whole system on the local cloud (moto on :4566, API on :3000) until Ctrl-C; FAULTS=file.json injects faults
 	$(PY) -m localcloud $(if $(FAULTS),--faults $(FAULTS))
 
 demo: setup  ## a scripted scenario through the local cloud; prints a summary, exits non-zero on a problem
 	$(PY) -m localcloud.demo
+
+e2e: setup  ## the end-to-end suite against STAGE, found through its stacks' outputs (STAGE=local: a local cloud of its own); not for prod
+	ORDERFLOW_STAGE=$(STAGE) $(PY) -m pytest -p no:xdist tests/deployed
 
 bench: setup  ## benchmarks: cold starts, package sizes, calls and cost per order, throughput, the developer loop
 	$(PY) -m benchmarks

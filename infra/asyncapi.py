@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from infra.settings import PRODUCT
 from orderflow.contracts import PUBLISHED_EVENTS, MessageAttribute
 from orderflow.events import EVENT_MODELS
 
@@ -32,6 +33,7 @@ DOCUMENT = ROOT / "docs" / "asyncapi.json"
 # The AsyncAPI 3.0 JSON schema, bindings included (`@asyncapi/specs`, pinned in package.json).
 SPECIFICATION = ROOT / "node_modules" / "@asyncapi" / "specs" / "schemas" / "3.0.0.json"
 
+STAGE = "dev"  # the stage synthesized to generate the document (`app.py`'s default)
 SNS_BINDING = "0.1.0"
 SQS_BINDING = "0.2.0"
 BUS_SUFFIX = ".bus"  # the EventBridge form of an event: the envelope is the event's `detail`
@@ -177,7 +179,8 @@ class _Builder:
     """Channels and operations, read from the template part by part; `carries` records which
     messages each channel carries, in the order found."""
 
-    def __init__(self, template: dict[str, Any]) -> None:
+    def __init__(self, template: dict[str, Any], stage: str) -> None:
+        self.stage = stage
         self.resources: dict[str, dict[str, Any]] = template["Resources"]
         self.messages: dict[str, list[str]] = {}
         self.channels: dict[str, Any] = {}
@@ -288,8 +291,11 @@ class _Builder:
             channel = _id(logical_id)
             on_bus = [f"{message}{BUS_SUFFIX}" for message in self.published]
             self.carries(channel, on_bus)
+            name = properties.get("Name")
+            address = str(name).replace(f"{PRODUCT}-{self.stage}-", PRODUCT + "-{stage}-") if name else None
             self.channels[channel] = {
-                "address": properties.get("Name") if isinstance(properties.get("Name"), str) else None,
+                "address": address,
+                "parameters": {"stage": {"description": "The stage (`-c stage=NAME`)."}} if address else {},
                 "title": "orderflow event bus",
                 "description": (
                     "EventBridge bus with every order-lifecycle event (detail-type = event type, source = the "
@@ -353,7 +359,6 @@ class _Builder:
                 "summary": str(self.functions[str(_target(mapping["FunctionName"]))].get("Description", "")),
                 "x-lambda-event-source": {
                     "batchSize": mapping.get("BatchSize"),
-                    "maximumConcurrency": mapping.get("ScalingConfig", {}).get("MaximumConcurrency"),
                     "reportBatchItemFailures": "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", []),
                 },
             }
@@ -418,9 +423,10 @@ class _Builder:
             )
 
 
-def generate(template: dict[str, Any]) -> dict[str, Any]:
-    """The AsyncAPI document of the stack synthesized as `template`."""
-    builder = _Builder(template)
+def generate(template: dict[str, Any], *, stage: str) -> dict[str, Any]:
+    """The AsyncAPI document of a stage's stacks, synthesized and merged as `template`; names that
+    carry the stage carry `{stage}` instead, so the document is the same for every stage."""
+    builder = _Builder(template, stage)
     builder.topics()
     builder.buses()
     builder.commands()
@@ -455,25 +461,13 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def synthesized_template() -> dict[str, Any]:
-    """The production stack's template, synthesized in this process (no asset bundling)."""
-    import tempfile
-
-    import aws_cdk as cdk
-
-    from app import build
-
-    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "aws:cdk:bundling-stacks": []}
-    with tempfile.TemporaryDirectory() as outdir:
-        app = cdk.App(context=context, outdir=outdir)
-        stack = build(app)
-        return dict(app.synth().get_stack_by_name(stack.stack_name).template)
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", action="store_true")
-    text = render(generate(synthesized_template()))
+    from infra.synthesis import templates
+    from localcloud.assembly import merge
+
+    text = render(generate(merge(templates(STAGE)), stage=STAGE))
     if parser.parse_args().write:
         DOCUMENT.parent.mkdir(exist_ok=True)
         DOCUMENT.write_text(text)

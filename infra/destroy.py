@@ -1,13 +1,15 @@
-"""Delete the stack, and say what it leaves behind.
+"""Delete a stage's stacks, and say what they leave behind.
 
-Everything that holds data is `Retain` in the template (tables, the keys that decrypt them, log
-groups, dead-letter queues, the event archive and its bus), so deleting the stack keeps it:
+The app stack goes first (it imports the data stack's exports), then the data stack, unless it
+has termination protection (a production stage): then it stays, and `make destroy` says so.
+Everything that holds data is `Retain` in a stage that keeps its data (tables, the keys that
+decrypt them, log groups, queues, the event archive and its bus), so deleting a stack keeps it:
 `make destroy` lists each kept resource with its physical name, read from the stack before it
 goes, and how to delete it for good. A kept resource whose name the template fixes (the bus
-`<stack>-events`, the state machine's vended log group) makes a new deploy of a stack of the same
-name fail while it exists ("already exists"): those are named as such.
+`orderflow-<stage>-events`, the state machine's vended log group) makes a new deploy of the
+stage fail while it exists ("already exists"): those are named as such.
 
-    python -m infra.destroy --stack orderflow [--yes]
+    python -m infra.destroy --stage dev-alice [--yes]
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+
+from infra.settings import PRODUCT
 
 FOR_GOOD = {
     "AWS::DynamoDB::Table": (
@@ -74,39 +78,55 @@ def kept(template: dict[str, Any], physical_ids: dict[str, str]) -> list[Kept]:
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.destroy", description=__doc__)
-    parser.add_argument("--stack", required=True)
-    parser.add_argument("--yes", action="store_true", help="do not ask before deleting")
-    arguments = parser.parse_args(argv)
-    cloudformation = boto3.client("cloudformation")
-    template = cloudformation.get_template(StackName=arguments.stack, TemplateStage="Processed")["TemplateBody"]
+def destroy(cloudformation: Any, stack: str, *, ask: bool) -> bool:
+    """Delete `stack` (reporting what it keeps); False when it stays."""
+    described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    if described.get("EnableTerminationProtection"):
+        print(
+            f"Stack {stack} has termination protection (its stage keeps its data): not deleted. To delete it "
+            f"anyway: aws cloudformation update-termination-protection --no-enable-termination-protection "
+            f"--stack-name {stack}, then run this again."
+        )
+        return False
+    template = cloudformation.get_template(StackName=stack, TemplateStage="Processed")["TemplateBody"]
     template = json.loads(template) if isinstance(template, str) else template
     paginator = cloudformation.get_paginator("list_stack_resources")
     physical = {
         summary["LogicalResourceId"]: summary.get("PhysicalResourceId", "")
-        for page in paginator.paginate(StackName=arguments.stack)
+        for page in paginator.paginate(StackName=stack)
         for summary in page["StackResourceSummaries"]
     }
     keeping = kept(template, physical)
-    print(f"Deleting stack {arguments.stack}; {len(keeping)} resource(s) holding data are kept.")
-    if not arguments.yes and input("Delete the stack? [y/N] ").strip().lower() != "y":
+    print(f"Deleting stack {stack}; {len(keeping)} resource(s) holding data are kept.")
+    if ask and input(f"Delete {stack}? [y/N] ").strip().lower() != "y":
         print("Nothing deleted.")
-        return 1
-    cloudformation.delete_stack(StackName=arguments.stack)
-    cloudformation.get_waiter("stack_delete_complete").wait(StackName=arguments.stack)
-    print(f"Stack {arguments.stack} deleted. Kept, with how to delete each for good:")
+        return False
+    cloudformation.delete_stack(StackName=stack)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=stack)
+    print(f"Stack {stack} deleted. Kept, with how to delete each for good:")
     for resource in keeping:
         print(f"- {resource.kind} {resource.physical_id}\n    {resource.for_good}")
     named = [resource for resource in keeping if resource.named]
     if named:
         print(
-            f"Deploying a stack named {arguments.stack} again fails while these exist (their names are "
-            "fixed by the template): delete them first, or deploy under another stack name."
+            f"Deploying {stack} again fails while these exist (their names are fixed by the template): "
+            "delete them first, or deploy another stage."
         )
         for resource in named:
             print(f"- {resource.physical_id}")
-    return 0
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.destroy", description=__doc__)
+    parser.add_argument("--stage", required=True)
+    parser.add_argument("--yes", action="store_true", help="do not ask before deleting")
+    arguments = parser.parse_args(argv)
+    cloudformation = boto3.client("cloudformation")
+    prefix = f"{PRODUCT}-{arguments.stage}"
+    if not destroy(cloudformation, f"{prefix}-app", ask=not arguments.yes):
+        return 1
+    return 0 if destroy(cloudformation, f"{prefix}-data", ask=not arguments.yes) else 1
 
 
 if __name__ == "__main__":

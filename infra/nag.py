@@ -6,7 +6,7 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, App, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from infra.stack import OrderflowStack
+from infra.stack import AppStack, DataStack
 
 PACK = "AwsSolutions::AwsSolutions"
 
@@ -15,7 +15,7 @@ def _ack(rule: str, reason: str) -> Acknowledgment:
     return Acknowledgment(id=f"{PACK}-{rule}", reason=reason)
 
 
-def add_nag_checks(app: App, stack: OrderflowStack) -> None:
+def add_nag_checks(app: App, data: DataStack, stack: AppStack) -> None:
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     Validations.of(stack).acknowledge(
         _ack(
@@ -78,10 +78,10 @@ def add_nag_checks(app: App, stack: OrderflowStack) -> None:
             for function in stack.fulfilment.task_functions
         )
     )
-    Validations.of(stack.fulfilment.rule_failures).acknowledge(
+    Validations.of(data.fulfilment.rule_failures).acknowledge(
         _ack("SQS3", "The dead-letter queue of the EventBridge rule targets; cdk-nag only recognises redrive DLQs.")
     )
-    Validations.of(stack.backbone.relay_failures).acknowledge(
+    Validations.of(data.backbone.relay_failures).acknowledge(
         _ack(
             "SQS3",
             "This queue is the outbox stream's on-failure destination (the relay's DLQ); cdk-nag only "

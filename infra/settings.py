@@ -1,12 +1,13 @@
 """Names, sizes and limits of one deployment, in one object passed from `app.py`.
 
-Defaults are production values; `app.py` lets `cdk.json` context override the stage name.
+Defaults are production values; `for_stage` adapts them to a stage (`app.py`: `-c stage=NAME`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from aws_cdk import aws_logs as logs
 
@@ -109,17 +110,42 @@ class AlertSettings:
     urls: tuple[str, ...] = ()
 
 
-# CloudFormation takes stack names of up to 128 characters; the longest name orderflow builds from
-# it is the X-Ray resource policy's, `<stack>-sns-tracing`, and X-Ray takes policy names of up to
-# 128 (tests/infra/test_checks.py checks every name the template spells against its service).
-# Queue, table and function names are CloudFormation's own, which it fits to each service.
-STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
-MAX_STACK_NAME = 128 - len("-sns-tracing")
+# A stage names both stacks (`orderflow-<stage>-data`, `orderflow-<stage>-app`) and every name
+# the stacks spell out (`orderflow-<stage>-...`): two stages live side by side in one account and
+# region. The longest name built from it is the X-Ray resource policy's,
+# `orderflow-<stage>-sns-tracing`, and X-Ray takes policy names of up to 128
+# (tests/infra/test_checks.py checks every name the templates spell against its service).
+PRODUCT = "orderflow"
+STAGE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+MAX_STAGE_NAME = 128 - len(f"{PRODUCT}--sns-tracing")
+PRODUCTION = "prod"
+LOCAL = "local"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentSettings:
+    """Which payment provider the payments functions talk to. `simulated` is the provider orderflow
+    ships (a DynamoDB ledger; test cards such as `tok_declined`); `http` is a real provider behind
+    the same port (`orderflow.adapters.payment_gateway`), reached at `url` with the API key held
+    in Secrets Manager (`secret_arn`). A production stage refuses the simulated provider."""
+
+    provider: str = "simulated"
+    url: str = ""
+    secret_arn: str = ""
+
+    def __post_init__(self) -> None:
+        if self.provider not in ("simulated", "http"):
+            raise ValueError(f"payment_provider: {self.provider!r} is neither 'simulated' nor 'http'")
+        if self.provider == "http" and not (self.url.startswith("https://") and self.secret_arn.startswith("arn:")):
+            raise ValueError(
+                "payment_provider=http needs payment_provider_url (https://...) and payment_provider_secret "
+                "(the ARN of the Secrets Manager secret holding the provider's API key)"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
 class OrderflowSettings:
-    stack_name: str = "orderflow"
+    stage: str = "dev"
     api: ApiSettings = field(default_factory=ApiSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
     consumer: ConsumerSettings = field(default_factory=ConsumerSettings)
@@ -127,23 +153,65 @@ class OrderflowSettings:
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     function: FunctionSettings = field(default_factory=FunctionSettings)
+    payments: PaymentSettings = field(default_factory=PaymentSettings)
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     outbox_retention_days: int = 7
     idempotency_ttl_seconds: int = 86_400
     dlq_retention_days: int = 14
     archive_retention_days: int = 365
-    # Keep data on stack deletion in production; a development stack may destroy it.
+    # Keep data on stack deletion (always in production); a development stage may destroy it.
     retain_data: bool = True
 
     def __post_init__(self) -> None:
-        if not STACK_NAME.match(self.stack_name) or len(self.stack_name) > MAX_STACK_NAME:
+        if not STAGE_NAME.match(self.stage) or len(self.stage) > MAX_STAGE_NAME:
             raise ValueError(
-                f"stack name {self.stack_name!r}: a letter, then letters, digits and hyphens, "
-                f"at most {MAX_STACK_NAME} characters"
+                f"stage {self.stage!r}: a lowercase letter, then lowercase letters, digits and hyphens, "
+                f"at most {MAX_STAGE_NAME} characters"
+            )
+        if self.production and not self.retain_data:
+            raise ValueError("stage prod keeps its data: retain_data=false is for development stages")
+        if self.production and self.payments.provider == "simulated":
+            raise ValueError(
+                "stage prod takes real payments: the simulated provider and its test cards are refused; "
+                "configure a provider (-c payment_provider=http -c payment_provider_url=https://... "
+                "-c payment_provider_secret=arn:aws:secretsmanager:...)"
             )
 
+    @property
+    def production(self) -> bool:
+        return self.stage == PRODUCTION
+
+    @property
+    def prefix(self) -> str:
+        """What every name the stacks spell out starts with: `orderflow-<stage>`."""
+        return f"{PRODUCT}-{self.stage}"
+
+    @property
+    def data_stack_name(self) -> str:
+        return f"{self.prefix}-data"
+
+    @property
+    def app_stack_name(self) -> str:
+        return f"{self.prefix}-app"
+
     @classmethod
-    def local(cls, **overrides: object) -> OrderflowSettings:
+    def for_stage(cls, stage: str, **overrides: Any) -> OrderflowSettings:
+        """A stage's settings: production values for `prod`; a development stage logs for a week,
+        scales its consumers less and alarms later; `local` (the local cloud and the tests) has
+        waits measured in seconds (same states, same retry counts)."""
+        if stage == PRODUCTION:
+            return cls(stage=stage, log_retention=logs.RetentionDays.ONE_YEAR, **overrides)
+        if stage == LOCAL:
+            return cls.local(**overrides)
+        development = {
+            "log_retention": logs.RetentionDays.ONE_WEEK,
+            "consumer": ConsumerSettings(maximum_concurrency=2),
+            "monitoring": MonitoringSettings(queue_max_age_seconds=900, relay_iterator_age_ms=300_000),
+        }
+        return cls(stage=stage, **{**development, **overrides})
+
+    @classmethod
+    def local(cls, **overrides: Any) -> OrderflowSettings:
         """The same system with waits measured in seconds (tests, the local cloud)."""
         saga = SagaSettings(
             retry_interval_seconds=1,
@@ -154,4 +222,4 @@ class OrderflowSettings:
             payment_attempt_timeout_seconds=30,
             circuit_recovery_seconds=5,
         )
-        return cls(saga=saga, retain_data=False, **overrides)  # type: ignore[arg-type]
+        return cls(**{"stage": LOCAL, "saga": saga, "retain_data": False, **overrides})

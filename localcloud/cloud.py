@@ -9,6 +9,7 @@ import os
 import threading
 import time
 import urllib.request
+import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -116,6 +117,8 @@ class LocalCloud:
         moto_fixes.refuse_untested_moto()  # before anything runs on a moto it was not tested with
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
         logging.getLogger("moto").setLevel(logging.CRITICAL)  # a failed execution is reported, not logged
+        # The stacks' records (`_publish_stacks`) hold a placeholder resource moto does not model.
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudFormation::WaitConditionHandle")
         template = ensure_synthesized(self.config.outdir)
         self._server = _checked_moto_server("127.0.0.1", self.config.moto_port)
         self._server.start()
@@ -218,8 +221,22 @@ class LocalCloud:
             observe=self.cloudwatch.api_request,
         )
         self.api.start()
+        self._publish_stacks()
         self.cloudwatch.start()
         return self
+
+    def _publish_stacks(self) -> None:
+        """The stage's stacks with their outputs, as `aws cloudformation describe-stacks` shows them
+        on AWS: what `make e2e` (and any tool) finds a deployment through. `ApiUrl` is the local
+        API under its stage path and `ApiKeyId` the key's id in API Gateway's records, whose value
+        `get-api-key --include-value` returns, as on AWS. The stacks' resources are provisioned
+        apart (`localcloud/provision.py`); these records hold only the outputs."""
+        key = self.client("apigateway").create_api_key(name="orderflow-local", value=self.api.api_key, enabled=True)
+        values = {**self.deployment.outputs, "ApiUrl": f"{self.api.url}/{self.api.stage}/", "ApiKeyId": key["id"]}
+        for stack, names in self.deployment.template["Metadata"]["aws:cdk:stacks"].items():
+            outputs = {name: {"Value": str(values[name])} for name in names if not name.startswith("ExportsOutput")}
+            record = {"Resources": {"Record": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}, "Outputs": outputs}
+            self.client("cloudformation").create_stack(StackName=stack, TemplateBody=json.dumps(record))
 
     def _enable_step_functions(self, port: int) -> None:
         """moto's ASL interpreter runs executions; its Lambda invocations (which would need

@@ -1,4 +1,5 @@
-"""Synthesize the app for local use: the same stack `cdk deploy` sends. When this machine has
+"""Synthesize the app for local use: the same stacks `cdk deploy` sends, for the stage `local`,
+merged into one template (`localcloud/assembly.py`). When this machine has
 the Python of the functions' Lambda runtime, the dependencies layer is bundled as for a deploy
 (Linux wheels for that version, `infra/components/bundling.py`) and the functions run on it
 (`localcloud/lambda_python.py`); without it, bundling is skipped and the functions import
@@ -17,11 +18,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+from localcloud.assembly import write_merged
 from localcloud.lambda_python import installed
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("app.py", "cdk.json", "infra", "functions", "layers/shared", "layers/dependencies", "localcloud/synth.py")
-STACK = "orderflow"
+SOURCES = (
+    "app.py",
+    "cdk.json",
+    "infra",
+    "functions",
+    "layers/shared",
+    "layers/dependencies",
+    "localcloud/synth.py",
+    "localcloud/assembly.py",
+)
+STAGE = "local"  # infra.settings.LOCAL
+MERGED = f"orderflow-{STAGE}.template.json"  # both stacks of the stage, imports resolved
 LAMBDA_RUNTIME = "python3.13"  # infra.components.runtime.RUNTIME (tests/infra checks they agree)
 BUNDLED = ".bundled"  # in the output folder: this synthesis bundled the layers
 
@@ -38,12 +50,12 @@ def _newest_source() -> float:
 
 
 def ensure_synthesized(outdir: Path) -> Path:
-    """The stack template in `outdir`, synthesized again when any source is newer.
+    """The stage's merged template in `outdir`, synthesized again when any source is newer.
 
     One process synthesizes at a time (a lock file beside `outdir`): two local clouds starting
     together (the test workers) would otherwise stage the same asset folders at once, and the
     CDK fails on a folder the other process has just made."""
-    template = outdir / f"{STACK}.template.json"
+    template = outdir / MERGED
     bundle = installed(LAMBDA_RUNTIME) is not None
     outdir.parent.mkdir(parents=True, exist_ok=True)
     with (outdir.parent / f".{outdir.name}.lock").open("w") as lock:
@@ -67,11 +79,12 @@ def _synthesize(outdir: Path, *, bundle: bool) -> None:
 
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     # Asset metadata (as the CDK CLI asks for it) tells where each function's code is staged.
-    bundling = [STACK] if bundle else []
-    local = {"aws:cdk:bundling-stacks": bundling, "aws:cdk:enable-asset-metadata": True, "profile": "local"}
+    bundling = ["**"] if bundle else []
+    local = {"aws:cdk:bundling-stacks": bundling, "aws:cdk:enable-asset-metadata": True, "stage": STAGE}
     app = cdk.App(context={**context, **local}, outdir=str(outdir))
     build(app)
     app.synth()
+    write_merged(outdir, outdir / MERGED)
     (outdir / BUNDLED).unlink(missing_ok=True)
     if bundle:
         (outdir / BUNDLED).touch()

@@ -10,20 +10,23 @@ import pytest
 
 from tests.support.aws import REGION
 
-os.environ.update(
-    {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        # botocore 1.44 sends DynamoDB Streams calls to an account-id endpoint moto does not serve.
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_DEV": "0",
-    }
-)
-os.environ.pop("AWS_PROFILE", None)
+# A fake AWS environment, except for `make e2e STAGE=<a deployed stage>` (tests/deployed), which
+# runs with the caller's own credentials and region.
+if os.environ.get("ORDERFLOW_STAGE", "local") == "local":
+    os.environ.update(
+        {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            # botocore 1.44 sends DynamoDB Streams calls to an account-id endpoint moto does not serve.
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            "POWERTOOLS_TRACE_DISABLED": "1",
+            "POWERTOOLS_DEV": "0",
+        }
+    )
+    os.environ.pop("AWS_PROFILE", None)
 
 
 @dataclass

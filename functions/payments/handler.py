@@ -19,7 +19,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orderflow.adapters.clients import shared_client
-from orderflow.adapters.payment_gateway import Charge, SimulatedGateway
+from orderflow.adapters.gateways import payment_gateway
+from orderflow.adapters.payment_gateway import Charge
 from orderflow.adapters.payments import TaskResponder
 from orderflow.adapters.unit_of_work import unit_of_work
 from orderflow.batch import FifoQueueProcessor, dead_lettering, dead_letters_from_environment, parse_message
@@ -31,7 +32,7 @@ from orderflow.services.payments import PaymentService
 from orderflow.settings import PaymentsConsumerSettings, load
 
 settings = load(PaymentsConsumerSettings)
-gateway = SimulatedGateway(settings.ledger_table)
+gateway = payment_gateway(settings)
 responder = TaskResponder()
 processor = FifoQueueProcessor()
 dead_letters = dead_letters_from_environment()

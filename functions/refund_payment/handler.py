@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orderflow.adapters.payment_gateway import SimulatedGateway
+from orderflow.adapters.gateways import payment_gateway
 from orderflow.adapters.unit_of_work import unit_of_work
 from orderflow.domain.saga import SagaContext
 from orderflow.observability import logger, metrics, tracer
@@ -14,7 +14,7 @@ from orderflow.services.payments import PaymentService
 from orderflow.settings import PaymentsSettings, load
 
 settings = load(PaymentsSettings)
-service = PaymentService(unit_of_work(settings), SimulatedGateway(settings.ledger_table))
+service = PaymentService(unit_of_work(settings), payment_gateway(settings))
 
 
 @logger.inject_lambda_context(correlation_id_path="saga.correlation_id", clear_state=True)

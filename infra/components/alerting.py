@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -28,10 +28,14 @@ _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
 class AlertTopic(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, settings: AlertSettings) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, key: kms.IKey, settings: AlertSettings, retain: bool
+    ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.topic = sns.Topic(self, "Topic", display_name="orderflow alerts", master_key=key, enforce_ssl=True)
+        # Its subscriptions are confirmed by people: it stays with the data stack's other resources.
+        self.topic.apply_removal_policy(RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY)
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsOfThisAccount",

@@ -3,7 +3,7 @@ tracing, and JSON error bodies that name the problem."""
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -28,15 +28,16 @@ class OrdersApi(Construct):
         handler: lambda_.IFunction,
         settings: ApiSettings,
         log_groups: LogGroups,
+        prefix: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.access_logs = log_groups.create(self, "AccessLogs")
         self.api = apigateway.RestApi(
             self,
             "Api",
-            # Named after the stack: API Gateway's metrics (and the alarms on them) are keyed by
+            # Named after the stage: API Gateway's metrics (and the alarms on them) are keyed by
             # the API's name, which must not merge with another API in the account.
-            rest_api_name=f"{Stack.of(self).stack_name}-orders",
+            rest_api_name=f"{prefix}-orders",
             description="orderflow orders API",
             cloud_watch_role=settings.create_cloudwatch_role,
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if settings.create_cloudwatch_role else None,

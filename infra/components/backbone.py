@@ -1,5 +1,5 @@
-"""The event backbone: the SNS FIFO topic, the EventBridge bus with its archive, and the outbox
-relay that is the only publisher to both."""
+"""The event backbone: the SNS FIFO topic and the EventBridge bus with its archive (data stack),
+and the outbox relay that is the only publisher to both (app stack)."""
 
 from __future__ import annotations
 
@@ -27,11 +27,8 @@ class EventBackbone(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        outbox: dynamodb.ITable,
         key: kms.IKey,
         topic_key: kms.IKey,
-        layers: Layers,
-        log_groups: LogGroups,
         settings: OrderflowSettings,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -47,13 +44,15 @@ class EventBackbone(Construct):
             display_name="orderflow order events",
             tracing_config=sns.TracingConfig.ACTIVE,
         )
+        # Subscribers know it by its ARN: a replaced topic would lose every subscription.
+        self.topic.apply_removal_policy(RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY)
         # SNS delivers its trace segments to X-Ray only if X-Ray's resource policy lets it (SNS:
         # "Active tracing in Amazon SNS"): scoped to the order-events topic of this account.
         stack = Stack.of(self)
         xray.CfnResourcePolicy(
             self,
             "TopicTracing",
-            policy_name=f"{settings.stack_name}-sns-tracing",
+            policy_name=f"{settings.prefix}-sns-tracing",
             policy_document=stack.to_json_string(
                 {
                     "Version": "2012-10-17",
@@ -73,7 +72,7 @@ class EventBackbone(Construct):
                 }
             ),
         )
-        self.bus = events.EventBus(self, "Bus", event_bus_name=f"{settings.stack_name}-events")
+        self.bus = events.EventBus(self, "Bus", event_bus_name=f"{settings.prefix}-events")
         # Only this account puts events on the bus (Security Hub EventBridge.3).
         self.bus.add_to_resource_policy(
             iam.PolicyStatement(
@@ -92,6 +91,27 @@ class EventBackbone(Construct):
         if settings.retain_data:  # the archive holds every event; the bus it belongs to stays with it
             for resource in (self.bus, self.archive):
                 resource.apply_removal_policy(RemovalPolicy.RETAIN)
+        # Stream batches that still fail after bisecting and retrying are recorded here
+        # (a stream failure destination must be a standard queue).
+        self.relay_failures = failure_destination(self, "RelayFailures", key=key, settings=settings)
+
+
+class OutboxRelay(Construct):
+    """Publishes the outbox table's stream to the topic and the bus (`functions/outbox_relay`)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        backbone: EventBackbone,
+        outbox: dynamodb.ITable,
+        layers: Layers,
+        log_groups: LogGroups,
+        settings: OrderflowSettings,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        topic, bus = backbone.topic, backbone.bus
         self.relay = OrderflowFunction(
             self,
             "Relay",
@@ -100,11 +120,8 @@ class EventBackbone(Construct):
             layers=layers,
             settings=settings.function,
             log_groups=log_groups,
-            environment={Env.ORDER_EVENTS_TOPIC_ARN: self.topic.topic_arn, Env.EVENT_BUS_NAME: self.bus.event_bus_name},
+            environment={Env.ORDER_EVENTS_TOPIC_ARN: topic.topic_arn, Env.EVENT_BUS_NAME: bus.event_bus_name},
         )
-        # Stream batches that still fail after bisecting and retrying are recorded here
-        # (a stream failure destination must be a standard queue).
-        self.relay_failures = failure_destination(self, "RelayFailures", key=key, settings=settings)
         self.relay.function.add_event_source(
             sources.DynamoEventSource(
                 outbox,
@@ -114,10 +131,10 @@ class EventBackbone(Construct):
                 report_batch_item_failures=True,
                 retry_attempts=settings.relay.retry_attempts,
                 max_record_age=Duration.hours(settings.relay.max_record_age_hours),
-                on_failure=sources.SqsDlq(self.relay_failures),
+                on_failure=sources.SqsDlq(backbone.relay_failures),
                 # The relay publishes INSERTs only; TTL removals never invoke it.
                 filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.is_equal("INSERT")})],
             )
         )
-        self.topic.grant_publish(self.relay.function)
-        self.bus.grant_put_events_to(self.relay.function)
+        topic.grant_publish(self.relay.function)
+        bus.grant_put_events_to(self.relay.function)

@@ -1,6 +1,7 @@
 """Fulfilment: the saga's task functions, the payments service and its command queue, the
 OrderFulfillment state machine, the EventBridge rules that start it and watch stock, and
-shipping.
+shipping. Its queues and the saga's log group are in the data stack (`FulfilmentQueues`), the
+rest in the app stack (`Fulfilment`).
 
 No function here is invoked asynchronously: EventBridge invokes a Lambda target asynchronously,
 and an event whose function keeps failing is dropped after Lambda's retries unless the
@@ -12,15 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.components.messaging import ConsumerBase, QueueConsumer, failure_destination
+from infra.components.messaging import ConsumerBase, ConsumerQueue, QueueConsumer, failure_destination
 from infra.components.runtime import Layers, OrderflowFunction
 from infra.components.saga import FulfilmentSaga
 from infra.components.security import LogGroups, grant_table
@@ -34,6 +37,56 @@ RECORD_ACTIONS = ("GetItem", "PutItem")
 CIRCUIT_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
 
 
+class FulfilmentQueues(Construct):
+    """What fulfilment keeps: the payment command queue, the saga-start queue (the OrderCreated
+    rule's target), shipping's subscription, the rules' dead-letter queue, the saga's log group."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey,
+        topic: sns.ITopic,
+        bus: events.IEventBus,
+        log_groups: LogGroups,
+        settings: OrderflowSettings,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.payments = ConsumerQueue(self, "Payments", key=key, settings=settings)
+        # A start is idempotent on the order id: order does not matter.
+        self.saga_starts = ConsumerQueue(self, "SagaStarts", key=key, settings=settings, fifo=False)
+        self.shipping = ConsumerQueue(
+            self, "Shipping", key=key, settings=settings, topic=topic, event_types=[EventType.ORDER_CONFIRMED]
+        )
+        # Events the rule targets could not take after retries are kept here. The rules are in the
+        # app stack: the queue lets any rule of the bus send (a statement naming each rule would
+        # make this stack depend on the app stack, which depends on this one).
+        self.rule_failures = failure_destination(self, "RuleFailures", key=key, settings=settings)
+        stack = Stack.of(self)
+        self.rule_failures.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="RulesOfTheBus",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.rule_failures.queue_arn],
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": (
+                            f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/{bus.event_bus_name}/*"
+                        )
+                    }
+                },
+            )
+        )
+        # Step Functions delivers logs as a vended log source: under /aws/vendedlogs/ its resource
+        # policy stays within CloudWatch Logs' size limit however many state machines log
+        # (Step Functions: "Logging using CloudWatch Logs"). Named, so it stays with the data.
+        self.saga_logs = log_groups.create(
+            Construct(self, "Saga"), "Logs", name=f"/aws/vendedlogs/states/{settings.prefix}-order-fulfillment"
+        )
+
+
 class Fulfilment(Construct):
     def __init__(
         self,
@@ -41,9 +94,8 @@ class Fulfilment(Construct):
         construct_id: str,
         *,
         tables: Tables,
-        key: kms.IKey,
+        queues: FulfilmentQueues,
         layers: Layers,
-        topic: sns.ITopic,
         bus: events.IEventBus,
         alerts: sns.ITopic,
         log_groups: LogGroups,
@@ -63,10 +115,16 @@ class Fulfilment(Construct):
             Env.CATALOGUE_TABLE: tables.catalogue.table_name,
             Env.RESERVATIONS_TABLE: tables.reservations.table_name,
         }
+        provider = settings.payments
         payments_env: dict[str, str] = {
             **outbox,
             Env.PAYMENTS_TABLE: tables.payments.table_name,
-            Env.LEDGER_TABLE: tables.ledger.table_name,
+            Env.PAYMENT_PROVIDER: provider.provider,
+            **(
+                {Env.PAYMENT_PROVIDER_URL: provider.url, Env.PAYMENT_PROVIDER_SECRET_ARN: provider.secret_arn}
+                if provider.provider == "http"
+                else {Env.LEDGER_TABLE: tables.ledger.table_name}
+            ),
             Env.IDEMPOTENCY_TABLE: tables.idempotency.table_name,
             Env.CIRCUIT_FAILURE_THRESHOLD: str(settings.saga.circuit_failure_threshold),
             Env.CIRCUIT_RECOVERY_SECONDS: str(settings.saga.circuit_recovery_seconds),
@@ -79,8 +137,13 @@ class Fulfilment(Construct):
 
         def grant_payments(function: lambda_.IFunction) -> None:
             grant_table(tables.payments, function, *RECORD_ACTIONS)
-            grant_table(tables.ledger, function, "GetItem", "PutItem", "UpdateItem")
             grant_table(tables.outbox, function, "PutItem")
+            if provider.provider == "http":  # the provider's API key, and nothing else in Secrets Manager
+                iam.Grant.add_to_principal(
+                    grantee=function, actions=["secretsmanager:GetSecretValue"], resource_arns=[provider.secret_arn]
+                )
+            else:
+                grant_table(tables.ledger, function, "GetItem", "PutItem", "UpdateItem")
 
         reserve = self._function("reserve_inventory", "Saga: reserves stock for an order", inventory_env)
         release = self._function("release_inventory", "Saga: releases an order's reserved stock", inventory_env)
@@ -98,6 +161,7 @@ class Fulfilment(Construct):
         self.payments = QueueConsumer(
             self,
             "Payments",
+            queues=queues.payments,
             name="payments",
             description="Charges orders through the payment gateway and answers the saga",
             base=consumers,
@@ -118,13 +182,14 @@ class Fulfilment(Construct):
             order_steps=order_steps,
             payment_commands=self.payments.queue,
             settings=settings.saga,
-            log_groups=log_groups,
+            log_group=queues.saga_logs,
         )
         self.saga.state_machine.grant_task_response(self.payments.function)
 
         self.saga_starts = QueueConsumer(
             self,
             "SagaStarts",
+            queues=queues.saga_starts,
             name="saga_starter",
             description="Starts the fulfilment saga for each OrderCreated (execution name = order id)",
             base=consumers,
@@ -132,11 +197,19 @@ class Fulfilment(Construct):
                 Env.STATE_MACHINE_ARN: self.saga.state_machine.state_machine_arn,
                 Env.PAYMENT_DEADLINE_SECONDS: str(settings.saga.payment_deadline_seconds),
             },
-            fifo=False,  # a start is idempotent on the order id: order does not matter
         )
         self.saga.state_machine.grant_start_execution(self.saga_starts.function)
-        # Events the rule targets could not take after retries are kept here.
-        self.rule_failures = failure_destination(self, "RuleFailures", key=key, settings=settings)
+        # The rules' dead-letter queue, as the app stack sees it: imported, so CDK adds no
+        # statement naming each rule to its policy (the data stack allows the bus's rules).
+        self.rule_failures = sqs.Queue.from_queue_attributes(
+            self,
+            "RuleFailures",
+            queue_arn=queues.rule_failures.queue_arn,
+            queue_url=queues.rule_failures.queue_url,
+            key_arn=queues.rule_failures.encryption_master_key.key_arn
+            if queues.rule_failures.encryption_master_key
+            else None,
+        )
         self.order_created_rule = events.Rule(
             self,
             "StartSaga",
@@ -194,10 +267,9 @@ class Fulfilment(Construct):
         self.shipping = QueueConsumer(
             self,
             "Shipping",
+            queues=queues.shipping,
             name="shipping",
             description="Ships confirmed orders",
-            topic=topic,
-            event_types=[EventType.ORDER_CONFIRMED],
             base=consumers,
             environment={**outbox, Env.SHIPMENTS_TABLE: tables.shipments.table_name},
         )

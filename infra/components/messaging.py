@@ -31,9 +31,9 @@ def secure_queue(
     dead_letter_queue: sqs.DeadLetterQueue | None = None,
     retain: bool = False,
 ) -> sqs.Queue:
-    """KMS with the stack's key, TLS-only policy, and for FIFO per-message-group throughput.
-    `retain`: a queue that keeps what failed (a DLQ, a failure destination) outlives the stack,
-    with what is in it."""
+    """KMS with the data key, TLS-only policy, and for FIFO per-message-group throughput.
+    `retain`: the queue outlives its stack with what is in it (the data stack's queues in a stage
+    that keeps its data)."""
     return sqs.Queue(
         scope,
         construct_id,
@@ -69,35 +69,24 @@ def failure_destination(
 
 @dataclass(frozen=True, kw_only=True)
 class ConsumerBase:
-    """What every consumer of the stack shares: the key, the layers, the consumer settings, the
-    log groups, and how its DLQ keeps messages (how long; kept when the stack goes)."""
+    """What every consumer function shares: the layers, the consumer settings, the log groups."""
 
-    key: kms.IKey
     layers: Layers
     settings: ConsumerSettings
     log_groups: LogGroups
-    dlq_retention: Duration
-    retain: bool
 
     @classmethod
-    def of(cls, settings: OrderflowSettings, *, key: kms.IKey, layers: Layers, log_groups: LogGroups) -> ConsumerBase:
-        return cls(
-            key=key,
-            layers=layers,
-            settings=settings.consumer,
-            log_groups=log_groups,
-            dlq_retention=Duration.days(settings.dlq_retention_days),
-            retain=settings.retain_data,
-        )
+    def of(cls, settings: OrderflowSettings, *, layers: Layers, log_groups: LogGroups) -> ConsumerBase:
+        return cls(layers=layers, settings=settings.consumer, log_groups=log_groups)
 
 
-class QueueConsumer(Construct):
-    """A queue with its dead-letter queue, and a function consuming it with partial batch
-    responses. FIFO by default, subscribed to the topic for some event types; without a topic
-    it is a command queue (other components send to it); `fifo=False` for work whose order does
-    not matter (SQS then scales delivery out without message groups).
+class ConsumerQueue(Construct):
+    """A queue with its dead-letter queue, in the data stack: FIFO by default, subscribed to the
+    topic for some event types; without a topic it is a command queue (other components send to
+    it); `fifo=False` for work whose order does not matter (SQS then scales delivery out without
+    message groups). Its consumer (`QueueConsumer`) lives in the app stack.
 
-    Adding a consumer is this construct plus a handler in `functions/<name>/`.
+    Adding a consumer is this construct, a `QueueConsumer` of it and a handler in `functions/<name>/`.
     """
 
     def __init__(
@@ -105,35 +94,25 @@ class QueueConsumer(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        name: str,
-        description: str,
-        base: ConsumerBase,
-        environment: Mapping[str, str] | None = None,
+        key: kms.IKey,
+        settings: OrderflowSettings,
         topic: sns.ITopic | None = None,
         event_types: Sequence[str] = (),
         fifo: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
-        key, settings = base.key, base.settings
         if topic is not None and not fifo:
             raise ValueError(f"{construct_id}: the order-events topic is FIFO, so its subscribers' queues are FIFO")
         self.event_types = tuple(event_types)
         self.dead_letter_queue = secure_queue(
-            self, "DeadLetterQueue", key=key, fifo=fifo, retention=base.dlq_retention, retain=base.retain
-        )
-        self.consumer = OrderflowFunction(
             self,
-            "Consumer",
-            name=name,
-            description=description,
-            layers=base.layers,
-            settings=settings.function,
-            log_groups=base.log_groups,
-            # Messages no retry can fix go straight to the DLQ, with the reason (orderflow.batch).
-            environment={**(environment or {}), Env.DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url},
+            "DeadLetterQueue",
+            key=key,
+            fifo=fifo,
+            retention=Duration.days(settings.dlq_retention_days),
+            retain=settings.retain_data,
         )
-        self.function = self.consumer.function
-        self.dead_letter_queue.grant_send_messages(self.function)
+        consumer = settings.consumer
         self.queue = secure_queue(
             self,
             "Queue",
@@ -141,21 +120,14 @@ class QueueConsumer(Construct):
             fifo=fifo,
             # AWS: at least 6x the function timeout, so a batch being retried after throttling
             # is not made visible again while a slow invocation still holds it.
-            visibility_timeout=Duration.seconds(6 * settings.function.timeout_seconds),
+            visibility_timeout=Duration.seconds(6 * consumer.function.timeout_seconds),
             dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=settings.max_receive_count
+                queue=self.dead_letter_queue, max_receive_count=consumer.max_receive_count
             ),
+            retain=settings.retain_data,
         )
         if topic is not None:
             self._subscribe(topic)
-        self.function.add_event_source(
-            sources.SqsEventSource(
-                self.queue,
-                batch_size=settings.batch_size,
-                report_batch_item_failures=True,
-                max_concurrency=settings.maximum_concurrency,
-            )
-        )
 
     def _subscribe(self, topic: sns.ITopic) -> None:
         topic.add_subscription(
@@ -167,5 +139,45 @@ class QueueConsumer(Construct):
                 },
                 # Deliveries SNS cannot make to the queue land beside the consumer's failures.
                 dead_letter_queue=self.dead_letter_queue,
+            )
+        )
+
+
+class QueueConsumer(Construct):
+    """A function consuming a `ConsumerQueue` with partial batch responses; a message no retry can
+    fix goes straight to the queue's DLQ, with the reason (orderflow.batch)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        description: str,
+        queues: ConsumerQueue,
+        base: ConsumerBase,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        settings = base.settings
+        self.queue, self.dead_letter_queue = queues.queue, queues.dead_letter_queue
+        self.consumer = OrderflowFunction(
+            self,
+            "Consumer",
+            name=name,
+            description=description,
+            layers=base.layers,
+            settings=settings.function,
+            log_groups=base.log_groups,
+            environment={**(environment or {}), Env.DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url},
+        )
+        self.function = self.consumer.function
+        self.dead_letter_queue.grant_send_messages(self.function)
+        self.function.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=settings.batch_size,
+                report_batch_item_failures=True,
+                max_concurrency=settings.maximum_concurrency,
             )
         )

@@ -101,20 +101,22 @@ class Monitoring(Construct):
         alerts: sns.ITopic,
         payment_path: list[lambda_.IFunction],
         settings: MonitoringSettings,
+        prefix: str,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        self._prefix = prefix
         self.facade = monitoring.MonitoringFacade(
             self,
             "Facade",
             alarm_factory_defaults=monitoring.AlarmFactoryDefaults(
                 actions_enabled=True,
-                alarm_name_prefix=stack.stack_name,
+                alarm_name_prefix=prefix,
                 action=monitoring.SnsAlarmActionStrategy(on_alarm_topic=alerts),
             ),
             metric_factory_defaults=monitoring.MetricFactoryDefaults(namespace=METRICS_NAMESPACE),
             dashboard_factory=monitoring.DefaultDashboardFactory(
-                self, "Dashboards", dashboard_name_prefix=stack.stack_name, create_summary_dashboard=True
+                self, "Dashboards", dashboard_name_prefix=prefix, create_summary_dashboard=True
             ),
         )
         self.facade.monitor_api_gateway(
@@ -214,7 +216,7 @@ class Monitoring(Construct):
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
-            alarm_name=f"{Stack.of(self).stack_name}-{name}",
+            alarm_name=f"{self._prefix}-{name}",
             alarm_description=description,
             metric=metric.with_(period=Duration.minutes(1)),
             threshold=1,

@@ -22,14 +22,14 @@ enters the chain at the step that covers everything done before it.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.components.security import LogGroups
 from infra.settings import SagaSettings
 from orderflow.contracts import EventSource, SagaError, SagaStep
 from orderflow.events.models import ProcessPayment
@@ -70,7 +70,7 @@ class FulfilmentSaga(Construct):
         order_steps: lambda_.IFunction,
         payment_commands: sqs.IQueue,
         settings: SagaSettings,
-        log_groups: LogGroups,
+        log_group: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
@@ -155,12 +155,8 @@ class FulfilmentSaga(Construct):
         )
 
         definition = reserve.next(payment).next(confirm).next(confirmed)
-        # Step Functions delivers logs as a vended log source: under /aws/vendedlogs/ its resource
-        # policy stays within CloudWatch Logs' size limit however many state machines log
-        # (Step Functions: "Logging using CloudWatch Logs").
-        self.log_group = log_groups.create(
-            self, "Logs", name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-order-fulfillment"
-        )
+        # Its log group is in the data stack (`FulfilmentQueues`), under /aws/vendedlogs/.
+        self.log_group = log_group
         self.state_machine = sfn.StateMachine(
             self,
             "OrderFulfillment",

@@ -64,11 +64,11 @@ def seed(table: str, client: Any | None = None) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stack", default="orderflow")
+    parser.add_argument("--stage", default="dev", help="the stage whose data stack holds the catalogue")
     parser.add_argument("--table")
     parser.add_argument("--endpoint-url", help="a local endpoint, e.g. http://127.0.0.1:4566")
     arguments = parser.parse_args()
-    table = arguments.table or find_table(arguments.stack, arguments.endpoint_url)
+    table = arguments.table or find_table(f"orderflow-{arguments.stage}-data", arguments.endpoint_url)
     count = seed(table, dynamodb_client(arguments.endpoint_url))
     print(f"seeded {count} products into {table}")
 

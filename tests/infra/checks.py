@@ -283,9 +283,9 @@ def traced_hops_that_cannot_record(template: Template) -> list[str]:
     return problems
 
 
-def account_hygiene(template: Template, *, stack_name: str) -> list[str]:
+def account_hygiene(template: Template, *, prefix: str) -> list[str]:
     """Names and account-wide settings that would clash with, or leak into, the rest of the
-    account: vended-logs log groups for Step Functions, a REST API named after the stack, and
+    account: vended-logs log groups for Step Functions, a REST API named after the stage, and
     no account-wide API Gateway role unless it is created on purpose and kept."""
     problems = []
     groups = resources(template, "AWS::Logs::LogGroup")
@@ -296,8 +296,8 @@ def account_hygiene(template: Template, *, stack_name: str) -> list[str]:
             if not name.startswith("/aws/vendedlogs/"):
                 problems.append(f"{lid}: logs to {group} ({name or 'no name'}), not under /aws/vendedlogs/")
     for lid, api in resources(template, "AWS::ApiGateway::RestApi").items():
-        if stack_name not in str(api["Properties"].get("Name", "")):
-            problems.append(f"{lid}: REST API named {api['Properties'].get('Name')!r}, not after the stack")
+        if not str(api["Properties"].get("Name", "")).startswith(prefix):
+            problems.append(f"{lid}: REST API named {api['Properties'].get('Name')!r}, not after the stage")
     for lid, account in resources(template, "AWS::ApiGateway::Account").items():
         role = target(account["Properties"].get("CloudWatchRoleArn"))
         if template["Resources"].get(str(role), {}).get("DeletionPolicy") != "Retain":
@@ -338,16 +338,16 @@ NAME_LIMITS = {
 }
 
 
-def names_too_long(template: Template, *, stack_name: str, longest_stack_name: int) -> list[str]:
-    """Names built from the stack name that a stack name of `longest_stack_name` characters
-    would push over their service's limit."""
+def names_too_long(template: Template, *, prefix: str, longest_prefix: int) -> list[str]:
+    """Names built from the stage's prefix (`orderflow-<stage>`) that a prefix of `longest_prefix`
+    characters would push over their service's limit."""
     problems = []
     for kind, (prop, limit) in NAME_LIMITS.items():
         for lid, resource in resources(template, kind).items():
             name = render(resource.get("Properties", {}).get(prop))
             if not isinstance(name, str):
                 continue
-            longest = len(name) + (longest_stack_name - len(stack_name)) * name.count(stack_name)
+            longest = len(name) + (longest_prefix - len(prefix)) * name.count(prefix)
             if longest > limit:
                 problems.append(f"{lid}: {prop} reaches {longest} characters, {kind} takes {limit}")
     return problems

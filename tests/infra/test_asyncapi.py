@@ -19,7 +19,7 @@ from orderflow.events.models import OrderCreated, OrderCreatedData, OrderLine
 
 @pytest.fixture(scope="module")
 def document(template: Template) -> dict[str, Any]:
-    return generate(template.to_json())
+    return generate(template.to_json(), stage="prod")
 
 
 @pytest.fixture(scope="module")

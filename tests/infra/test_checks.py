@@ -147,7 +147,7 @@ def test_a_function_without_tracing_is_caught(synthesized: Document) -> None:
 
 def test_names_and_account_settings_do_not_leak_into_the_account(synthesized: Document) -> None:
     assert checks.resources(synthesized, "AWS::ApiGateway::Account") == {}  # not asked for
-    assert checks.account_hygiene(synthesized, stack_name="orderflow") == []
+    assert checks.account_hygiene(synthesized, prefix="orderflow-prod") == []
 
 
 def test_a_state_machine_logging_outside_vendedlogs_and_an_api_called_api_are_caught(synthesized: Document) -> None:
@@ -161,11 +161,11 @@ def test_a_state_machine_logging_outside_vendedlogs_and_an_api_called_api_are_ca
     }
     synthesized["Resources"]["SomeRole"] = {"Type": "AWS::IAM::Role", "DeletionPolicy": "Delete", "Properties": {}}
 
-    problems = checks.account_hygiene(synthesized, stack_name="orderflow")
+    problems = checks.account_hygiene(synthesized, prefix="orderflow-prod")
 
     assert len(problems) == 3
     assert "not under /aws/vendedlogs/" in problems[0]
-    assert "REST API named 'Api', not after the stack" in problems[1]
+    assert "REST API named 'Api', not after the stage" in problems[1]
     assert "sets the account's API Gateway role SomeRole, deleted with the stack" in problems[2]
 
 
@@ -199,24 +199,27 @@ def test_make_destroy_names_everything_the_stack_keeps(synthesized: Document) ->
     assert not listed[table_id].named  # CloudFormation names the tables: a redeploy makes new ones
 
 
-def test_no_name_outgrows_its_service_at_the_longest_stack_name(synthesized: Document) -> None:
-    from infra.settings import MAX_STACK_NAME
+def test_no_name_outgrows_its_service_at_the_longest_stage_name(synthesized: Document) -> None:
+    from infra.settings import MAX_STAGE_NAME, PRODUCT
 
-    assert checks.names_too_long(synthesized, stack_name="orderflow", longest_stack_name=MAX_STACK_NAME) == []
-    assert checks.names_too_long(synthesized, stack_name="orderflow", longest_stack_name=128) == [
-        f"{_one(synthesized, 'AWS::XRay::ResourcePolicy')[0]}: PolicyName reaches 140 characters, "
+    longest = len(f"{PRODUCT}-") + MAX_STAGE_NAME
+    assert checks.names_too_long(synthesized, prefix="orderflow-prod", longest_prefix=longest) == []
+    assert checks.names_too_long(synthesized, prefix="orderflow-prod", longest_prefix=longest + 1) == [
+        f"{_one(synthesized, 'AWS::XRay::ResourcePolicy')[0]}: PolicyName reaches 129 characters, "
         "AWS::XRay::ResourcePolicy takes 128"
     ]
 
 
-def test_a_stack_name_that_would_break_a_name_is_refused_before_synth() -> None:
-    from infra.settings import MAX_STACK_NAME, OrderflowSettings
+def test_a_stage_name_that_would_break_a_name_is_refused_before_synth() -> None:
+    from infra.settings import MAX_STAGE_NAME, OrderflowSettings
 
-    OrderflowSettings(stack_name="o" * MAX_STACK_NAME)
-    with pytest.raises(ValueError, match=f"at most {MAX_STACK_NAME} characters"):
-        OrderflowSettings(stack_name="o" * (MAX_STACK_NAME + 1))
-    with pytest.raises(ValueError, match="a letter, then letters, digits and hyphens"):
-        OrderflowSettings(stack_name="order_flow")
+    OrderflowSettings(stage="o" * MAX_STAGE_NAME)
+    with pytest.raises(ValueError, match=f"at most {MAX_STAGE_NAME} characters"):
+        OrderflowSettings(stage="o" * (MAX_STAGE_NAME + 1))
+    with pytest.raises(ValueError, match="a lowercase letter, then lowercase letters, digits and hyphens"):
+        OrderflowSettings(stage="dev_alice")
+    with pytest.raises(ValueError, match="a lowercase letter"):
+        OrderflowSettings(stage="Dev")
 
 
 # --- the security controls table ------------------------------------------------------------------

@@ -108,7 +108,7 @@ def _alert_topic(settings: Any) -> Template:
     from infra.components.alerting import AlertTopic
 
     stack = cdk.Stack(cdk.App(), "AlertsOnly")
-    AlertTopic(stack, "Alerts", key=kms.Key(stack, "Key"), settings=settings)
+    AlertTopic(stack, "Alerts", key=kms.Key(stack, "Key"), settings=settings, retain=False)
     return Template.from_stack(stack)
 
 

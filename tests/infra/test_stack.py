@@ -241,17 +241,18 @@ def test_api_function_has_only_the_table_actions_it_uses(resources: Resources) -
     }
 
 
-def test_synth_passes_cdk_nag_with_every_finding_acknowledged(app_and_stack: Any) -> None:
-    app, _ = app_and_stack
+def test_synth_passes_cdk_nag_with_every_finding_acknowledged(app_and_stacks: Any) -> None:
+    app, data, application = app_and_stacks
 
     assembly = app.synth()  # raises when any AwsSolutions finding is unacknowledged
 
-    assert assembly.get_stack_by_name("orderflow").template["Resources"]
+    assert assembly.get_stack_by_name(data.stack_name).template["Resources"]
+    assert assembly.get_stack_by_name(application.stack_name).template["Resources"]
 
 
 def test_cdk_nag_fails_the_synth_on_a_new_finding(tmp_path: Any) -> None:
     app = cdk.App(context=APP_CONTEXT, outdir=str(tmp_path))
-    stack = build(app)
+    _, stack = build(app)
     sqs.Queue(stack, "Unencrypted", encryption=sqs.QueueEncryption.UNENCRYPTED)
 
     with pytest.raises(RuntimeError, match="AwsSolutions-SQS2"):

@@ -31,7 +31,7 @@ def test_every_dashboard_is_created_as_the_template_defines_it(aws: Resources) -
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     listed = {entry["DashboardName"] for entry in cloudwatch.list_dashboards()["DashboardEntries"]}
 
-    assert listed == set(aws.deployment.dashboards) == {"orderflow", "orderflow-Summary"}
+    assert listed == set(aws.deployment.dashboards) == {"orderflow-local", "orderflow-local-Summary"}
     for name, body in aws.deployment.dashboards.items():
         assert json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"]) == body
 

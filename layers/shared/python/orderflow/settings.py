@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import TypeVar
+from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orderflow.contracts import Env
 
@@ -60,10 +60,23 @@ class OrderStepsSettings(InventorySettings):
 
 class PaymentsSettings(_WritesOutbox):
     payments_table: str = Field(alias=Env.PAYMENTS_TABLE)
-    ledger_table: str = Field(alias=Env.LEDGER_TABLE)
+    # The provider: the simulated one (its ledger table) or a real one over HTTPS
+    # (`orderflow.adapters.http_gateway`, its API key in Secrets Manager).
+    payment_provider: Literal["simulated", "http"] = Field(default="simulated", alias=Env.PAYMENT_PROVIDER)
+    ledger_table: str = Field(default="", alias=Env.LEDGER_TABLE)
+    payment_provider_url: str = Field(default="", alias=Env.PAYMENT_PROVIDER_URL)
+    payment_provider_secret_arn: str = Field(default="", alias=Env.PAYMENT_PROVIDER_SECRET_ARN)
     idempotency_table: str = Field(alias=Env.IDEMPOTENCY_TABLE)
     circuit_failure_threshold: int = Field(default=3, alias=Env.CIRCUIT_FAILURE_THRESHOLD, ge=1)
     circuit_recovery_seconds: int = Field(default=30, alias=Env.CIRCUIT_RECOVERY_SECONDS, ge=1)
+
+    @model_validator(mode="after")
+    def _provider_configured(self) -> PaymentsSettings:
+        needed = {"simulated": ("ledger_table",), "http": ("payment_provider_url", "payment_provider_secret_arn")}
+        missing = [name for name in needed[self.payment_provider] if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"payment provider {self.payment_provider} needs {', '.join(missing)}")
+        return self
 
 
 class PaymentsConsumerSettings(PaymentsSettings):

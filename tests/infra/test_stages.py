@@ -1,0 +1,172 @@
+"""Stages: two stacks per stage (what holds data apart from what runs), names that never clash
+between stages, production keeping its data and refusing test payments, and the replacement
+guard catching a change that would replace what holds data."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from app import build
+from infra.replacement import RECORD, REPLACED_BY, replacements
+from infra.synthesis import context
+from tests.infra.checks import NAME_LIMITS, render
+
+Templates = dict[str, dict[str, Any]]
+# What runs: destroyed and deployed again freely.
+APP_TYPES = {
+    "AWS::Lambda::Function",
+    "AWS::Lambda::EventSourceMapping",
+    "AWS::StepFunctions::StateMachine",
+    "AWS::ApiGateway::RestApi",
+    "AWS::Events::Rule",
+    "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",
+}
+
+
+def _synth(stage: str, **extra: Any) -> tuple[cdk.App, Any, Any, Templates]:
+    app = cdk.App(context={**context(stage), **extra})
+    data, application = build(app)
+    assembly = app.synth()
+    templates = {
+        stack.stack_name: dict(assembly.get_stack_by_name(stack.stack_name).template) for stack in (data, application)
+    }
+    return app, assembly, (data, application), templates
+
+
+@pytest.fixture(scope="module")
+def two_stages() -> dict[str, Templates]:
+    return {stage: _synth(stage)[3] for stage in ("dev-alice", "staging")}
+
+
+def _names(templates: Templates) -> set[str]:
+    """Every name the templates fix, and the stacks' export names: what must be unique per account and region."""
+    names = set(templates)
+    for template in templates.values():
+        for resource in template["Resources"].values():
+            if resource["Type"] in NAME_LIMITS:
+                name = render(resource.get("Properties", {}).get(NAME_LIMITS[resource["Type"]][0]))
+                if isinstance(name, str):
+                    names.add(f"{resource['Type']}:{name}")
+        names.update(
+            str(output["Export"]["Name"]) for output in template.get("Outputs", {}).values() if "Export" in output
+        )
+    return names
+
+
+def test_two_stages_deploy_side_by_side_without_a_name_clash(two_stages: dict[str, Templates]) -> None:
+    alice, staging = (_names(templates) for templates in two_stages.values())
+    assert set(two_stages["dev-alice"]) == {"orderflow-dev-alice-data", "orderflow-dev-alice-app"}
+    assert any(name.startswith("AWS::Events::EventBus:") for name in alice)  # names are fixed, and differ
+    assert alice.isdisjoint(staging)
+
+
+def test_what_holds_data_and_what_runs_are_apart(stack_templates: Templates) -> None:
+    data, application = stack_templates.values()
+    data_types = {resource["Type"] for resource in data["Resources"].values()}
+    app_types = {resource["Type"] for resource in application["Resources"].values()}
+    assert set(REPLACED_BY) - {"AWS::Logs::LogGroup"} <= data_types
+    assert not (set(REPLACED_BY) - {"AWS::Logs::LogGroup"}) & app_types  # no table, queue, topic, key or bus
+    assert app_types >= APP_TYPES
+    assert not APP_TYPES & data_types
+    # The app stack reads the data stack only through its exports.
+    assert "Fn::ImportValue" in json.dumps(application)
+    assert "Fn::ImportValue" not in json.dumps(data)
+
+
+def test_production_keeps_its_data_and_protects_the_data_stack(app_and_stacks: Any, stack_templates: Templates) -> None:
+    app, data, application = app_and_stacks
+    assembly = app.synth()
+    assert assembly.get_stack_by_name(data.stack_name).termination_protection
+    assert not assembly.get_stack_by_name(application.stack_name).termination_protection
+    held = {
+        logical_id: resource
+        for logical_id, resource in stack_templates[data.stack_name]["Resources"].items()
+        if resource["Type"] in REPLACED_BY
+    }
+    assert len(held) >= 20
+    assert {
+        lid
+        for lid, r in held.items()
+        if (r.get("DeletionPolicy"), r.get("UpdateReplacePolicy")) != ("Retain", "Retain")
+    } == set()
+
+
+def test_a_development_stage_may_destroy_its_data() -> None:
+    _, assembly, (data, _), templates = _synth("dev-bob", retain_data="false")
+    assert not assembly.get_stack_by_name(data.stack_name).termination_protection
+    held = [r for r in templates[data.stack_name]["Resources"].values() if r["Type"] in REPLACED_BY]
+    policies = {r.get("DeletionPolicy", "Delete") for r in held}  # none: CloudFormation deletes
+    assert policies == {"Delete"}
+
+
+def test_production_refuses_the_simulated_provider_and_destroying_data() -> None:
+    with pytest.raises(Exception, match="the simulated provider and its test cards are refused"):
+        build(cdk.App(context={**context("dev"), "stage": "prod"}))
+    with pytest.raises(Exception, match="stage prod keeps its data"):
+        build(cdk.App(context={**context("prod"), "retain_data": "false"}))
+
+
+def test_production_takes_payments_through_the_configured_provider(stack_templates: Templates) -> None:
+    application = next(t for name, t in stack_templates.items() if name.endswith("-app"))
+    payments = [
+        resource["Properties"]["Environment"]["Variables"]
+        for resource in application["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function"
+        and "PAYMENT_PROVIDER" in resource["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    assert len(payments) == 2  # the payments consumer and the refund task
+    assert {variables["PAYMENT_PROVIDER"] for variables in payments} == {"http"}
+    assert {variables["PAYMENT_PROVIDER_URL"] for variables in payments} == {"https://payments.example.com/v1"}
+
+
+# --- the replacement guard -------------------------------------------------------------------
+
+
+@pytest.fixture
+def data_template(stack_templates: Templates) -> dict[str, Any]:
+    return copy.deepcopy(next(t for name, t in stack_templates.items() if name.endswith("-data")))
+
+
+def test_the_data_stack_matches_its_record(data_template: dict[str, Any]) -> None:
+    # `make stateful` records a deliberate change; anything else that replaces data fails here.
+    assert replacements(json.loads(RECORD.read_text()), data_template) == []
+
+
+def test_a_changed_logical_id_is_refused(data_template: dict[str, Any]) -> None:
+    record = json.loads(RECORD.read_text())
+    table = next(lid for lid in record if lid.startswith("TablesOrders"))
+    data_template["Resources"]["TablesOrdersRenamed"] = data_template["Resources"].pop(table)
+
+    problems = replacements(record, data_template)
+
+    assert problems[0].startswith(f"{table} (AWS::DynamoDB::Table) is gone: CloudFormation would delete it")
+    assert "TablesOrdersRenamed (AWS::DynamoDB::Table) holds data and is not in stateful.json" in problems[1]
+
+
+def test_a_replacing_property_change_is_refused(data_template: dict[str, Any]) -> None:
+    record = json.loads(RECORD.read_text())
+    queue = next(lid for lid in record if lid.startswith("OrderHistoryQueue"))
+    data_template["Resources"][queue]["Properties"].pop("FifoQueue")
+    table = next(lid for lid in record if lid.startswith("TablesPayments"))
+    data_template["Resources"][table]["Properties"]["KeySchema"][0]["AttributeName"] = "payment_id"
+
+    problems = replacements(record, data_template)
+
+    assert problems == [
+        f"{queue} (AWS::SQS::Queue): changing FifoQueue makes CloudFormation replace it with a new, empty one",
+        f"{table} (AWS::DynamoDB::Table): changing KeySchema makes CloudFormation replace it with a new, empty one",
+    ]
+
+
+def test_a_property_change_that_updates_in_place_passes(data_template: dict[str, Any]) -> None:
+    record = json.loads(RECORD.read_text())
+    queue = next(lid for lid in record if lid.startswith("OrderHistoryQueue"))
+    data_template["Resources"][queue]["Properties"]["VisibilityTimeout"] = 300
+
+    assert replacements(record, data_template) == []
