@@ -1,4 +1,4 @@
-# orderflow — every target is explained in README.md ("Make targets").
+# orderflow — every target is explained in docs/development.md ("Make targets").
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv

@@ -11,7 +11,7 @@ missing a parameter its method's request validator requires (`400`). The local A
 is made at start (`LocalApi.api_key`, printed by `make local`). A body that is not UTF-8
 reaches the function with the bad bytes replaced (U+FFFD), as the text API Gateway passes on.
 
-Difference from AWS (README, local cloud): a method whose validator checks the body against a
+Difference from AWS (docs/local-cloud.md): a method whose validator checks the body against a
 model is refused at start (not emulated; the template validates bodies in the function).
 """
 

@@ -1,6 +1,6 @@
 """Where moto differs from AWS in ways the flow would notice, corrected for the local cloud.
 
-Each correction is applied once per process and listed in the README's fidelity table.
+Each correction is applied once per process and listed in the fidelity table of docs/local-cloud.md.
 """
 
 from __future__ import annotations

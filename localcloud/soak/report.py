@@ -1,4 +1,4 @@
-"""The soak's summary: one table (what the README publishes) and the lines behind it."""
+"""The soak's summary: one table (what docs/operating.md publishes) and the lines behind it."""
 
 from __future__ import annotations
 

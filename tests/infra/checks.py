@@ -354,7 +354,7 @@ def names_too_long(template: Template, *, prefix: str, longest_prefix: int) -> l
 
 
 # --- AWS Foundational Security Best Practices controls that apply to these resource types -----
-# Each control the stack meets has a check here; the README's Security table lists every
+# Each control the stack meets has a check here; the Security table (docs/security.md) lists every
 # applicable control, met or not (and why not), and test_checks.py ties the two together.
 
 
