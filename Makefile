@@ -29,8 +29,8 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed  ## install Python and Node dependencies (idempotent)
 
-test: setup  ## unit, integration (moto), infrastructure and end-to-end tests (two workers: end-to-end | the rest)
-	$(PY) -m pytest -n 2 --dist loadgroup
+test: setup  ## unit, integration (moto), infrastructure and end-to-end tests (three workers: end-to-end | the saga's end-to-end tests | the rest)
+	$(PY) -m pytest -n 3 --dist loadgroup
 
 lint: setup  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .

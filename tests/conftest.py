@@ -49,8 +49,15 @@ def lambda_context() -> LambdaContext:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With `-n 2 --dist loadgroup` (`make test`): the end-to-end package (one local cloud for all
-    its tests) in one worker, everything else (the soak's own cloud included) in the other."""
+    """With `-n 3 --dist loadgroup` (`make test`): the end-to-end package on two workers, each with
+    a local cloud of its own (the saga's tests, which mostly wait out provider outages and
+    deadlines, on one; the rest on the other), and everything else (the soak's and the deployed
+    suite's clouds included) on the third."""
     for item in items:
-        group = "e2e" if item.nodeid.startswith("tests/e2e/") else "rest"
+        if item.nodeid.startswith("tests/e2e/test_saga.py"):
+            group = "e2e-saga"
+        elif item.nodeid.startswith("tests/e2e/"):
+            group = "e2e"
+        else:
+            group = "rest"
         item.add_marker(pytest.mark.xdist_group(group))

@@ -40,8 +40,11 @@ def _synth(stage: str, **extra: Any) -> tuple[cdk.App, Any, Any, Templates]:
 
 
 @pytest.fixture(scope="module")
-def two_stages() -> dict[str, Templates]:
-    return {stage: _synth(stage)[3] for stage in ("dev-alice", "staging")}
+def two_stages() -> dict[str, tuple[Any, Any, Templates]]:
+    """Two development stages; the second deletes its data (`-c retain_data=false`)."""
+    alice = _synth("dev-alice")
+    bob = _synth("dev-bob", retain_data="false")
+    return {"dev-alice": alice[1:], "dev-bob": bob[1:]}
 
 
 def _names(templates: Templates) -> set[str]:
@@ -59,11 +62,11 @@ def _names(templates: Templates) -> set[str]:
     return names
 
 
-def test_two_stages_deploy_side_by_side_without_a_name_clash(two_stages: dict[str, Templates]) -> None:
-    alice, staging = (_names(templates) for templates in two_stages.values())
-    assert set(two_stages["dev-alice"]) == {"orderflow-dev-alice-data", "orderflow-dev-alice-app"}
+def test_two_stages_deploy_side_by_side_without_a_name_clash(two_stages: dict[str, tuple[Any, Any, Templates]]) -> None:
+    alice, bob = (_names(templates) for _, _, templates in two_stages.values())
+    assert set(two_stages["dev-alice"][2]) == {"orderflow-dev-alice-data", "orderflow-dev-alice-app"}
     assert any(name.startswith("AWS::Events::EventBus:") for name in alice)  # names are fixed, and differ
-    assert alice.isdisjoint(staging)
+    assert alice.isdisjoint(bob)
 
 
 def test_what_holds_data_and_what_runs_are_apart(stack_templates: Templates) -> None:
@@ -97,8 +100,8 @@ def test_production_keeps_its_data_and_protects_the_data_stack(app_and_stacks: A
     } == set()
 
 
-def test_a_development_stage_may_destroy_its_data() -> None:
-    _, assembly, (data, _), templates = _synth("dev-bob", retain_data="false")
+def test_a_development_stage_may_destroy_its_data(two_stages: dict[str, tuple[Any, Any, Templates]]) -> None:
+    assembly, (data, _), templates = two_stages["dev-bob"]
     assert not assembly.get_stack_by_name(data.stack_name).termination_protection
     held = [r for r in templates[data.stack_name]["Resources"].values() if r["Type"] in REPLACED_BY]
     policies = {r.get("DeletionPolicy", "Delete") for r in held}  # none: CloudFormation deletes
