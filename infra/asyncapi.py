@@ -80,6 +80,18 @@ def _target(value: Any) -> str | None:
     return None
 
 
+def _referenced(value: Any) -> str | None:
+    """The first logical id a `Ref` or `Fn::GetAtt` anywhere inside `value` points at."""
+    if isinstance(value, dict):
+        found = _target(value)
+        if found is not None:
+            return found
+        value = list(value.values())
+    if isinstance(value, list):
+        return next((found for item in value if (found := _referenced(item)) is not None), None)
+    return None
+
+
 def _text(value: Any) -> str:
     """A template string with its intrinsics as `{{logical id}}` placeholders."""
     if isinstance(value, str):
@@ -208,6 +220,14 @@ class _Builder:
             "messages": [_message_ref(channel, message) for message in messages],
             **extra,
         }
+
+    def function(self, value: Any) -> dict[str, Any]:
+        """The function a reference invokes: itself, or the one its alias (`live`) points at."""
+        logical_id = str(_referenced(value))
+        resource = self.resources[logical_id]
+        if resource["Type"] == "AWS::Lambda::Alias":
+            logical_id = str(_target(resource["Properties"]["FunctionName"]))
+        return self.functions[logical_id]
 
     def fed_by(self, logical_id: str) -> str:
         """The description of the function that publishes to `logical_id` (its environment names it)."""
@@ -356,7 +376,7 @@ class _Builder:
             self.operations[f"consume{channel}"] = {
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{channel}"},
-                "summary": str(self.functions[str(_target(mapping["FunctionName"]))].get("Description", "")),
+                "summary": str(self.function(mapping["FunctionName"]).get("Description", "")),
                 "x-lambda-event-source": {
                     "batchSize": mapping.get("BatchSize"),
                     "reportBatchItemFailures": "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", []),

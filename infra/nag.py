@@ -24,6 +24,11 @@ def add_nag_checks(app: App, data: DataStack, stack: AppStack) -> None:
             "AWS maintains it and it grants nothing else.",
         ),
         _ack(
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]",
+            "Production rollouts: lets CodeDeploy move a function's alias, read its alarms and publish to its "
+            "own triggers; AWS maintains it for exactly that (CodeDeploy: service role for AWS Lambda).",
+        ),
+        _ack(
             "IAM5[Action::kms:GenerateDataKey*]",
             "CDK's KMS grants on the stack's single data key: the wildcard covers the GenerateDataKey "
             "variants SQS, SNS and DynamoDB call, on that one key ARN only.",

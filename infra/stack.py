@@ -21,6 +21,7 @@ from infra.components.backbone import EventBackbone, OutboxRelay
 from infra.components.fulfilment import Fulfilment, FulfilmentQueues
 from infra.components.messaging import ConsumerBase, ConsumerQueue, QueueConsumer
 from infra.components.monitoring import Monitoring
+from infra.components.rollout import Rollouts
 from infra.components.runtime import Layers, OrderflowFunction
 from infra.components.security import DataKeys, LogGroups, grant_table
 from infra.components.tables import Tables
@@ -85,7 +86,7 @@ class AppStack(Stack):
             settings=settings,
         )
 
-        api_function = OrderflowFunction(
+        api = OrderflowFunction(
             self,
             "OrdersApiFunction",
             name="orders_api",
@@ -103,16 +104,17 @@ class AppStack(Stack):
                 Env.OUTBOX_RETENTION_DAYS: str(settings.outbox_retention_days),
                 Env.MAX_BODY_BYTES: str(settings.api.max_body_bytes),
             },
-        ).function
+        )
+        api_function = api.function
         grant_table(tables.catalogue, api_function, "BatchGetItem", "Scan")
         grant_table(tables.orders, api_function, "PutItem", "GetItem")
         grant_table(tables.outbox, api_function, "PutItem")
         grant_table(tables.order_views, api_function, "Query")
         grant_table(tables.idempotency, api_function, *IDEMPOTENCY_ACTIONS)
-        self.api = api = OrdersApi(
+        self.api = orders_api = OrdersApi(
             self,
             "OrdersApi",
-            handler=api_function,
+            handler=api.alias,
             settings=settings.api,
             log_groups=log_groups,
             prefix=settings.prefix,
@@ -162,7 +164,7 @@ class AppStack(Stack):
         self.monitoring = Monitoring(
             self,
             "Monitoring",
-            api=api.api,
+            api=orders_api.api,
             relay=self.relay.relay.function,
             state_machine=self.fulfilment.saga.state_machine,
             failure_queues=[data.backbone.relay_failures, data.fulfilment.rule_failures],
@@ -172,6 +174,9 @@ class AppStack(Stack):
             prefix=settings.prefix,
         )
 
-        CfnOutput(self, "ApiUrl", value=api.api.url)
-        CfnOutput(self, "ApiKeyId", value=api.api_key.key_id)
+        if settings.production:  # a change reaches a tenth of the traffic first, and goes back on an alarm
+            Rollouts(self, "Rollouts", monitoring=self.monitoring, prefix=settings.prefix)
+
+        CfnOutput(self, "ApiUrl", value=orders_api.api.url)
+        CfnOutput(self, "ApiKeyId", value=orders_api.api_key.key_id)
         CfnOutput(self, "StateMachine", value=self.fulfilment.saga.state_machine.state_machine_arn)

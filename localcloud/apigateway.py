@@ -33,13 +33,13 @@ from urllib.parse import SplitResult, parse_qs, urlsplit
 from localcloud.api_client import Answer as ClientAnswer
 from localcloud.api_client import call
 from localcloud.gateway_responses import GatewayResponses
-from localcloud.provision import ACCOUNT, REGION, Deployment
+from localcloud.provision import ACCOUNT, REGION, Deployment, function_name
 from localcloud.runtime import LambdaRuntime, TooManyRequests
 
 LOCAL_PREFIX = "/_local"  # the local cloud's own pages; API Gateway has no such path
 Answer = tuple[int, list[tuple[str, str]], bytes]
 LocalPages = Callable[[str, str, str, dict[str, str], bytes], Answer]  # (method, path, query, headers, body)
-InvokePermission = Callable[[str, str], bool]  # (execute-api source ARN, function name) -> allowed
+InvokePermission = Callable[[str, str], bool]  # (execute-api source ARN, function or alias ARN) -> allowed
 
 
 PAYLOAD_LIMIT = 10 * 1024 * 1024  # API Gateway's request payload quota
@@ -50,6 +50,7 @@ class Route:
     method: str
     resource: str  # "/orders/{order_id}"
     function_name: str
+    function_arn: str  # what the integration invokes: the function, or its alias (`live`)
     api_key_required: bool = False
     integration_timeout_seconds: float = 29.0  # API Gateway's default (Integration.TimeoutInMillis)
     # ("header" | "querystring" | "path", name) its request validator requires
@@ -63,16 +64,18 @@ class Route:
 
 
 def _referenced_function(value: Any, deployment: Deployment) -> str | None:
-    """The function an integration URI points at (`Fn::GetAtt [Function, Arn]` inside it)."""
+    """The ARN an integration URI invokes: a function (`Fn::GetAtt [Function, Arn]` inside it) or
+    an alias of one (`Ref` to the alias)."""
     if isinstance(value, dict):
-        if "Fn::GetAtt" in value:
-            logical_id = value["Fn::GetAtt"][0]
-            resource = deployment.template["Resources"].get(logical_id, {})
-            if resource.get("Type") == "AWS::Lambda::Function":
-                return str(deployment.value(logical_id))
-        return next((name for item in value.values() if (name := _referenced_function(item, deployment))), None)
+        reference = value.get("Ref") or (value["Fn::GetAtt"][0] if "Fn::GetAtt" in value else None)
+        kind = deployment.template["Resources"].get(str(reference), {}).get("Type")
+        if kind == "AWS::Lambda::Function":
+            return str(deployment.value(str(reference), "Arn"))
+        if kind == "AWS::Lambda::Alias":
+            return str(deployment.value(str(reference)))
+        return next((arn for item in value.values() if (arn := _referenced_function(item, deployment))), None)
     if isinstance(value, list):
-        return next((name for item in value if (name := _referenced_function(item, deployment))), None)
+        return next((arn for item in value if (arn := _referenced_function(item, deployment))), None)
     return None
 
 
@@ -88,14 +91,15 @@ def routes_from(deployment: Deployment) -> tuple[list[Route], str]:
     routes = []
     for method in deployment.of_type("AWS::ApiGateway::Method").values():
         props = method["Properties"]
-        function = _referenced_function(props.get("Integration", {}), deployment)
-        if function is None:
+        invoked = _referenced_function(props.get("Integration", {}), deployment)
+        if invoked is None:
             continue
         routes.append(
             Route(
                 method=props["HttpMethod"],
                 resource=path_of(props["ResourceId"]) or "/",
-                function_name=function,
+                function_name=function_name(invoked),
+                function_arn=invoked,
                 api_key_required=bool(props.get("ApiKeyRequired")),
                 integration_timeout_seconds=int(props["Integration"].get("TimeoutInMillis", 29_000)) / 1000,
                 required_parameters=_required_parameters(props, deployment),
@@ -379,7 +383,7 @@ class LocalApi:
             "isBase64Encoded": False,
         }
         source_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{self.api_id}/{self.stage}/{route.method}{path}"
-        if not self._may_invoke(source_arn, route.function_name):
+        if not self._may_invoke(source_arn, route.function_arn):
             # The function's policy does not let this API invoke it: API Gateway logs "Invalid
             # permissions on Lambda function" and answers 500.
             return gateway("API_CONFIGURATION_ERROR", message="Internal server error", status=500)

@@ -282,11 +282,11 @@ class LocalCloud:
             self._function_clients[key] = self.client(service, credentials=Caller.of_function(spec).credentials())
         return self._function_clients[key]
 
-    def _api_may_invoke(self, source_arn: str, function_name: str) -> bool:
-        """Whether the function's policy lets API Gateway invoke it for this method and path."""
+    def _api_may_invoke(self, source_arn: str, function_arn: str) -> bool:
+        """Whether the policy of what the integration invokes (the function, or its alias: each
+        has its own) lets API Gateway invoke it for this method and path."""
         caller = Caller.of_service("apigateway", source_arn=source_arn)
-        function = self.deployment.functions[function_name].arn
-        return self.access.check(caller, "lambda", "lambda:InvokeFunction", function) is None
+        return self.access.check(caller, "lambda", "lambda:InvokeFunction", function_arn) is None
 
     def _publish_for_alarm(self, alarm: Alarm, topic_arn: str, subject: str, message: str) -> None:
         """Publish as CloudWatch does for the alarm: `cloudwatch.amazonaws.com` with the alarm as

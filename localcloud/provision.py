@@ -103,6 +103,14 @@ class FunctionSpec:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
 
 
+def function_name(reference: str) -> str:
+    """The function a name or ARN invokes, with any qualifier (`:live`, a version) dropped: the
+    local runtime runs one function per name, whatever version or alias is invoked."""
+    if reference.startswith("arn:"):
+        return reference.split(":")[6]
+    return reference.split(":", 1)[0]
+
+
 @dataclass(frozen=True)
 class EventSourceSpec:
     logical_id: str
@@ -182,6 +190,7 @@ class Deployment:
     permissions: Permissions = field(default_factory=Permissions)
     state_machine_roles: dict[str, str] = field(default_factory=dict)  # state machine ARN -> role ARN
     alarms: list[Alarm] = field(default_factory=list)  # evaluated by localcloud.cloudwatch
+    aliases: dict[str, str] = field(default_factory=dict)  # alias ARN -> function name
     dashboards: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> body, intrinsics resolved
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
@@ -289,6 +298,8 @@ class Provisioner:
             "AWS::Events::Archive": self._archive,
             "AWS::Lambda::LayerVersion": self._layer,
             "AWS::Lambda::Function": self._function,
+            "AWS::Lambda::Version": self._version,
+            "AWS::Lambda::Alias": self._alias,
             "AWS::Lambda::EventSourceMapping": self._event_source_mapping,
             "AWS::Lambda::EventInvokeConfig": self._event_invoke_config,
             "AWS::StepFunctions::StateMachine": self._state_machine,
@@ -524,6 +535,26 @@ class Provisioner:
             )
         return {None: name, "Arn": spec.arn}
 
+    def _version(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        """A version published from the function as it is (moto's too, so Step Functions can invoke
+        it by its qualified ARN)."""
+        name = function_name(str(self._props(resource)["FunctionName"]))
+        version = str(self._client("lambda").publish_version(FunctionName=name)["Version"])
+        return {None: f"{self._deployment.functions[name].arn}:{version}", "Version": version}
+
+    def _alias(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
+        """The alias callers invoke (`live`). Locally every version runs the function's one code,
+        so the alias is the function under another ARN: its own resource policy (the permissions
+        granted on it) and its own name in what invokes it."""
+        props = self._props(resource)
+        name = function_name(str(props["FunctionName"]))
+        self._client("lambda").create_alias(
+            FunctionName=name, Name=str(props["Name"]), FunctionVersion=str(props["FunctionVersion"])
+        )
+        arn = f"{self._deployment.functions[name].arn}:{props['Name']}"
+        self._deployment.aliases[arn] = name
+        return {None: arn, "AliasArn": arn}
+
     def _event_invoke_config(self, logical_id: str, resource: dict[str, Any]) -> dict[str | None, Any]:
         props = self._props(resource)
         if props.get("Qualifier", "$LATEST") != "$LATEST":
@@ -590,7 +621,7 @@ class Provisioner:
         filters = tuple(json.loads(item["Pattern"]) for item in props.get("FilterCriteria", {}).get("Filters", []))
         spec = EventSourceSpec(
             logical_id=logical_id,
-            function_name=props["FunctionName"],
+            function_name=function_name(str(props["FunctionName"])),
             source_arn=props["EventSourceArn"],
             batch_size=int(props.get("BatchSize", 10)),
             report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),

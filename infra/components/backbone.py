@@ -122,7 +122,7 @@ class OutboxRelay(Construct):
             log_groups=log_groups,
             environment={Env.ORDER_EVENTS_TOPIC_ARN: topic.topic_arn, Env.EVENT_BUS_NAME: bus.event_bus_name},
         )
-        self.relay.function.add_event_source(
+        self.relay.alias.add_event_source(
             sources.DynamoEventSource(
                 outbox,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,

@@ -153,10 +153,10 @@ class Fulfilment(Construct):
             "Saga: confirms, cancels or flags an order",
             {**inventory_env, Env.ORDERS_TABLE: tables.orders.table_name},
         )
-        for function in (reserve, release, order_steps):
-            grant_inventory(function)
-        grant_table(tables.orders, order_steps, *RECORD_ACTIONS)
-        grant_payments(refund)
+        for task in (reserve, release, order_steps):
+            grant_inventory(task.function)
+        grant_table(tables.orders, order_steps.function, *RECORD_ACTIONS)
+        grant_payments(refund.function)
 
         self.payments = QueueConsumer(
             self,
@@ -171,15 +171,16 @@ class Fulfilment(Construct):
         grant_table(tables.orders, self.payments.function, "GetItem")  # a late answer: is the order settled?
         grant_table(tables.idempotency, self.payments.function, *CIRCUIT_ACTIONS)
 
-        self.refund = refund
-        self.task_functions = (reserve, release, refund, order_steps)
+        self.refund = refund.function
+        # The saga invokes each task's `live` alias.
+        self.task_functions = (reserve.alias, release.alias, refund.alias, order_steps.alias)
         self.saga = FulfilmentSaga(
             self,
             "Saga",
-            reserve_inventory=reserve,
-            release_inventory=release,
-            refund_payment=refund,
-            order_steps=order_steps,
+            reserve_inventory=reserve.alias,
+            release_inventory=release.alias,
+            refund_payment=refund.alias,
+            order_steps=order_steps.alias,
             payment_commands=self.payments.queue,
             settings=settings.saga,
             log_group=queues.saga_logs,
@@ -276,7 +277,7 @@ class Fulfilment(Construct):
         grant_table(tables.shipments, self.shipping.function, "PutItem")
         grant_table(tables.outbox, self.shipping.function, "PutItem")
 
-    def _function(self, name: str, description: str, environment: Mapping[str, str]) -> lambda_.IFunction:
+    def _function(self, name: str, description: str, environment: Mapping[str, str]) -> OrderflowFunction:
         construct_id = "".join(part.title() for part in name.split("_"))
         return OrderflowFunction(
             self,
@@ -287,4 +288,4 @@ class Fulfilment(Construct):
             settings=self._settings.function,
             log_groups=self._log_groups,
             environment=environment,
-        ).function
+        )

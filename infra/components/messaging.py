@@ -173,7 +173,7 @@ class QueueConsumer(Construct):
         )
         self.function = self.consumer.function
         self.dead_letter_queue.grant_send_messages(self.function)
-        self.function.add_event_source(
+        self.consumer.alias.add_event_source(
             sources.SqsEventSource(
                 self.queue,
                 batch_size=settings.batch_size,

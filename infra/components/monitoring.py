@@ -208,6 +208,11 @@ class Monitoring(Construct):
             alerts,
         )
 
+    def alarms_of(self, function: lambda_.Function) -> list[cloudwatch.IAlarm]:
+        """The alarms this construct made on `function` (its errors, its throttles, ...)."""
+        prefix = f"{self._prefix}-{_name(function)}-"
+        return [alarm.alarm for alarm in self.facade.created_alarms() if alarm.alarm_name.startswith(prefix)]
+
     def _at_first(
         self, construct_id: str, description: str, metric: cloudwatch.Metric, alerts: sns.ITopic
     ) -> cloudwatch.Alarm:

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.X86_64
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "openapi.json", "openapi.py"]
+LIVE = "live"  # the alias every caller invokes (event sources, the API, the saga)
 
 
 class Layers(Construct):
@@ -60,7 +61,11 @@ class Layers(Construct):
 
 class OrderflowFunction(Construct):
     """A function from `functions/<name>/handler.py`: Python 3.13, active tracing, its own log
-    group with retention (no `Custom::LogRetention`), Powertools configured by environment."""
+    group with retention (no `Custom::LogRetention`), Powertools configured by environment.
+
+    Each change publishes a version, and callers invoke the `live` alias, never the function
+    itself: a production stage shifts the alias to a new version gradually and moves it back
+    when an alarm fires (CodeDeploy, `infra/components/rollout.py`)."""
 
     def __init__(
         self,
@@ -98,3 +103,4 @@ class OrderflowFunction(Construct):
             },
         )
         self.timeout = Duration.seconds(settings.timeout_seconds)
+        self.alias = lambda_.Alias(self, "Live", alias_name=LIVE, version=self.function.current_version)

@@ -377,11 +377,15 @@ def test_the_on_failure_destination_is_sent_to_with_the_function_role(cloud: Loc
 def test_an_api_the_function_policy_does_not_name_gets_api_gateways_configuration_error(
     cloud: LocalCloud, api: Any
 ) -> None:
-    """API Gateway invokes the function as `apigateway.amazonaws.com` for the method's
-    execute-api ARN: without the function policy's statement it answers 500 and never runs it."""
+    """API Gateway invokes the function's `live` alias as `apigateway.amazonaws.com` for the
+    method's execute-api ARN: without the alias policy's statement it answers 500 and never runs
+    it (a statement on the function itself would not do: each alias has its own policy)."""
     quiet(cloud)
     function = _spec(cloud, "OrdersApiFunction")
-    documents = cloud.deployment.permissions.resource_policies[function.arn]
+    alias = f"{function.arn}:live"
+    assert cloud.deployment.aliases[alias] == function.name
+    assert function.arn not in cloud.deployment.permissions.resource_policies
+    documents = cloud.deployment.permissions.resource_policies[alias]
     invoked_before = len([1 for name, _ in list(cloud.activity.logs) if name == function.name])
     with taken_away(documents, lambda statement: "/GET/products" in json.dumps(statement)):
         answer = api("GET", "/products")
@@ -391,7 +395,7 @@ def test_an_api_the_function_policy_does_not_name_gets_api_gateways_configuratio
     assert (refused.principal, refused.action, refused.resource) == (
         "apigateway.amazonaws.com",
         "lambda:InvokeFunction",
-        function.arn,
+        alias,
     )
     assert refused.caller == f"apigateway for {cloud.api.api_id}/{cloud.api.stage}/GET/products"
     assert len([1 for name, _ in list(cloud.activity.logs) if name == function.name]) == invoked_before

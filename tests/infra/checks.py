@@ -48,6 +48,20 @@ def target(value: Any) -> str | None:
     return None
 
 
+def invoked(template: Template, value: Any) -> str | None:
+    """The function a reference invokes: a `Ref`/`Fn::GetAtt` anywhere inside `value` (an ARN
+    built with `Fn::Join` too), to the function itself or to an alias of it (`live`)."""
+    found = target(value)
+    if found is None and isinstance(value, dict | list):
+        items = value.values() if isinstance(value, dict) else value
+        found = next((reached for item in items if (reached := invoked(template, item)) is not None), None)
+        return found
+    resource = template["Resources"].get(str(found), {})
+    if resource.get("Type") == "AWS::Lambda::Alias":
+        return target(resource["Properties"]["FunctionName"])
+    return found
+
+
 def render(value: Any) -> Any:
     """A policy document with its intrinsics turned into text (`{"Ref": "X"}` -> `"<X>"`), a
     `Fn::Join` joined: enough to read statements, principals and actions."""
@@ -217,25 +231,25 @@ def asynchronous_invocations_without_destination(template: Template) -> list[str
     """A function some service invokes asynchronously (an EventBridge rule, an SNS subscription,
     a permission for such a service) has an on-failure destination and a bounded event age:
     otherwise an event that keeps failing is dropped after Lambda's retries."""
-    invoked: dict[str, str] = {}
+    invoking: dict[str, str] = {}
     functions = resources(template, "AWS::Lambda::Function")
     for lid, rule in resources(template, "AWS::Events::Rule").items():
         for rule_target in rule["Properties"].get("Targets", []):
-            if target(rule_target["Arn"]) in functions:
-                invoked[str(target(rule_target["Arn"]))] = f"rule {lid}"
+            if invoked(template, rule_target["Arn"]) in functions:
+                invoking[str(invoked(template, rule_target["Arn"]))] = f"rule {lid}"
     for lid, subscription in resources(template, "AWS::SNS::Subscription").items():
         if subscription["Properties"].get("Protocol") == "lambda":
-            invoked[str(target(subscription["Properties"]["Endpoint"]))] = f"subscription {lid}"
+            invoking[str(invoked(template, subscription["Properties"]["Endpoint"]))] = f"subscription {lid}"
     for lid, permission in resources(template, "AWS::Lambda::Permission").items():
         props = permission["Properties"]
-        if props.get("Principal") in ASYNC_INVOKERS and target(props["FunctionName"]) in functions:
-            invoked[str(target(props["FunctionName"]))] = f"{props['Principal']} (permission {lid})"
+        if props.get("Principal") in ASYNC_INVOKERS and invoked(template, props["FunctionName"]) in functions:
+            invoking[str(invoked(template, props["FunctionName"]))] = f"{props['Principal']} (permission {lid})"
     configs = {
         target(config["Properties"]["FunctionName"]): config["Properties"]
         for config in resources(template, "AWS::Lambda::EventInvokeConfig").values()
     }
     problems = []
-    for function, by in sorted(invoked.items()):
+    for function, by in sorted(invoking.items()):
         config = configs.get(function, {})
         if not config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"):
             problems.append(f"{function}, invoked asynchronously by {by}, has no on-failure destination")

@@ -13,6 +13,7 @@ from aws_cdk.assertions import Match, Template
 from app import build
 from localcloud.synth import LAMBDA_RUNTIME
 from orderflow.contracts import CUSTOMER_FACING_EVENTS, ORDER_EVENTS
+from tests.infra import checks
 from tests.infra.conftest import APP_CONTEXT, of_type
 
 Resources = dict[str, dict[str, Any]]
@@ -87,7 +88,7 @@ def test_queue_visibility_is_at_least_six_times_the_consumer_timeout(resources: 
     assert len(sqs_mappings) == 5
     for mapping in sqs_mappings:
         queue = queues[_ref_name(mapping["EventSourceArn"])]
-        function = functions[_ref_name(mapping["FunctionName"])]
+        function = functions[str(checks.invoked({"Resources": resources}, mapping["FunctionName"]))]
         assert queue["Properties"]["VisibilityTimeout"] >= 6 * function["Properties"]["Timeout"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -14,6 +15,7 @@ import pytest
 from app import build
 from infra.replacement import RECORD, REPLACED_BY, replacements
 from infra.synthesis import context
+from tests.infra import checks
 from tests.infra.checks import NAME_LIMITS, render
 
 Templates = dict[str, dict[str, Any]]
@@ -173,3 +175,68 @@ def test_a_property_change_that_updates_in_place_passes(data_template: dict[str,
     data_template["Resources"][queue]["Properties"]["VisibilityTimeout"] = 300
 
     assert replacements(record, data_template) == []
+
+
+# --- versions behind an alias, and rollouts in production ---------------------------------------
+
+
+def test_every_caller_invokes_a_live_alias_never_the_function(resources: dict[str, dict[str, Any]]) -> None:
+    functions = {lid for lid, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    aliases = {lid: r["Properties"] for lid, r in resources.items() if r["Type"] == "AWS::Lambda::Alias"}
+    assert {str(checks.target(alias["FunctionName"])) for alias in aliases.values()} == functions
+    assert {alias["Name"] for alias in aliases.values()} == {"live"}
+    for alias in aliases.values():  # each on a version published from its own function
+        version = resources[str(checks.target(alias["FunctionVersion"]))]
+        assert version["Type"] == "AWS::Lambda::Version"
+        assert version["Properties"]["FunctionName"] == alias["FunctionName"]
+
+    def referenced(value: Any) -> set[str]:
+        text = json.dumps(value)
+        return set(re.findall(r'"Ref": "([^"]+)"', text)) | set(re.findall(r'"Fn::GetAtt": \["([^"]+)"', text))
+
+    mappings = [
+        r["Properties"]["FunctionName"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    ]
+    permissions = [
+        r["Properties"]["FunctionName"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"
+    ]
+    integrations = [
+        r["Properties"]["Integration"]["Uri"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Method"
+    ]
+    machine = next(r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine")
+    tasks = [part for part in machine["Properties"]["DefinitionString"]["Fn::Join"][1] if isinstance(part, dict)]
+    assert (len(mappings), len(integrations)) == (6, 3)
+    for value in [*mappings, *permissions, *integrations]:
+        assert referenced(value) & set(aliases), value
+        assert not referenced(value) & functions, value
+    invoked_by_saga = set().union(*(referenced(task) for task in tasks))
+    assert not invoked_by_saga & functions
+    assert invoked_by_saga & set(aliases) == {lid for lid in aliases if "Fulfilment" in lid and "Consumer" not in lid}
+
+
+def test_production_rolls_each_function_out_gradually_and_back_on_its_alarms(stack_templates: Templates) -> None:
+    application = next(t for name, t in stack_templates.items() if name.endswith("-app"))["Resources"]
+    groups = [r["Properties"] for r in application.values() if r["Type"] == "AWS::CodeDeploy::DeploymentGroup"]
+    aliases = [r for r in application.values() if r["Type"] == "AWS::Lambda::Alias"]
+    assert len(groups) == len(aliases) == 11
+    for group in groups:
+        assert group["DeploymentConfigName"] == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+        assert group["AutoRollbackConfiguration"] == {
+            "Enabled": True,
+            "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+        }
+        alarms = group["AlarmConfiguration"]["Alarms"]
+        assert group["AlarmConfiguration"]["Enabled"]
+        assert alarms
+        assert all(
+            application[str(checks.target(alarm["Name"]))]["Type"] == "AWS::CloudWatch::Alarm" for alarm in alarms
+        )
+    # CodeDeploy shifts each alias: CloudFormation hands the alias update to it.
+    assert all("CodeDeployLambdaAliasUpdate" in alias.get("UpdatePolicy", {}) for alias in aliases)
+
+
+def test_other_stages_move_the_alias_at_once(two_stages: dict[str, tuple[Any, Any, Templates]]) -> None:
+    _, _, templates = two_stages["dev-alice"]
+    kinds = {r["Type"] for t in templates.values() for r in t["Resources"].values()}
+    assert "AWS::Lambda::Alias" in kinds
+    assert not any(kind.startswith("AWS::CodeDeploy::") for kind in kinds)
