@@ -79,7 +79,7 @@ demo: setup  ## a scripted scenario through the local cloud; prints a summary, e
 	$(PY) -m localcloud.demo
 
 e2e: setup  ## the end-to-end suite against STAGE, found through its stacks' outputs (STAGE=local: a local cloud of its own); not for prod
-	ORDERFLOW_STAGE=$(STAGE) $(PY) -m pytest -p no:xdist tests/deployed
+	ORDERFLOW_STAGE=$(STAGE) $(PY) -m pytest -p no:xdist tests/e2e/deployed
 
 bench: setup  ## benchmarks: cold starts, package sizes, calls and cost per order, throughput, the developer loop
 	$(PY) -m benchmarks

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.aws import REGION
 
-# A fake AWS environment, except for `make e2e STAGE=<a deployed stage>` (tests/deployed), which
+# A fake AWS environment, except for `make e2e STAGE=<a deployed stage>` (tests/e2e/deployed), which
 # runs with the caller's own credentials and region.
 if os.environ.get("ORDERFLOW_STAGE", "local") == "local":
     os.environ.update(
@@ -51,8 +51,8 @@ def lambda_context() -> LambdaContext:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """With `-n 3 --dist loadgroup` (`make test`): the end-to-end package on two workers, each with
     a local cloud of its own (the saga's tests, which mostly wait out provider outages and
-    deadlines, on one; the rest on the other), and everything else (the soak's and the deployed
-    suite's clouds included) on the third."""
+    deadlines, on one; the rest, the deployed-stage suite included, on the other), and everything
+    else (the soak's cloud included) on the third."""
     for item in items:
         if item.nodeid.startswith("tests/e2e/test_saga.py"):
             group = "e2e-saga"

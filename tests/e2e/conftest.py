@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,9 +30,20 @@ def api(cloud: LocalCloud) -> Any:
     return request
 
 
+def deployed_stage() -> str | None:
+    """The deployed stage `make e2e STAGE=...` runs `tests/e2e/deployed` against, or None for
+    the local cloud (then no other AWS account or credentials are involved)."""
+    name = os.environ.get("ORDERFLOW_STAGE", "local")
+    return None if name == "local" else name
+
+
 @pytest.fixture(autouse=True)
-def _report_poller_errors(cloud: LocalCloud) -> Iterator[None]:
+def _report_poller_errors(request: pytest.FixtureRequest) -> Iterator[None]:
     """A poller that fails (not a function: the poller itself) is a local cloud defect."""
+    if deployed_stage() is not None:  # against a deployment: no local cloud to watch
+        yield
+        return
+    cloud: LocalCloud = request.getfixturevalue("cloud")
     before = len([1 for kind, _ in list(cloud.activity.reports) if kind == "poller_error"])
     yield
     errors = [d for kind, d in list(cloud.activity.reports) if kind == "poller_error"][before:]
@@ -39,9 +51,13 @@ def _report_poller_errors(cloud: LocalCloud) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _report_access_denials(cloud: LocalCloud, request: pytest.FixtureRequest) -> Iterator[None]:
+def _report_access_denials(request: pytest.FixtureRequest) -> Iterator[None]:
     """The template grants every function what it does: a call AWS would deny fails the test
     (a test that takes a permission away on purpose is marked `denials_expected`)."""
+    if deployed_stage() is not None:
+        yield
+        return
+    cloud: LocalCloud = request.getfixturevalue("cloud")
     before = len(cloud.access.denials)
     yield
     if request.node.get_closest_marker("denials_expected") is None:

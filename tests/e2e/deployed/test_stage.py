@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.deployed.stage import Stage
+from tests.e2e.deployed.stage import Stage
 
 MAX_QUANTITY = 1000  # of one line (orderflow.events.types.Quantity)
 
