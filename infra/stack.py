@@ -36,7 +36,13 @@ class DataStack(Stack):
         super().__init__(scope, construct_id, termination_protection=settings.retain_data, **kwargs)  # type: ignore[arg-type]
         self.keys = keys = DataKeys(self, "Keys", retain=settings.retain_data)
         self.log_groups = LogGroups(self, key=keys.data, retention=settings.log_retention, retain=settings.retain_data)
-        self.tables = Tables(self, "Tables", key=keys.data, retain=settings.retain_data)
+        self.tables = Tables(
+            self,
+            "Tables",
+            key=keys.data,
+            retain=settings.retain_data,
+            simulated_provider=settings.payments.provider == "simulated",
+        )
         self.backbone = backbone = EventBackbone(
             self, "Backbone", key=keys.data, topic_key=keys.topic, settings=settings
         )

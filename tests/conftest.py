@@ -49,13 +49,13 @@ def lambda_context() -> LambdaContext:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With `-n 3 --dist loadgroup` (`make test`), three workers of about the same length: the
-    end-to-end package's tests on its local cloud (the deployed-stage suite included); the saga's
-    end-to-end tests, which mostly wait out provider outages and payment deadlines, on a local
-    cloud of their own, with the chaos soak (busy where they wait); everything else."""
+    """With `-n 3 --dist loadgroup` (`make test`): the end-to-end package on two workers, each with
+    a local cloud of its own (the saga's tests, which mostly wait out provider outages and
+    deadlines, on one; the rest, the deployed-stage suite included, on the other), and everything
+    else (the soak's cloud included) on the third."""
     for item in items:
-        if item.nodeid.startswith(("tests/e2e/test_saga.py", "tests/soak/")):
-            group = "saga-and-soak"
+        if item.nodeid.startswith("tests/e2e/test_saga.py"):
+            group = "e2e-saga"
         elif item.nodeid.startswith("tests/e2e/"):
             group = "e2e"
         else:

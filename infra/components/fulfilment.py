@@ -115,15 +115,15 @@ class Fulfilment(Construct):
             Env.CATALOGUE_TABLE: tables.catalogue.table_name,
             Env.RESERVATIONS_TABLE: tables.reservations.table_name,
         }
-        provider = settings.payments
+        provider, ledger = settings.payments, tables.ledger
         payments_env: dict[str, str] = {
             **outbox,
             Env.PAYMENTS_TABLE: tables.payments.table_name,
             Env.PAYMENT_PROVIDER: provider.provider,
             **(
                 {Env.PAYMENT_PROVIDER_URL: provider.url, Env.PAYMENT_PROVIDER_SECRET_ARN: provider.secret_arn}
-                if provider.provider == "http"
-                else {Env.LEDGER_TABLE: tables.ledger.table_name}
+                if ledger is None
+                else {Env.LEDGER_TABLE: ledger.table_name}
             ),
             Env.IDEMPOTENCY_TABLE: tables.idempotency.table_name,
             Env.CIRCUIT_FAILURE_THRESHOLD: str(settings.saga.circuit_failure_threshold),
@@ -138,12 +138,12 @@ class Fulfilment(Construct):
         def grant_payments(function: lambda_.IFunction) -> None:
             grant_table(tables.payments, function, *RECORD_ACTIONS)
             grant_table(tables.outbox, function, "PutItem")
-            if provider.provider == "http":  # the provider's API key, and nothing else in Secrets Manager
+            if ledger is None:  # the provider's API key, and nothing else in Secrets Manager
                 iam.Grant.add_to_principal(
                     grantee=function, actions=["secretsmanager:GetSecretValue"], resource_arns=[provider.secret_arn]
                 )
             else:
-                grant_table(tables.ledger, function, "GetItem", "PutItem", "UpdateItem")
+                grant_table(ledger, function, "GetItem", "PutItem", "UpdateItem")
 
         reserve = self._function("reserve_inventory", "Saga: reserves stock for an order", inventory_env)
         release = self._function("release_inventory", "Saga: releases an order's reserved stock", inventory_env)

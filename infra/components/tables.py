@@ -11,7 +11,9 @@ from orderflow.contracts import Key
 
 
 class Tables(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, retain: bool) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, key: kms.IKey, retain: bool, simulated_provider: bool
+    ) -> None:
         super().__init__(scope, construct_id)
         self._key = key
         self._removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
@@ -27,8 +29,9 @@ class Tables(Construct):
         self.idempotency = self._table("Idempotency", Key.IDEMPOTENCY_ID, ttl=Key.IDEMPOTENCY_TTL)
         self.reservations = self._table("Reservations", Key.ORDER_ID)
         self.payments = self._table("Payments", Key.ORDER_ID)
-        # The simulated payment provider's own ledger (a real provider keeps this on its side).
-        self.ledger = self._table("PaymentLedger", Key.LEDGER_KEY)
+        # The simulated payment provider's own ledger, in a stage that uses it (a real provider
+        # keeps this on its side).
+        self.ledger = self._table("PaymentLedger", Key.LEDGER_KEY) if simulated_provider else None
         self.shipments = self._table("Shipments", Key.ORDER_ID)
 
     def _table(

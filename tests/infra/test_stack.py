@@ -154,7 +154,7 @@ def test_functions_run_python_313_with_active_tracing_and_both_layers(resources:
 
 def test_tables_use_the_customer_key_and_point_in_time_recovery(resources: Resources) -> None:
     tables = of_type(resources, "AWS::DynamoDB::Table")
-    assert len(tables) == 10
+    assert len(tables) == 9  # prod: no simulated provider's ledger
     for table in tables.values():
         props = table["Properties"]
         assert props["SSESpecification"]["SSEEnabled"] is True

@@ -42,11 +42,10 @@ def _synth(stage: str, **extra: Any) -> tuple[cdk.App, Any, Any, Templates]:
 
 
 @pytest.fixture(scope="module")
-def two_stages() -> dict[str, tuple[Any, Any, Templates]]:
-    """Two development stages; the second deletes its data (`-c retain_data=false`)."""
-    alice = _synth("dev-alice")
-    bob = _synth("dev-bob", retain_data="false")
-    return {"dev-alice": alice[1:], "dev-bob": bob[1:]}
+def development() -> tuple[Any, Any, Templates]:
+    """A development stage that deletes its data (`-c retain_data=false`), beside the session's
+    production stage."""
+    return _synth("dev-alice", retain_data="false")[1:]
 
 
 def _names(templates: Templates) -> set[str]:
@@ -64,9 +63,12 @@ def _names(templates: Templates) -> set[str]:
     return names
 
 
-def test_two_stages_deploy_side_by_side_without_a_name_clash(two_stages: dict[str, tuple[Any, Any, Templates]]) -> None:
-    alice, bob = (_names(templates) for _, _, templates in two_stages.values())
-    assert set(two_stages["dev-alice"][2]) == {"orderflow-dev-alice-data", "orderflow-dev-alice-app"}
+def test_two_stages_deploy_side_by_side_without_a_name_clash(
+    development: tuple[Any, Any, Templates], stack_templates: Templates
+) -> None:
+    alice, bob = _names(development[2]), _names(stack_templates)
+    assert set(development[2]) == {"orderflow-dev-alice-data", "orderflow-dev-alice-app"}
+    assert set(stack_templates) == {"orderflow-prod-data", "orderflow-prod-app"}
     assert any(name.startswith("AWS::Events::EventBus:") for name in alice)  # names are fixed, and differ
     assert alice.isdisjoint(bob)
 
@@ -102,8 +104,8 @@ def test_production_keeps_its_data_and_protects_the_data_stack(app_and_stacks: A
     } == set()
 
 
-def test_a_development_stage_may_destroy_its_data(two_stages: dict[str, tuple[Any, Any, Templates]]) -> None:
-    assembly, (data, _), templates = two_stages["dev-bob"]
+def test_a_development_stage_may_destroy_its_data(development: tuple[Any, Any, Templates]) -> None:
+    assembly, (data, _), templates = development
     assert not assembly.get_stack_by_name(data.stack_name).termination_protection
     held = [r for r in templates[data.stack_name]["Resources"].values() if r["Type"] in REPLACED_BY]
     policies = {r.get("DeletionPolicy", "Delete") for r in held}  # none: CloudFormation deletes
@@ -128,6 +130,21 @@ def test_production_takes_payments_through_the_configured_provider(stack_templat
     assert len(payments) == 2  # the payments consumer and the refund task
     assert {variables["PAYMENT_PROVIDER"] for variables in payments} == {"http"}
     assert {variables["PAYMENT_PROVIDER_URL"] for variables in payments} == {"https://payments.example.com/v1"}
+    assert not any("LEDGER_TABLE" in variables for variables in payments)
+    data = next(t for name, t in stack_templates.items() if name.endswith("-data"))
+    assert not [lid for lid in data["Resources"] if lid.startswith("TablesPaymentLedger")]  # the simulated one's
+
+
+def test_other_stages_pay_through_the_simulated_provider(development: tuple[Any, Any, Templates]) -> None:
+    _, _, templates = development
+    data, application = templates["orderflow-dev-alice-data"], templates["orderflow-dev-alice-app"]
+    assert [lid for lid in data["Resources"] if lid.startswith("TablesPaymentLedger")]
+    providers = {
+        resource["Properties"]["Environment"]["Variables"].get("PAYMENT_PROVIDER")
+        for resource in application["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function"
+    }
+    assert providers == {None, "simulated"}
 
 
 # --- the replacement guard -------------------------------------------------------------------
@@ -235,8 +252,8 @@ def test_production_rolls_each_function_out_gradually_and_back_on_its_alarms(sta
     assert all("CodeDeployLambdaAliasUpdate" in alias.get("UpdatePolicy", {}) for alias in aliases)
 
 
-def test_other_stages_move_the_alias_at_once(two_stages: dict[str, tuple[Any, Any, Templates]]) -> None:
-    _, _, templates = two_stages["dev-alice"]
+def test_other_stages_move_the_alias_at_once(development: tuple[Any, Any, Templates]) -> None:
+    _, _, templates = development
     kinds = {r["Type"] for t in templates.values() for r in t["Resources"].values()}
     assert "AWS::Lambda::Alias" in kinds
     assert not any(kind.startswith("AWS::CodeDeploy::") for kind in kinds)
