@@ -1,7 +1,7 @@
 """Delete a stage's stacks, and say what they leave behind.
 
 The app stack goes first (it imports the data stack's exports), then the data stack, unless it
-has termination protection (a production stage): then it stays, and `make destroy` says so.
+has termination protection (a stage that keeps its data): then it stays, and `make destroy` says so.
 Everything that holds data is `Retain` in a stage that keeps its data (tables, the keys that
 decrypt them, log groups, queues, the event archive and its bus), so deleting a stack keeps it:
 `make destroy` lists each kept resource with its physical name, read from the stack before it

@@ -123,6 +123,7 @@ def _message(answer: dict[str, Any], default: str) -> str:
 
 
 def _unexpected(operation: str, status: int, answer: dict[str, Any]) -> PaymentGatewayError:
-    """An answer the contract does not have (a 4xx other than the ones above): not retried as if
-    transient by the provider's fault, but reported; the payments service treats it as a failure."""
+    """An answer the contract does not have (another 4xx, such as 401 for a wrong API key): a
+    `PaymentGatewayError`, so the payment is tried again and the circuit opens, its alarm paging
+    someone, rather than a customer's order declined for the configuration's fault."""
     return PaymentGatewayError(f"payment provider answered {operation} with {status}: {_message(answer, 'no detail')}")
