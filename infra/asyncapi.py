@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from infra.references import invoked_function, target
 from infra.settings import PRODUCT
 from orderflow.contracts import PUBLISHED_EVENTS, MessageAttribute
 from orderflow.events import EVENT_MODELS
@@ -70,28 +71,6 @@ def _id(logical_id: str) -> str:
     return re.sub(r"[0-9A-F]{8}$", "", logical_id)
 
 
-def _target(value: Any) -> str | None:
-    """The logical id a `Ref` or `Fn::GetAtt` points at."""
-    if isinstance(value, dict):
-        if "Ref" in value:
-            return str(value["Ref"])
-        if "Fn::GetAtt" in value:
-            return str(value["Fn::GetAtt"][0])
-    return None
-
-
-def _referenced(value: Any) -> str | None:
-    """The first logical id a `Ref` or `Fn::GetAtt` anywhere inside `value` points at."""
-    if isinstance(value, dict):
-        found = _target(value)
-        if found is not None:
-            return found
-        value = list(value.values())
-    if isinstance(value, list):
-        return next((found for item in value if (found := _referenced(item)) is not None), None)
-    return None
-
-
 def _text(value: Any) -> str:
     """A template string with its intrinsics as `{{logical id}}` placeholders."""
     if isinstance(value, str):
@@ -99,7 +78,7 @@ def _text(value: Any) -> str:
     if isinstance(value, dict) and "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return str(separator).join(_text(part) for part in parts)
-    return "{{" + str(_target(value)) + "}}"
+    return "{{" + str(target(value)) + "}}"
 
 
 def _message_ref(channel: str, message: str) -> dict[str, str]:
@@ -223,17 +202,13 @@ class _Builder:
 
     def function(self, value: Any) -> dict[str, Any]:
         """The function a reference invokes: itself, or the one its alias (`live`) points at."""
-        logical_id = str(_referenced(value))
-        resource = self.resources[logical_id]
-        if resource["Type"] == "AWS::Lambda::Alias":
-            logical_id = str(_target(resource["Properties"]["FunctionName"]))
-        return self.functions[logical_id]
+        return self.functions[str(invoked_function(self.resources, value))]
 
     def fed_by(self, logical_id: str) -> str:
         """The description of the function that publishes to `logical_id` (its environment names it)."""
         for properties in self.functions.values():
             variables = properties.get("Environment", {}).get("Variables", {})
-            if any(_target(value) == logical_id for value in variables.values()):
+            if any(target(value) == logical_id for value in variables.values()):
                 return str(properties.get("Description", ""))
         return ""
 
@@ -268,9 +243,9 @@ class _Builder:
         }
         consumers = []
         for subscription in self.of_type("AWS::SNS::Subscription").values():
-            if _target(subscription.get("TopicArn")) != logical_id or subscription.get("Protocol") != "sqs":
+            if target(subscription.get("TopicArn")) != logical_id or subscription.get("Protocol") != "sqs":
                 continue
-            queue = _id(str(_target(subscription["Endpoint"])))
+            queue = _id(str(target(subscription["Endpoint"])))
             types = subscription.get("FilterPolicy", {}).get(MessageAttribute.EVENT_TYPE, self.published)
             self.carries(queue, types)
             consumer: dict[str, Any] = {
@@ -281,7 +256,7 @@ class _Builder:
             }
             redrive = subscription.get("RedrivePolicy")
             if redrive:  # deliveries SNS cannot make to the queue
-                dead_letter = _id(str(_target(redrive["deadLetterTargetArn"])))
+                dead_letter = _id(str(target(redrive["deadLetterTargetArn"])))
                 consumer["redrivePolicy"] = {"deadLetterQueue": {"name": dead_letter}}
                 self.carries(dead_letter, types)
             consumers.append(consumer)
@@ -299,7 +274,7 @@ class _Builder:
         alarms = [
             alarm
             for alarm in self.of_type("AWS::CloudWatch::Alarm").values()
-            if any(_target(action) == logical_id for action in alarm.get("AlarmActions", []))
+            if any(target(action) == logical_id for action in alarm.get("AlarmActions", []))
         ]
         if alarms:
             self.carries(channel, [ALARM])
@@ -325,27 +300,27 @@ class _Builder:
             }
             self.send(f"publish{channel}", channel, self.fed_by(logical_id), on_bus)
             for rule_id, rule in self.of_type("AWS::Events::Rule").items():
-                if _target(rule.get("EventBusName")) == logical_id:
+                if target(rule.get("EventBusName")) == logical_id:
                     self.rule(channel, rule_id, rule)
 
     def rule(self, bus: str, rule_id: str, rule: dict[str, Any]) -> None:
         matched = [f"{name}{BUS_SUFFIX}" for name in rule.get("EventPattern", {}).get("detail-type", [])]
-        for target in rule.get("Targets", []):
-            destination = _id(str(_target(target["Arn"])))
+        for rule_target in rule.get("Targets", []):
+            destination = _id(str(target(rule_target["Arn"])))
             # A transformed input (`InputTransformer`) is a new event: the model of its `type`.
-            transformed = target.get("InputTransformer", {}).get("InputTemplate")
+            transformed = rule_target.get("InputTransformer", {}).get("InputTemplate")
             carried = [str(json.loads(re.sub(r"<[^>]+>", "0", transformed))["type"])] if transformed else matched
             self.carries(destination, carried)
-            dead_letter = target.get("DeadLetterConfig", {}).get("Arn")
+            dead_letter = rule_target.get("DeadLetterConfig", {}).get("Arn")
             if dead_letter is not None:
-                self.carries(_id(str(_target(dead_letter))), matched)  # the event as it matched
-            retry = target.get("RetryPolicy", {})
+                self.carries(_id(str(target(dead_letter))), matched)  # the event as it matched
+            retry = rule_target.get("RetryPolicy", {})
             extension = {
                 "eventBus": bus,
                 "eventPattern": rule.get("EventPattern", {}),
                 "maximumRetryAttempts": retry.get("MaximumRetryAttempts"),
                 "maximumEventAgeInSeconds": retry.get("MaximumEventAgeInSeconds"),
-                "deadLetterQueue": _id(str(_target(dead_letter))) if dead_letter else None,
+                "deadLetterQueue": _id(str(target(dead_letter))) if dead_letter else None,
             }
             summary = str(rule.get("Description", ""))
             self.send(_id(rule_id), destination, summary, carried, **{"x-eventbridge-rule": extension})
@@ -368,8 +343,8 @@ class _Builder:
         for mapping in self.of_type("AWS::Lambda::EventSourceMapping").values():
             on_failure = mapping.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
             if on_failure is not None:
-                self.carries(_id(str(_target(on_failure))), [STREAM_FAILURE])
-            source = str(_target(mapping["EventSourceArn"]))
+                self.carries(_id(str(target(on_failure))), [STREAM_FAILURE])
+            source = str(target(mapping["EventSourceArn"]))
             if source not in self.queues:
                 continue
             channel = _id(source)
@@ -385,7 +360,7 @@ class _Builder:
 
     def dead_letter_of(self, logical_id: str) -> str | None:
         redrive = self.queues[logical_id].get("RedrivePolicy")
-        return str(_target(redrive["deadLetterTargetArn"])) if redrive else None
+        return str(target(redrive["deadLetterTargetArn"])) if redrive else None
 
     def queue_channels(self) -> None:
         """Every queue, with its SQS settings; a dead-letter queue receives what its queues carried."""

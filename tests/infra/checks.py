@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from infra.references import invoked_function, target
+
 Template = dict[str, Any]
 
 # Services that invoke Lambda asynchronously (Lambda: "Invoking functions asynchronously").
@@ -38,28 +40,10 @@ def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
     return {lid: res for lid, res in template["Resources"].items() if res["Type"] == kind}
 
 
-def target(value: Any) -> str | None:
-    """The logical id a `Ref` or `Fn::GetAtt` points at."""
-    if isinstance(value, dict):
-        if "Ref" in value:
-            return str(value["Ref"])
-        if "Fn::GetAtt" in value:
-            return str(value["Fn::GetAtt"][0])
-    return None
-
-
 def invoked(template: Template, value: Any) -> str | None:
     """The function a reference invokes: a `Ref`/`Fn::GetAtt` anywhere inside `value` (an ARN
     built with `Fn::Join` too), to the function itself or to an alias of it (`live`)."""
-    found = target(value)
-    if found is None and isinstance(value, dict | list):
-        items = value.values() if isinstance(value, dict) else value
-        found = next((reached for item in items if (reached := invoked(template, item)) is not None), None)
-        return found
-    resource = template["Resources"].get(str(found), {})
-    if resource.get("Type") == "AWS::Lambda::Alias":
-        return target(resource["Properties"]["FunctionName"])
-    return found
+    return invoked_function(template["Resources"], value)
 
 
 def render(value: Any) -> Any:
