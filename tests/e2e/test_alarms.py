@@ -18,6 +18,7 @@ import pytest
 from localcloud.cloud import LocalCloud
 from tests.e2e.test_fidelity import _send
 from tests.e2e.test_order_flow import wait_for
+from tests.support.aws import subscribed_queue
 from tests.support.factories import order_created
 
 POISON = "{this is not json"
@@ -53,26 +54,11 @@ def _state(cloud: LocalCloud, wanted: str, timeout: float) -> dict[str, Any]:
 @pytest.fixture
 def subscriber(cloud: LocalCloud) -> Iterator[str]:
     """A queue of the test's own subscribed to the alert topic, its policy letting the topic send."""
-    sqs, sns = cloud.client("sqs"), cloud.client("sns")
+    sns = cloud.client("sns")
     topic = str(cloud.deployment.outputs["AlertTopic"])
-    url = sqs.create_queue(QueueName=f"alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-    subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True)
+    url, subscription = subscribed_queue(cloud.client("sqs"), sns, topic, f"alerts-{uuid.uuid4().hex[:8]}")
     yield url
-    sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])  # the queue stays: SNS's sends
+    sns.unsubscribe(SubscriptionArn=subscription)  # the queue stays: SNS's sends
     # to it are judged again by `test_least_privilege.py`, against the policy it has
 
 

@@ -5,6 +5,7 @@ declares, and hand them the environment the template gives the functions."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -147,6 +148,35 @@ def provision_stack(clients: Clients, template: Path) -> Resources:
     from localcloud.provision import Provisioner
 
     return Resources(Provisioner(template, clients).provision())
+
+
+def subscribed_queue(sqs: Any, sns: Any, topic_arn: str, name: str, *, raw: bool = False) -> tuple[str, str]:
+    """A queue of the test's own subscribed to the topic, its policy letting that topic send (a
+    `.fifo` name makes a FIFO queue, as a FIFO topic needs): (queue URL, subscription ARN)."""
+    attributes = {"FifoQueue": "true"} if name.endswith(".fifo") else {}
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    subscription = sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"} if raw else {},
+        ReturnSubscriptionArn=True,
+    )
+    return url, str(subscription["SubscriptionArn"])
 
 
 def stream_records(session: Any, stream_arn: str) -> list[dict[str, Any]]:

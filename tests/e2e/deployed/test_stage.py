@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.deployed.stage import Stage
+from tests.support.aws import subscribed_queue
 
 MAX_QUANTITY = 1000  # of one line (orderflow.events.types.Quantity)
 
@@ -44,31 +45,8 @@ def _place(stage: Stage, body: dict[str, Any]) -> str:
 def tap(stage: Stage) -> Iterator[str]:
     """A FIFO queue subscribed to the order-events topic for the test, deleted after it."""
     sqs, sns = stage.client("sqs"), stage.client("sns")
-    topic = stage.outputs["OrderEventsTopic"]
-    url = sqs.create_queue(
-        QueueName=f"orderflow-{stage.name}-e2e-tap-{uuid.uuid4().hex[:12]}.fifo", Attributes={"FifoQueue": "true"}
-    )["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-    subscription = sns.subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-        ReturnSubscriptionArn=True,
-    )["SubscriptionArn"]
+    name = f"orderflow-{stage.name}-e2e-tap-{uuid.uuid4().hex[:12]}.fifo"
+    url, subscription = subscribed_queue(sqs, sns, stage.outputs["OrderEventsTopic"], name, raw=True)
     try:
         yield url
     finally:
