@@ -29,7 +29,7 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed  ## install Python and Node dependencies (idempotent)
 
-test: setup  ## unit, integration (moto), infrastructure and end-to-end tests (three workers: end-to-end | the saga's end-to-end tests | the rest)
+test: setup  ## unit, integration (moto), infrastructure and end-to-end tests (three workers; each local cloud's tests on one, the rest wherever free)
 	$(PY) -m pytest -n 3 --dist loadgroup
 
 lint: setup  ## ruff (lint + format check) and mypy

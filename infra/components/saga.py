@@ -89,8 +89,10 @@ class FulfilmentSaga(Construct):
             errors=[SagaError.OUT_OF_STOCK],
             result_path="$.error",
         )
+        # A reservation that failed after its retries may still have been applied (its answer
+        # lost, the function dying after its write): release whatever it holds before cancelling.
         reserve.add_catch(
-            self._reason("ReservationFailedReason", CancellationReason.FULFILMENT_FAILED).next(cancel),
+            self._reason("ReservationFailedReason", CancellationReason.FULFILMENT_FAILED).next(release),
             errors=["States.ALL"],
             result_path="$.error",
         )

@@ -69,6 +69,8 @@ def test_failures_enter_the_compensations_in_reverse_order(definition: dict[str,
         "States.ALL": "ReservationFailedReason",
     }
     assert states["OutOfStockReason"]["Next"] == "CancelOrder"
+    # a reservation that failed may have been applied all the same: it is released first
+    assert states["ReservationFailedReason"]["Next"] == "ReleaseInventory"
     assert _catches(states["ProcessPayment"]) == {
         "PaymentDeclined": "DeclinedReason",
         "States.ALL": "PaymentClock",
