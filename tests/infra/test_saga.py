@@ -99,7 +99,7 @@ def test_a_failing_compensation_ends_in_needs_attention(definition: dict[str, An
     states = definition["States"]
     for compensation in ("SettleOrder", "RefundPayment", "ReleaseInventory", "CancelOrder"):
         assert _catches(states[compensation]) == {"States.ALL": "FlagNeedsAttention"}
-        assert states[compensation]["Retry"][0]["MaxAttempts"] == 6
+        assert states[compensation]["Retry"][0]["MaxAttempts"] == 12
     assert states["FlagNeedsAttention"]["Next"] == "Failed"
     assert states["Failed"]["Type"] == "Fail"
 
@@ -113,7 +113,7 @@ def test_only_transient_errors_are_retried_with_backoff_and_jitter(definition: d
     assert reserve_retry["JitterStrategy"] == "FULL"
     assert reserve_retry["MaxDelaySeconds"] == 30
     # A burst of transient failures (six in a row, over up to 90 s of waits) does not cancel an order.
-    assert reserve_retry["MaxAttempts"] == 6
+    assert reserve_retry["MaxAttempts"] == 12
     assert reserve_retry["IntervalSeconds"] == 2
 
 
