@@ -16,7 +16,7 @@ CDK_CONTEXT = -c stage=$(STAGE) $(if $(ALERT_EMAIL),-c alert_email=$(ALERT_EMAIL
 	$(if $(PAYMENT_PROVIDER_URL),-c payment_provider=http -c payment_provider_url=$(PAYMENT_PROVIDER_URL) -c payment_provider_secret=$(PAYMENT_PROVIDER_SECRET)) \
 	$(if $(RETAIN_DATA),-c retain_data=$(RETAIN_DATA))
 
-.PHONY: setup test lint format synth nag deploy destroy diff seed schemas openapi asyncapi stateful local demo e2e soak bench ops clean
+.PHONY: setup test lint format synth nag deploy destroy diff seed schemas openapi asyncapi stateful local demo e2e soak bench scale ops clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/dependencies/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,8 +81,11 @@ demo: setup  ## a scripted scenario through the local cloud; prints a summary, e
 e2e: setup  ## the end-to-end suite against STAGE, found through its stacks' outputs (STAGE=local: a local cloud of its own); not for prod
 	ORDERFLOW_STAGE=$(STAGE) $(PY) -m pytest -p no:xdist tests/e2e/deployed
 
-bench: setup  ## benchmarks: cold starts, package sizes, calls and cost per order, throughput, the developer loop
+bench: setup  ## benchmarks: cold starts, package sizes, calls and cost per order, throughput, how far it goes on AWS, the developer loop
 	$(PY) -m benchmarks
+
+scale: setup  ## the scale model alone: one shipped order measured on a local cloud, then each AWS limit it meets and the orders a second each allows
+	$(PY) -m benchmarks.scale
 
 ORDERS ?= 1000
 RATE ?= 1

@@ -1,7 +1,8 @@
 """`make bench`: every figure measured in the same run, with its ratio to the floor (and to the
 plain peer where there is one), printed and written to `benchmarks/RESULTS.md`: cold starts,
 package sizes, calls and request units per order against the floor, the cost per million
-orders, local throughput and consumer CPU per message, and the developer loop.
+orders, local throughput, how far the design goes on AWS (`benchmarks/scale.py`), consumer CPU
+per message, and the developer loop.
 
     python -m benchmarks [--runs 15] [--orders 60] [--skip-tests]
 """
@@ -94,7 +95,7 @@ def _local_ready() -> float:
 def _flow(throughput_orders: int) -> list[str]:
     """Calls, request units and cost per order on each path, one order at a time; then many in
     flight: throughput, and what an order uses at load. One local cloud, warmed first."""
-    from benchmarks import calls, throughput
+    from benchmarks import calls, scale, throughput
     from localcloud.cloud import LocalCloudConfig, running
 
     with running(LocalCloudConfig(moto_port=0, api_port=0)) as cloud:
@@ -104,6 +105,7 @@ def _flow(throughput_orders: int) -> list[str]:
         print("measured calls per order", flush=True)
         loaded = throughput.measure(cloud, measured[0], orders=throughput_orders)
         print(f"measured throughput: {loaded.orders_per_second:.2f} orders/s", flush=True)
+        limits = scale.section(measured[0], cloud.deployment.template, cloud.table_name("Catalogue"))
     return [
         *_calls_table(measured),
         "",
@@ -112,6 +114,8 @@ def _flow(throughput_orders: int) -> list[str]:
         *_cost_table(measured, loaded),
         "",
         *_throughput_table(loaded),
+        "",
+        *limits,
     ]
 
 

@@ -31,9 +31,10 @@ class OrderCalls:
     by_function: Counter[tuple[str, str]]  # (function logical id, "service.Operation") -> count
     transitions: int  # state transitions of the saga execution (Standard: the billed unit)
     poller_requests: int  # SQS ReceiveMessage + DeleteMessageBatch made by Lambda's pollers
-    invocations: Counter[str]  # function -> invocations (the API's one included)
+    invocations: Counter[str]  # function logical id -> invocations (the API's one included)
     capacity: dict[str, float]  # "WRU table" / "RRU table" -> DynamoDB request units
     gb_seconds: float  # Lambda compute: each invocation's run time x its function's memory
+    run_seconds: dict[str, float]  # function logical id -> its invocations' run time
     sqs_task_messages: int  # ProcessPayment commands the saga sent (SQS, not a function call)
     log_bytes: int  # what the functions wrote to their logs (CloudWatch Logs ingestion)
     bus_events: int  # the order's domain events, each put on the bus once (billed per event)
@@ -116,9 +117,10 @@ def order_calls(
         by_function=Counter({(logical[name], call): n for (name, call), n in counted.by_function.items()}),
         transitions=transitions,
         poller_requests=2 * counted.batches,
-        invocations=counted.invocations,
+        invocations=Counter({logical[name]: n for name, n in counted.invocations.items()}),
         capacity=counted.capacity,
         gb_seconds=sum(ms / 1000 * memory_gb[name] for name, ms in counted.duration_ms.items()),
+        run_seconds={logical[name]: ms / 1000 for name, ms in counted.duration_ms.items()},
         sqs_task_messages=sqs_task_messages,
         log_bytes=counted.log_bytes,
         bus_events=bus_events,
