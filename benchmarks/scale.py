@@ -229,7 +229,7 @@ def section(order: OrderCalls, template: Mapping[str, Any], stock_table: str) ->
     own = settings(template)
     lines = [
         "How far it goes on AWS (`benchmarks/scale.py`): each limit a shipped order meets, what one",
-        "order uses of it (measured above), and the orders a second it allows; US East (N. Virginia)",
+        "order uses of it (measured on the shipped path), and the orders a second it allows; US East (N. Virginia)",
         "defaults of an established account; run times as measured here, on moto (a consumer runs a",
         "batch's messages one after another, so its run seconds per order do not shrink with batching):",
         "",
